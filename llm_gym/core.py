@@ -1,0 +1,273 @@
+"""The contract every single-agent llm-gym environment keeps, as one base class.
+
+A family subclasses ``TextEnv`` and supplies four things, read top to bottom in its module:
+
+1. a task generator, ``generate_task(seed, config, theme)``: a pure function returning a frozen
+   task that records ``optimal_steps`` and ``entities``;
+2. dynamics on canonical ``Command``s: ``_start(task)`` and ``_transition(command)``;
+3. what the agent perceives, as a structured ``_view()`` (a JSON-ready dict with ``feedback``),
+   and its native prose, ``render_view(view, first=...)``;
+4. ``_admissible()`` and ``_oracle()``.
+
+The base class does the rest the same way for every family: seeding, parsing through the
+family's ``Grammar``, the ``action_status`` of bad actions, the turn limit as ``truncated``, the
+``info`` keys, and the instructions shown on the first turn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import gymnasium as gym
+from gymnasium.error import ResetNeeded
+
+from llm_gym.difficulty import Config, resolve_difficulty
+from llm_gym.grammar import Command, Grammar, ParseError
+from llm_gym.spaces import TextSpace, to_printable
+
+ACTION_STATUSES = ("ok", "parse_error", "illegal")
+OUTCOMES = ("running", "success", "failure", "truncated")
+ACTION_LIST_MODES = ("every_turn", "first_turn", "never")
+INFO_KEYS = (
+    "admissible_actions",
+    "view",
+    "action_status",
+    "outcome",
+    "score",
+    "difficulty",
+    "task_id",
+    "optimal_steps",
+    "entities",
+    "theme",
+    "instructions",
+    "turn",
+    "max_turns",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Transition:
+    """What the dynamics report for one command.
+
+    ``status`` is ``"ok"`` or ``"illegal"`` (an illegal command must leave the state untouched);
+    ``score`` is partial credit in [0, 1], ``None`` to keep the previous value.
+    """
+
+    feedback: str
+    status: str = "ok"
+    reward: float = 0.0
+    outcome: str = "running"
+    score: float | None = None
+
+
+class TextEnv(gym.Env[str, str]):
+    """Base class of llm-gym's single-agent text environments.
+
+    Args:
+        difficulty: a preset name, a dict of knobs (optionally with ``"preset"`` as the base),
+            or the family's ``Config``.
+        theme: the lexicon that names things; ``None`` for the family's default theme.
+        max_turns: the turn limit, reported as ``truncated``; ``None`` for the family's default.
+        render_mode: ``None``, ``"ansi"`` (``render()`` returns the last observation) or
+            ``"human"`` (prints it).
+    """
+
+    metadata = {"render_modes": ["ansi", "human"]}
+
+    family: ClassVar[str]
+    config_class: ClassVar[type[Config]]
+    presets: ClassVar[dict[str, Config]]
+    themes: ClassVar[tuple[str, ...]]
+    grammar: ClassVar[Grammar]
+    native_action_list: ClassVar[str] = "never"
+    rules: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        difficulty: Any = None,
+        theme: str | None = None,
+        max_turns: int | None = None,
+        render_mode: str | None = None,
+    ):
+        self.preset, self.config = resolve_difficulty(
+            self.config_class, self.presets, next(iter(self.presets)) if difficulty is None else difficulty
+        )
+        if theme is None:
+            theme = self.themes[0]
+        if theme not in self.themes:
+            raise ValueError(f"Unknown theme {theme!r} for {self.family}; allowed: {list(self.themes)}")
+        self.theme = theme
+        if max_turns is None:
+            max_turns = self.default_max_turns(self.config)
+        if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
+            raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
+        self.max_turns = max_turns
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"Unknown render_mode {render_mode!r}; allowed: {self.metadata['render_modes']}")
+        self.render_mode = render_mode
+        self.observation_space = TextSpace()
+        self.action_space = TextSpace()
+        self.difficulty_record = {"preset": self.preset, **self.config.as_dict()}
+        self.instructions = self._instructions()
+        self.task = None
+        self._observation = ""
+
+    # ----- what a family provides -------------------------------------------------------------
+
+    @classmethod
+    def generate_task(cls, seed: int, config: Config, theme: str):
+        """Return a frozen task for ``seed``: a pure function, with ``optimal_steps`` and ``entities``."""
+        raise NotImplementedError
+
+    @classmethod
+    def default_max_turns(cls, config: Config) -> int:
+        raise NotImplementedError
+
+    def _start(self, task) -> str:
+        """Set up the state for ``task``; return the opening feedback."""
+        raise NotImplementedError
+
+    def _transition(self, command: Command) -> Transition:
+        raise NotImplementedError
+
+    def _view(self) -> dict[str, Any]:
+        """The structured observation: everything the prose shows, JSON-ready, with ``feedback``."""
+        raise NotImplementedError
+
+    def render_view(self, view: dict[str, Any], first: bool) -> str:
+        """The family's native prose for ``view``."""
+        raise NotImplementedError
+
+    def _admissible(self) -> list[Command]:
+        raise NotImplementedError
+
+    def _oracle(self) -> Command:
+        raise NotImplementedError
+
+    # ----- the contract -----------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start a new task. ``options={"task_seed": n}`` picks the task directly."""
+        super().reset(seed=seed)
+        options = options or {}
+        task_seed = options.get("task_seed")
+        if task_seed is None:
+            task_seed = int(self.np_random.integers(0, 2**31 - 1))
+        elif isinstance(task_seed, bool) or not isinstance(task_seed, int) or task_seed < 0:
+            raise ValueError(f"options['task_seed'] must be a non-negative integer, got {task_seed!r}")
+        self.task_seed = task_seed
+        self.task = self.generate_task(task_seed, self.config, self.theme)
+        self.task_id = f"{self.family}:{self.config.fingerprint()}:{self.theme}:{task_seed}"
+        self.entities = tuple(self.task.entities)
+        self.turn = 0
+        self.outcome = "running"
+        self.score = 0.0
+        self.action_status = "ok"
+        self._feedback = self._start(self.task)
+        return self._emit(first=True), self._info()
+
+    def step(self, action: str):
+        if self.task is None:
+            raise ResetNeeded("Call reset() before step().")
+        self.turn += 1
+        reward = 0.0
+        if self.outcome != "running":
+            transition = Transition("The episode is over. Call reset() to start a new one.", status="illegal")
+        else:
+            parsed = self.parse_action(action)
+            if isinstance(parsed, ParseError):
+                transition = Transition(parsed.message, status="parse_error")
+            else:
+                transition = self._transition(parsed)
+                reward = float(transition.reward)
+                self.outcome = transition.outcome
+                if transition.score is not None:
+                    self.score = float(transition.score)
+        self.action_status = transition.status
+        self._feedback = transition.feedback
+        terminated = self.outcome in ("success", "failure")
+        truncated = not terminated and self.turn >= self.max_turns
+        if truncated and self.outcome == "running":
+            self.outcome = "truncated"
+        return self._emit(first=False), reward, terminated, truncated, self._info()
+
+    def oracle_action(self) -> Command:
+        """An optimal next command from the current state."""
+        if self.task is None:
+            raise ResetNeeded("Call reset() before oracle_action().")
+        return self._oracle()
+
+    def admissible_commands(self) -> list[Command]:
+        """The commands that are legal in the current state."""
+        return self._admissible()
+
+    def parse_action(self, text: Any) -> Command | ParseError:
+        """The native interface's parser; wrappers replace it with their own."""
+        return self.grammar.parse(text)
+
+    def format_command(self, command: Command) -> str:
+        """The native interface's writer of ``command``; wrappers replace it with their own."""
+        return self.grammar.render(command)
+
+    def view(self) -> dict[str, Any]:
+        return self._view()
+
+    def compose_observation(self, body: str, first: bool, action_list: str | None = None) -> str:
+        """Join instructions (first turn), the rendered view and the action list as configured."""
+        mode = self.native_action_list if action_list is None else action_list
+        parts = [self.instructions, body] if first else [body]
+        if mode == "every_turn" or (mode == "first_turn" and first):
+            actions = ", ".join(self.format_command(command) for command in self._admissible())
+            parts.append(f"Available actions: {actions}")
+        return to_printable("\n\n".join(part for part in parts if part))
+
+    def render(self):
+        if self.render_mode == "ansi":
+            return self._observation
+        if self.render_mode == "human":
+            print(self._observation)
+        return None
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """Knobs, presets, themes and the command grammar of this family."""
+        return {
+            "family": cls.family,
+            "knobs": cls.config_class.knobs(),
+            "presets": {name: config.as_dict() for name, config in cls.presets.items()},
+            "themes": list(cls.themes),
+            "commands": [
+                {"verb": spec.verb, "syntax": spec.syntax, "description": spec.description} for spec in cls.grammar
+            ],
+            "tool_schemas": cls.grammar.tool_schemas(),
+            "native_action_list": cls.native_action_list,
+            "default_max_turns": {name: cls.default_max_turns(config) for name, config in cls.presets.items()},
+        }
+
+    # ----- internals --------------------------------------------------------------------------
+
+    def _instructions(self) -> str:
+        return f"{self.rules}\n\n{self.grammar.instructions()}".strip()
+
+    def _emit(self, first: bool) -> str:
+        self._view_cache = self._view()
+        self._observation = self.compose_observation(self.render_view(self._view_cache, first), first)
+        return self._observation
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "admissible_actions": [self.grammar.render(command) for command in self._admissible()],
+            "view": self._view_cache,
+            "action_status": self.action_status,
+            "outcome": self.outcome,
+            "score": self.score,
+            "difficulty": dict(self.difficulty_record),
+            "task_id": self.task_id,
+            "optimal_steps": self.task.optimal_steps,
+            "entities": list(self.entities),
+            "theme": self.theme,
+            "instructions": self.instructions,
+            "turn": self.turn,
+            "max_turns": self.max_turns,
+        }

@@ -1,0 +1,99 @@
+"""Text spaces for llm-gym: a broad printable charset, and async vector envs that work.
+
+Gymnasium's default ``Text`` charset has no space or punctuation, so prose falls outside it.
+``TextSpace`` accepts printable ASCII and the empty string. Gymnasium's ``AsyncVectorEnv`` with
+shared memory (its default) reads Text observations from shared memory once and then returns that
+stale snapshot forever; for ``TextSpace`` we register shared-memory handlers whose read returns a
+live view, so ``gym.make_vec(id, vectorization_mode="async")`` gives correct observations.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector.utils import shared_memory as _shm
+
+TEXT_CHARSET = string.printable
+MAX_TEXT_LENGTH = 16_384
+_REPLACEMENT = "?"
+_PRINTABLE = frozenset(TEXT_CHARSET)
+_CODES = np.full(128, len(TEXT_CHARSET), dtype=np.int32)
+for _index, _char in enumerate(TEXT_CHARSET):
+    _CODES[ord(_char)] = _index
+_DECODE = np.array(list(TEXT_CHARSET) + [""], dtype=object)
+
+
+class TextSpace(spaces.Text):
+    """``gymnasium.spaces.Text`` over printable ASCII, empty strings allowed.
+
+    Example:
+        >>> space = TextSpace()
+        >>> space.contains("craft 1 stick using 2 planks, 1 glue")
+        True
+        >>> space.contains("")
+        True
+    """
+
+    def __init__(self, max_length: int = MAX_TEXT_LENGTH, *, seed: Any = None):
+        super().__init__(max_length, min_length=0, charset=TEXT_CHARSET, seed=seed)
+
+    def __repr__(self) -> str:
+        return f"TextSpace({self.max_length})"
+
+
+def to_printable(text: str, max_length: int = MAX_TEXT_LENGTH) -> str:
+    """Map ``text`` into ``TextSpace``: non-printable characters become '?', then truncate."""
+    if not text.isascii() or not _PRINTABLE.issuperset(text):
+        text = "".join(char if char in _PRINTABLE else _REPLACEMENT for char in text)
+    return text[:max_length]
+
+
+class SharedTextBatch(Sequence):
+    """A live, read-only view of the strings an ``AsyncVectorEnv`` keeps in shared memory.
+
+    ``AsyncVectorEnv`` deep-copies its observations before returning them (``copy=True``, the
+    default), which turns this view into a plain tuple of strings.
+    """
+
+    def __init__(self, codes: np.ndarray):
+        self._codes = codes
+
+    def __len__(self) -> int:
+        return self._codes.shape[0]
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        return "".join(_DECODE[self._codes[index]])
+
+    def __deepcopy__(self, memo) -> tuple[str, ...]:
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+@_shm.create_shared_memory.register(TextSpace)
+def _create_text_memory(space: TextSpace, n: int = 1, ctx=None):
+    import multiprocessing
+
+    return (ctx or multiprocessing).Array(np.dtype(np.int32).char, n * space.max_length)
+
+
+@_shm.read_from_shared_memory.register(TextSpace)
+def _read_text_memory(space: TextSpace, shared_memory, n: int = 1) -> SharedTextBatch:
+    codes = np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape(n, space.max_length)
+    return SharedTextBatch(codes)
+
+
+@_shm.write_to_shared_memory.register(TextSpace)
+def _write_text_memory(space: TextSpace, index: int, value: str, shared_memory) -> None:
+    row = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)
+    row = row[index * space.max_length : (index + 1) * space.max_length]
+    encoded = np.frombuffer(to_printable(value, space.max_length).encode("ascii"), dtype=np.uint8)
+    row[:] = len(TEXT_CHARSET)
+    row[: len(encoded)] = _CODES[encoded]
