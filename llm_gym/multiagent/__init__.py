@@ -1,0 +1,1 @@
+"""Multi-agent text games on PettingZoo's APIs."""
