@@ -1,0 +1,111 @@
+"""The shared BM25 index: ranking, deterministic ties, and queries that must never raise."""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llm_gym.retrieval import BM25Index, tokenize
+
+DOCS = [
+    "waterproof hiking jacket in navy",
+    "red rain jacket",
+    "wool hat, navy",
+    "hiking boots leather",
+    "waterproof hiking jacket in navy",  # exact duplicate of 0: a tie
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def index() -> BM25Index:
+    return BM25Index(DOCS)
+
+
+def test_best_match_first(index):
+    assert index.search("waterproof navy hiking jacket", k=3)[:2] == [0, 4]
+    assert index.search("leather boots", k=5) == [3]
+    assert index.search("hat", k=5) == [2]
+
+
+def test_ties_break_by_lower_index(index):
+    assert index.search("waterproof", k=2) == [0, 4]
+    assert index.search("waterproof", k=1) == [0]
+
+
+def test_exact_tie_ordering_among_identical_documents():
+    docs = ["blue shirt"] * 5 + ["green shirt"]
+    assert BM25Index(docs).search("blue shirt", k=5) == [0, 1, 2, 3, 4]
+    assert BM25Index(docs).search("shirt", k=6) == [0, 1, 2, 3, 4, 5]
+
+
+def test_k_limits_and_only_matching_documents(index):
+    assert len(index.search("jacket navy", k=2)) == 2
+    assert index.search("jacket navy", k=0) == []
+    hits = index.search("jacket navy", k=100)
+    assert 5 not in hits and 3 not in hits
+    assert len(hits) == len(set(hits))
+
+
+@pytest.mark.parametrize("query", ["", "   ", "zzzz qqqq", "?!.,;", "the a of", "\x00\x01", "é漢字", "a" * 100_000])
+def test_unknown_empty_or_garbage_queries_give_nothing(index, query):
+    assert index.search(query, k=3) == []
+
+
+def test_case_and_punctuation_are_ignored(index):
+    assert index.search("NAVY, Wool-Hat!!", k=1) == [2]
+
+
+def test_bad_k_is_a_value_error(index):
+    with pytest.raises(ValueError, match="k must be"):
+        index.search("jacket", k=-1)
+    with pytest.raises(ValueError, match="k must be"):
+        index.search("jacket", k=1.5)  # type: ignore[arg-type]
+
+
+def test_empty_or_wordless_corpus():
+    assert BM25Index([]).search("anything", k=3) == []
+    assert BM25Index(["", "!!"]).search("anything", k=3) == []
+    assert len(BM25Index(["x", "y"])) == 2
+
+
+def test_tokenize_drops_stopwords_and_punctuation():
+    assert tokenize("I need THE size-L jacket") == ["need", "size", "l", "jacket"]
+
+
+_SHARED = BM25Index(DOCS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_string_never_raises(query):
+    result = _SHARED.search(query, k=4)
+    assert isinstance(result, list) and all(0 <= i < len(DOCS) for i in result)
+    assert len(result) <= 4
+
+
+def test_same_results_across_builds():
+    rng = random.Random(3)
+    docs = [" ".join(rng.choice(string.ascii_lowercase[:8]) * 3 for _ in range(6)) for _ in range(80)]
+    queries = [" ".join(rng.choice(string.ascii_lowercase[:8]) * 3 for _ in range(2)) for _ in range(20)]
+    first, second = BM25Index(docs), BM25Index(list(docs))
+    assert [first.search(q, 7) for q in queries] == [second.search(q, 7) for q in queries]
+
+
+def test_build_and_search_are_fast():
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(300)]
+    docs = [" ".join(rng.choice(words) for _ in range(20)) for _ in range(300)]
+    start = time.perf_counter()
+    index = BM25Index(docs)
+    built = time.perf_counter() - start
+    start = time.perf_counter()
+    for i in range(200):
+        index.search(f"w{i} w{i + 1} w{i + 2}", k=10)
+    per_query = (time.perf_counter() - start) / 200
+    assert built < 0.2 and per_query < 0.002
