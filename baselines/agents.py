@@ -1,0 +1,69 @@
+"""Baseline agents behind one protocol: ``act(observation, info) -> str``.
+
+An agent may also define ``reset(seed)``, called at the start of every episode, so that its own
+randomness is reproducible per episode.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Protocol, runtime_checkable
+
+import gymnasium as gym
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """Anything that answers an observation (and its ``info``) with the text of an action."""
+
+    def act(self, observation: str, info: dict[str, Any]) -> str: ...
+
+
+class RandomAgent:
+    """Uniform over ``info["admissible_actions"]``; an empty string where none are listed.
+
+    Example:
+        >>> agent = RandomAgent(seed=0)
+        >>> agent.act("", {"admissible_actions": ["look", "inventory"]})
+        'inventory'
+    """
+
+    name = "random"
+
+    def __init__(self, seed: int | None = None):
+        self.rng = random.Random(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        self.rng = random.Random(seed)
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        actions = info.get("admissible_actions") or []
+        return self.rng.choice(actions) if actions else ""
+
+
+class OracleAgent:
+    """The environment's own optimal policy, written in the interface of the wrapper stack.
+
+    It reads the state through ``env.unwrapped.oracle_action()``, so it is a reference, not a
+    fair competitor.
+    """
+
+    name = "oracle"
+
+    def __init__(self, env: gym.Env):
+        self.env = env
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        return self.env.get_wrapper_attr("format_command")(self.env.unwrapped.oracle_action())
+
+
+BUILTIN_AGENTS = ("random", "oracle")
+
+
+def make_agent(name: str, env: gym.Env, seed: int | None = None) -> Agent:
+    """Build a built-in agent by name for ``env``."""
+    if name == "random":
+        return RandomAgent(seed)
+    if name == "oracle":
+        return OracleAgent(env)
+    raise ValueError(f"Unknown agent {name!r}; allowed: {list(BUILTIN_AGENTS)}")

@@ -1,0 +1,145 @@
+"""The ``llm-gym`` command: list, describe, play and evaluate environments.
+
+    llm-gym list
+    llm-gym describe llm_gym/TextCraft-v0
+    llm-gym play TextCraft --difficulty hard --theme cooking --seed 3
+    llm-gym eval --agent random oracle --env TextCraft --difficulty easy hard --episodes 20 --out runs/eval
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Sequence
+
+import gymnasium as gym
+
+import llm_gym
+from llm_gym.registry import describe, env_class, env_ids, resolve_id
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = [("id", "presets", "themes")]
+    for env_id in env_ids():
+        cls = env_class(env_id)
+        rows.append((env_id, ", ".join(cls.presets), ", ".join(cls.themes)))
+    width = max(len(row[0]) for row in rows)
+    presets_width = max(len(row[1]) for row in rows)
+    for env_id, presets, themes in rows:
+        print(f"{env_id.ljust(width)}  {presets.ljust(presets_width)}  {themes}")
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    print(json.dumps(describe(args.env), indent=2))
+    return 0
+
+
+def play(env: gym.Env, seed: int | None, read: Callable[[str], str] = input, write: Callable[[str], None] = print) -> str:
+    """Let a person play ``env`` in the terminal; returns the final outcome (or ``"quit"``).
+
+    ``help`` repeats the instructions and lists the admissible actions; ``quit`` leaves.
+    """
+    observation, info = env.reset(seed=seed)
+    write(observation)
+    total = 0.0
+    while True:
+        try:
+            text = read("> ")
+        except EOFError:
+            return "quit"
+        command = text.strip().lower()
+        if command == "quit":
+            write("Bye.")
+            return "quit"
+        if command == "help":
+            write(info["instructions"])
+            if info["admissible_actions"]:
+                write("Admissible actions: " + ", ".join(info["admissible_actions"]))
+            continue
+        observation, reward, terminated, truncated, info = env.step(text)
+        total += float(reward)
+        write(observation)
+        if info["action_status"] != "ok":
+            write(f"[{info['action_status']}] (type 'help' for the commands)")
+        if reward:
+            write(f"[reward {reward:+g}, total {total:g}]")
+        if terminated or truncated:
+            write(f"Episode over: {info['outcome']} in {info['turn']} turns (optimal: {info['optimal_steps']}).")
+            return info["outcome"]
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    kwargs = {"difficulty": args.difficulty}
+    if args.theme:
+        kwargs["theme"] = args.theme
+    env = gym.make(resolve_id(args.env), **kwargs)
+    play(env, args.seed)
+    env.close()
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from llm_gym.baselines.evaluation import Cell, evaluate, format_table
+
+    ids = [resolve_id(name) for name in args.env] if args.env else env_ids()
+    cells = []
+    for env_id in ids:
+        presets = list(env_class(env_id).presets)
+        difficulties = presets if args.difficulty == ["all"] else args.difficulty
+        for difficulty in difficulties:
+            if difficulty not in presets:
+                raise ValueError(f"Unknown difficulty preset {difficulty!r} for {env_id}; allowed: {presets}")
+            for theme in args.theme or [None]:
+                cells.extend(Cell(env_id, difficulty, agent, theme) for agent in args.agent)
+    rows = evaluate(cells, args.episodes, args.out, seed=args.seed, progress=not args.quiet)
+    print(format_table(rows))
+    print(f"\nWrote {args.out}/episodes.jsonl and {args.out}/summary.csv")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from llm_gym.baselines.agents import BUILTIN_AGENTS
+
+    parser = argparse.ArgumentParser(prog="llm-gym", description=llm_gym.__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"llm-gym {llm_gym.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("list", help="list environment ids, presets and themes").set_defaults(run=cmd_list)
+
+    describe_parser = commands.add_parser("describe", help="knobs, presets, themes and commands of an env")
+    describe_parser.add_argument("env", help="an id such as llm_gym/TextCraft-v0, or a family name")
+    describe_parser.set_defaults(run=cmd_describe)
+
+    play_parser = commands.add_parser("play", help="play an environment in the terminal")
+    play_parser.add_argument("env")
+    play_parser.add_argument("--difficulty", default="easy")
+    play_parser.add_argument("--theme")
+    play_parser.add_argument("--seed", type=int)
+    play_parser.set_defaults(run=cmd_play)
+
+    eval_parser = commands.add_parser("eval", help="evaluate agents over envs and presets")
+    eval_parser.add_argument("--agent", nargs="+", default=list(BUILTIN_AGENTS), choices=BUILTIN_AGENTS)
+    eval_parser.add_argument("--env", nargs="+", help="ids or family names (default: every registered env)")
+    eval_parser.add_argument("--difficulty", nargs="+", default=["all"], help="presets, or 'all' (default)")
+    eval_parser.add_argument("--theme", nargs="+", help="themes (default: each env's default theme)")
+    eval_parser.add_argument("--episodes", type=int, default=20)
+    eval_parser.add_argument("--seed", type=int, default=0, help="first episode seed; episodes use seed..seed+N-1")
+    eval_parser.add_argument("--out", default="llm-gym-eval")
+    eval_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    eval_parser.set_defaults(run=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as error:
+        print(f"llm-gym: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

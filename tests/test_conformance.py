@@ -1,0 +1,14 @@
+"""The contract checker over every registered id: each family added later is checked for free."""
+
+import pytest
+
+import llm_gym
+from llm_gym.testing import check_text_env
+
+
+@pytest.mark.parametrize("env_id", llm_gym.env_ids())
+def test_registered_env_keeps_the_contract(env_id):
+    report = check_text_env(env_id, seeds=2, difficulty_seeds=20)
+    assert all(rate == 1.0 for rate in report["oracle_success"].values())
+    means = list(report["mean_optimal_steps"].values())
+    assert means == sorted(means)

@@ -1,0 +1,108 @@
+import gymnasium as gym
+import pytest
+
+import llm_gym
+from llm_gym.families.textcraft import PRESETS, THEMES, TextCraftConfig, generate_task
+from llm_gym.testing import run_oracle_episode
+
+
+def test_generator_is_pure_and_themes_share_structure():
+    config = PRESETS["hard"]
+    assert generate_task(7, config, "cooking") == generate_task(7, config, "cooking")
+    shapes = set()
+    for theme in THEMES:
+        task = generate_task(7, config, theme)
+        shapes.add((task.optimal_steps, len(task.recipes), tuple(sorted(len(r.ingredients) for r in task.recipes))))
+    assert len(shapes) == 1
+
+
+def test_themes_use_different_names():
+    names = {theme: set(generate_task(3, PRESETS["medium"], theme).entities) for theme in THEMES}
+    for a in THEMES:
+        for b in THEMES:
+            if a != b:
+                assert not names[a] & names[b] - {"salt"}
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_oracle_is_optimal_on_many_seeds(preset):
+    env = gym.make("llm_gym/TextCraft-v0", difficulty=preset)
+    for seed in range(25):
+        result = run_oracle_episode(env, seed)
+        assert result["outcome"] == "success"
+        assert result["steps"] == result["optimal_steps"]
+        assert result["return"] == 1.0
+
+
+def test_recipes_and_goal_shown_on_first_turn_only():
+    env = gym.make("llm_gym/TextCraft-v0", difficulty="medium", theme="alchemy")
+    observation, info = env.reset(seed=2)
+    assert "Crafting commands:" in observation and f"Goal: craft {info['view']['goal']}." in observation
+    assert observation.startswith(info["instructions"])
+    observation, *_ , info = env.step("inventory")
+    assert observation == "Inventory: empty." and set(info["view"]) == {"feedback"}
+
+
+def test_dynamics_get_craft_and_errors():
+    env = gym.make("llm_gym/TextCraft-v0", difficulty={"preset": "easy", "distractors": 0, "max_ingredients": 1})
+    _, info = env.reset(seed=0)
+    recipe = info["view"]["recipes"][0]
+    _, _, _, _, info = env.step(recipe)
+    assert info["action_status"] == "illegal" and "missing" in info["view"]["feedback"]
+    _, _, _, _, info = env.step("get 1 nothing like this")
+    assert info["action_status"] == "illegal" and info["view"]["feedback"] == "Could not find nothing like this."
+    oracle = env.unwrapped.format_command(env.unwrapped.oracle_action())
+    assert oracle.startswith("get ")
+    _, _, _, _, info = env.step(oracle)
+    assert info["action_status"] == "ok" and info["view"]["feedback"].startswith("Got ")
+    _, reward, terminated, _, info = env.step(recipe)
+    assert (reward, terminated, info["outcome"], info["score"]) == (1.0, True, "success", 1.0)
+
+
+def test_crafted_items_cannot_be_got_and_counts_are_bounded():
+    env = gym.make("llm_gym/TextCraft-v0", difficulty="medium")
+    _, info = env.reset(seed=1)
+    goal = info["view"]["goal"]
+    assert env.step(f"get 1 {goal}")[4]["action_status"] == "illegal"
+    base = env.unwrapped.task.base_items[0]
+    assert env.step(f"get 65 {base}")[4]["action_status"] == "illegal"
+    assert env.step(f"get 0 {base}")[4]["action_status"] == "illegal"
+    assert env.step(f"get 64 {base}")[4]["action_status"] == "ok"
+
+
+def test_turn_limit_is_truncation():
+    env = gym.make("llm_gym/TextCraft-v0", max_turns=3)
+    env.reset(seed=0)
+    results = [env.step("inventory") for _ in range(3)]
+    assert [r[3] for r in results] == [False, False, True]
+    assert not any(r[2] for r in results)
+    assert results[-1][4]["outcome"] == "truncated"
+
+
+def test_admissible_commands_are_legal_and_include_the_oracle():
+    env = gym.make("llm_gym/TextCraft-v0", difficulty="hard")
+    for seed in range(5):
+        _, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            oracle = env.unwrapped.format_command(env.unwrapped.oracle_action())
+            assert oracle in info["admissible_actions"]
+            for action in info["admissible_actions"]:
+                assert env.unwrapped.grammar.parse(action) in env.unwrapped.admissible_commands()
+            _, _, done, truncated, info = env.step(oracle)
+
+
+def test_quantities_knob_raises_optimal_steps():
+    low = [generate_task(s, TextCraftConfig(depth=3, max_quantity=1), "minecraft").optimal_steps for s in range(30)]
+    high = [generate_task(s, TextCraftConfig(depth=3, max_quantity=4), "minecraft").optimal_steps for s in range(30)]
+    assert sum(high) > sum(low)
+
+
+def test_bad_constructor_arguments_name_the_allowed_values():
+    with pytest.raises(ValueError, match="allowed: \\['minecraft', 'cooking', 'alchemy', 'made-up'\\]"):
+        gym.make("llm_gym/TextCraft-v0", theme="space")
+    with pytest.raises(ValueError, match="min_ingredients = 3 exceeds max_ingredients = 2"):
+        gym.make("llm_gym/TextCraft-v0", difficulty={"min_ingredients": 3, "max_ingredients": 2})
+    with pytest.raises(ValueError, match="max_turns"):
+        gym.make("llm_gym/TextCraft-v0", max_turns=0)
+    assert llm_gym.describe("TextCraft")["themes"] == list(THEMES)
