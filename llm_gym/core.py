@@ -164,6 +164,7 @@ class TextEnv(gym.Env[str, str]):
         self.outcome = "running"
         self.score = 0.0
         self.action_status = "ok"
+        self._native_text: dict[Command, str] = {}
         self._feedback = self._start(self.task)
         return self._emit(first=True), self._info()
 
@@ -255,9 +256,20 @@ class TextEnv(gym.Env[str, str]):
         self._observation = self.compose_observation(self.render_view(self._view_cache, first), first)
         return self._observation
 
+    def _admissible_texts(self) -> list[str]:
+        """``_admissible()`` in native text; a family may override it with a faster equivalent."""
+        return [self._native(command) for command in self._admissible()]
+
+    def _native(self, command: Command) -> str:
+        """The native text of ``command``, memoized for the current task."""
+        text = self._native_text.get(command)
+        if text is None:
+            text = self._native_text[command] = self.grammar.render(command)
+        return text
+
     def _info(self) -> dict[str, Any]:
         return {
-            "admissible_actions": [self.grammar.render(command) for command in self._admissible()],
+            "admissible_actions": self._admissible_texts(),
             "view": self._view_cache,
             "action_status": self.action_status,
             "outcome": self.outcome,

@@ -117,8 +117,7 @@ class CommandSpec:
         return tuple(_convert(arg.kind, value) for arg, value in zip(self.args, raw))
 
     def format(self, args: tuple[Any, ...]) -> str:
-        values = {arg.name: _format(arg.kind, value) for arg, value in zip(self.args, args)}
-        return _PLACEHOLDER.sub(lambda match: values[match.group(1)], self.template)
+        return self.template.format_map({arg.name: _format(arg.kind, value) for arg, value in zip(self.args, args)})
 
     def tool_schema(self) -> dict:
         properties = {arg.name: _json_type(arg) for arg in self.args}

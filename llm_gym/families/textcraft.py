@@ -314,6 +314,8 @@ class TextCraftEnv(TextEnv):
         self._get_commands = [Command("inventory")] + [
             Command("get", (count, base)) for base, limit in task.get_limits for count in GET_AMOUNTS if count <= limit
         ]
+        self._get_texts = [GRAMMAR.render(command) for command in self._get_commands]
+        self._recipe_texts = [(r, GRAMMAR.render(_craft_command(r))) for r in task.recipes]
         self.inventory: Counter = Counter()
         return ""
 
@@ -352,7 +354,7 @@ class TextCraftEnv(TextEnv):
     def _view(self) -> dict[str, Any]:
         view: dict[str, Any] = {"feedback": self._feedback}
         if self.turn == 0:
-            view["recipes"] = [GRAMMAR.render(_craft_command(r)) for r in self.task.recipes]
+            view["recipes"] = [text for _, text in self._recipe_texts]
             view["goal"] = self.task.goal
         return view
 
@@ -368,6 +370,11 @@ class TextCraftEnv(TextEnv):
             _craft_command(r) for r in self.task.recipes if all(self.inventory[i] >= c for c, i in r.ingredients)
         ]
         return self._get_commands + craftable
+
+    def _admissible_texts(self) -> list[str]:
+        inventory = self.inventory
+        craftable = [text for r, text in self._recipe_texts if all(inventory[i] >= c for c, i in r.ingredients)]
+        return self._get_texts + craftable
 
     def _oracle(self) -> Command:
         net = _requirements(self.task.goal, self._needed, self.inventory)
