@@ -1,0 +1,83 @@
+import csv
+import json
+
+import gymnasium as gym
+import pytest
+
+from llm_gym.baselines.agents import OracleAgent, RandomAgent, make_agent
+from llm_gym.baselines.evaluation import Cell, evaluate, run_episode
+from llm_gym.cli import main, play
+
+
+def test_list_and_describe(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "llm_gym/TextCraft-v0" in out and "easy, medium, hard, expert" in out
+    assert main(["describe", "TextCraft"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == "llm_gym/TextCraft-v0"
+
+
+def test_eval_writes_episodes_and_summary(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["eval", "--agent", "random", "oracle", "--env", "TextCraft", "--difficulty", "easy", "hard",
+                 "--episodes", "4", "--out", str(out), "--quiet"])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "success" in table and "TextCraft-v0" in table
+    lines = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 * 2 * 4
+    first = lines[0]
+    assert {"seed", "actions", "observations", "rewards", "statuses", "outcome"} <= set(first)
+    assert len(first["observations"]) == len(first["actions"]) + 1
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    oracle_rows = [r for r in rows if r["agent"] == "oracle"]
+    assert [float(r["success_rate"]) for r in oracle_rows] == [1.0, 1.0]
+    assert all(float(r["mean_steps"]) == float(r["mean_optimal_steps"]) for r in oracle_rows)
+    seeds = {(line["agent"], line["difficulty"]): [] for line in lines}
+    for line in lines:
+        seeds[(line["agent"], line["difficulty"])].append(line["task_id"])
+    assert seeds[("random", "hard")] == seeds[("oracle", "hard")]
+
+
+def test_eval_rejects_bad_input(tmp_path, capsys):
+    assert main(["eval", "--env", "Nope", "--out", str(tmp_path)]) == 2
+    assert "Unknown environment 'Nope'" in capsys.readouterr().err
+    assert main(["eval", "--env", "TextCraft", "--difficulty", "legendary", "--out", str(tmp_path)]) == 2
+    assert "allowed: ['easy', 'medium', 'hard', 'expert']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["eval", "--agent", "genius"])
+
+
+def test_play_with_scripted_input():
+    env = gym.make("llm_gym/TextCraft-v0", difficulty={"preset": "easy", "distractors": 0})
+    env.reset(seed=1)
+    plan = []
+    while True:
+        action = env.unwrapped.format_command(env.unwrapped.oracle_action())
+        plan.append(action)
+        if env.step(action)[2]:
+            break
+    typed = iter(["help", "dance", *plan])
+    shown = []
+    assert play(env, seed=1, read=lambda prompt: next(typed), write=shown.append) == "success"
+    text = "\n".join(shown)
+    assert "Admissible actions:" in text and "[parse_error]" in text and "Episode over: success" in text
+    typed = iter(["quit"])
+    assert play(env, seed=1, read=lambda prompt: next(typed), write=shown.append) == "quit"
+
+
+def test_agents_protocol():
+    env = gym.make("llm_gym/TextCraft-v0", difficulty="medium")
+    oracle = run_episode(env, OracleAgent(env), seed=3)
+    assert oracle["outcome"] == "success" and oracle["steps"] == oracle["optimal_steps"]
+    first = run_episode(env, RandomAgent(), seed=3)
+    second = run_episode(env, make_agent("random", env, seed=3), seed=3)
+    assert first["actions"] == second["actions"]
+    assert all(status == "ok" for status in first["statuses"])
+    with pytest.raises(ValueError, match="allowed"):
+        make_agent("genius", env)
+
+
+def test_evaluate_rejects_zero_episodes(tmp_path):
+    with pytest.raises(ValueError, match="at least 1"):
+        evaluate([Cell("llm_gym/TextCraft-v0", "easy", "random")], 0, tmp_path)
