@@ -1,5 +1,6 @@
 """The environment families. Importing a family module registers it; heavy engines load lazily."""
 
 from llm_gym.families import textcraft
+from llm_gym.families import shop
 
 __all__ = ["textcraft"]
