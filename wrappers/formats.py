@@ -146,20 +146,20 @@ def _native(action: Command | str, grammar: Grammar) -> str:
 
 
 def format_action(
-    command: Command,
+    command: Command | str,
     grammar: Grammar,
     fmt: str,
     *,
     actions: Sequence[Command | str] | None = None,
     thought: str = DEFAULT_THOUGHT,
 ) -> str | int:
-    """Write ``command`` as an agent must write it in ``fmt``.
+    """Write ``command`` (a ``Command`` or its native text) as an agent must write it in ``fmt``.
 
     ``index`` and ``discrete`` need ``actions``, the listed actions (``Command``s or their native
     text), and give ``command``'s position among them (a string from 1, an int from 0).
     """
     check_format(fmt, ACTION_FORMATS, "action format")
-    native = grammar.render(command)
+    native = _native(command, grammar)
     if fmt == "native":
         return native
     if fmt == "react":
@@ -167,6 +167,9 @@ def format_action(
     if fmt == "tagged":
         return f"<action>{native}</action>"
     if fmt == "toolcall":
+        command = grammar.parse(native) if isinstance(command, str) else command
+        if isinstance(command, ParseError):
+            raise ValueError(f"{native!r} is not a command of this grammar: {command.message}")
         return json.dumps({"name": command.verb, "arguments": grammar.to_arguments(command)})
     listed = [_native(action, grammar) for action in _require_actions(actions, fmt)]
     if native not in listed:
@@ -306,8 +309,7 @@ def format_action_list(actions: Sequence[Command | str], grammar: Grammar, fmt: 
     """
     check_format(fmt, ACTION_FORMATS, "action format")
     if fmt == "toolcall":
-        commands = [grammar.parse(action) if isinstance(action, str) else action for action in actions]
-        calls = [format_action(command, grammar, fmt) for command in commands]
+        calls = [format_action(action, grammar, fmt) for action in actions]
         return "Available actions (tool calls):\n" + "\n".join(calls)
     natives = [_native(action, grammar) for action in actions]
     if fmt in ("index", "discrete"):

@@ -1,0 +1,261 @@
+"""The semantic wrapper: rename every entity of a task, consistently, in all the agent sees and says.
+
+``Reskin`` reads the task's entity names from ``info["entities"]`` at each reset (so it works on
+every family) and builds a ``Lexicon``: a seeded, bijective map from each name to a new one drawn
+from another theme's vocabulary or made of made-up words. Names are replaced as whole words,
+case-insensitively, keeping the case pattern (``Oak log`` -> ``Zarg leikmo``), singular and plural
+(``sticks`` -> ``zarglees``). Observations, the view, the admissible actions, the entities and the
+instructions are renamed forward; actions are read back through a swap, so a new name becomes
+its original and an original name becomes a word the environment does not know: an agent cannot
+act on the original lexicon. The dynamics are untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+
+from llm_gym.grammar import Command, ParseError
+from llm_gym.themes import made_up_word
+from llm_gym.wrappers.base import LLMGymWrapper
+
+_EDGE_BEFORE = r"(?<![A-Za-z0-9_])"
+_EDGE_AFTER = r"(?![A-Za-z0-9_])"
+_WORD = re.compile(r"[a-z0-9]+")
+_VOCABULARY_SEEDS = 12
+_POOL_TRIES = 64
+
+
+def plural(name: str) -> str:
+    """The regular English plural of ``name``'s last word (``box`` -> ``boxes``, ``berry`` -> ``berries``)."""
+    head, _, last = name.rpartition(" ")
+    if last.endswith(("s", "x", "z", "ch", "sh")):
+        last += "es"
+    elif len(last) > 1 and last.endswith("y") and last[-2] not in "aeiou":
+        last = last[:-1] + "ies"
+    else:
+        last += "s"
+    return f"{head} {last}" if head else last
+
+
+def _word_case(source: str, target: str) -> str:
+    if len(source) > 1 and source.isupper():
+        return target.upper()
+    if source[:1].isupper():
+        return target[:1].upper() + target[1:]
+    return target
+
+
+def match_case(source: str, target: str) -> str:
+    """``target`` written with ``source``'s case pattern (word by word when the word counts agree)."""
+    if source.islower():
+        return target
+    source_words, target_words = source.split(" "), target.split(" ")
+    if len(source_words) == len(target_words):
+        return " ".join(_word_case(s, t) for s, t in zip(source_words, target_words))
+    if len(source) > 1 and source.isupper():
+        return target.upper()
+    if all(word[:1].isupper() for word in source_words):
+        return " ".join(word[:1].upper() + word[1:] for word in target_words)
+    return _word_case(source, target)
+
+
+def _alternation(forms) -> re.Pattern | None:
+    ordered = sorted(forms, key=lambda form: (-len(form), form))
+    if not ordered:
+        return None
+    body = "|".join(re.escape(form) for form in ordered)
+    return re.compile(f"{_EDGE_BEFORE}({body}){_EDGE_AFTER}", re.IGNORECASE)
+
+
+class Lexicon:
+    """A bijective renaming of entity names, with its singular and plural surface forms.
+
+    Example:
+        >>> lexicon = Lexicon({"stick": "zarg", "oak log": "blim dor"})
+        >>> lexicon.forward("Craft 4 sticks from 1 Oak log.")
+        'Craft 4 zargs from 1 Blim dor.'
+        >>> lexicon.inverse("craft 4 zargs from 1 blim dor, not 1 stick")
+        'craft 4 sticks from 1 oak log, not 1 zarg'
+    """
+
+    def __init__(self, mapping: dict[str, str]):
+        self.mapping = dict(mapping)
+        if len(set(self.mapping.values())) != len(self.mapping):
+            raise ValueError(f"A Lexicon must be bijective; {self.mapping} maps two names to one")
+        self._forward: dict[str, str] = dict(self.mapping)
+        for original, renamed in self.mapping.items():
+            self._forward.setdefault(plural(original), plural(renamed))
+        self._swap = {**{new: old for old, new in self._forward.items()}, **self._forward}
+        self._forward_pattern = _alternation(self._forward)
+        self._swap_pattern = _alternation(self._swap)
+
+    def _replace(self, pattern: re.Pattern | None, table: dict[str, str], text: str) -> str:
+        if pattern is None or not text:
+            return text
+        return pattern.sub(lambda match: match_case(match.group(1), table[match.group(1).lower()]), text)
+
+    def forward(self, text: str) -> str:
+        """Rename the original names in ``text``; idempotent, as new names are never originals."""
+        return self._replace(self._forward_pattern, self._forward, text)
+
+    def inverse(self, text: str) -> str:
+        """Swap new names back to the originals (and originals to new names): forward's inverse."""
+        return self._replace(self._swap_pattern, self._swap, text)
+
+    def forward_value(self, value: Any) -> Any:
+        """``forward`` applied to every string inside a JSON-ready value (dict keys kept)."""
+        if isinstance(value, str):
+            return self.forward(value)
+        if isinstance(value, dict):
+            return {key: self.forward_value(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.forward_value(item) for item in value)
+        return value
+
+
+def build_lexicon(
+    entities: Sequence[str], seed: int, pool: Sequence[str] = (), avoid: frozenset[str] = frozenset()
+) -> Lexicon:
+    """A seeded lexicon for ``entities``: names from ``pool`` (made-up words once it runs dry).
+
+    Each name's image depends only on ``seed``, the name and (rarely) collisions in this task,
+    so a name keeps its image across tasks. No image shares a form with an original name, another
+    image or a word in ``avoid`` (such as the words of the instructions).
+    """
+    originals = sorted({" ".join(name.lower().split()) for name in entities if _WORD.search(name.lower())})
+    taken = set(originals) | {plural(name) for name in originals}
+    original_pattern = _alternation(taken)
+    pool = sorted({" ".join(word.lower().split()) for word in pool} - taken)
+    mapping = {}
+    for name in originals:
+        for attempt in range(10_000):
+            rng = random.Random(f"reskin/{seed}/{name}/{attempt}")
+            if pool and attempt < _POOL_TRIES:
+                candidate = rng.choice(pool)
+            else:
+                candidate = " ".join(made_up_word(rng, rng.choice((2, 2, 3))) for _ in name.split())
+            forms = {candidate, plural(candidate)}
+            if forms & taken or avoid.intersection(candidate.split()) or original_pattern.search(candidate):
+                continue
+            taken |= forms
+            mapping[name] = candidate
+            break
+        else:  # pragma: no cover - the made-up space is far larger than any task
+            raise RuntimeError(f"Reskin found no free name for {name!r}")
+    return Lexicon(mapping)
+
+
+def _entities_of(env_class: type, config, theme: str, seeds: range) -> set[str]:
+    return {name for seed in seeds for name in env_class.generate_task(seed, config, theme).entities}
+
+
+class Reskin(LLMGymWrapper):
+    """Rename every entity consistently: to another theme's vocabulary or to made-up words.
+
+    Args:
+        vocabulary: ``"made-up"``; one of the family's themes (``"cooking"``), whose names are
+            harvested from the family's own generator; ``"Family:theme"`` for another family's
+            (``"TextCraft:alchemy"``); or an explicit list of names. When a vocabulary has too
+            few free names for a task, made-up words fill in.
+        seed: picks the lexicon; the same seed renames a name the same way in every task.
+
+    Lossless (a bijection on names) and a ``semantic`` shift. The current ``Lexicon`` is
+    ``env.get_wrapper_attr("lexicon")``; it is not put in ``info``, where an agent could read it.
+
+    Example:
+        >>> import gymnasium as gym, llm_gym
+        >>> env = Reskin(gym.make("llm_gym/TextCraft-v0"), seed=1)
+        >>> observation, info = env.reset(seed=0)
+        >>> "furnace" in observation, info["view"]["goal"] == env.get_wrapper_attr("lexicon").mapping["furnace"]
+        (False, True)
+    """
+
+    lossless = True
+    shift = "semantic"
+
+    def __init__(self, env: gym.Env, vocabulary: str | Sequence[str] = "made-up", seed: int = 0):
+        super().__init__(env)
+        if not isinstance(env.observation_space, gym.spaces.Text):
+            raise ValueError(f"Reskin needs text observations (put ChatHistory outside it), got {env.observation_space}")
+        self.forbid_below((LLMGymWrapper,), "Reskin goes under the interface wrappers, which keep their own wording")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"Reskin seed must be an integer, got {seed!r}")
+        self.vocabulary = vocabulary if isinstance(vocabulary, str) else tuple(vocabulary)
+        self.seed = seed
+        self._pool = self._vocabulary_pool()
+        self._avoid = frozenset(_WORD.findall(env.unwrapped.instructions.lower()))
+        self.lexicon = Lexicon({})
+
+    def params(self) -> dict[str, Any]:
+        vocabulary = self.vocabulary if isinstance(self.vocabulary, str) else f"<{len(self.vocabulary)} names>"
+        return {"vocabulary": vocabulary, "seed": self.seed}
+
+    def _vocabulary_pool(self) -> tuple[str, ...]:
+        core = self.env.unwrapped
+        if not isinstance(self.vocabulary, str):
+            return self.vocabulary
+        if self.vocabulary == "made-up":
+            return ()
+        if self.vocabulary in core.themes:
+            return tuple(sorted(_entities_of(type(core), core.config, self.vocabulary, range(_VOCABULARY_SEEDS))))
+        family, _, theme = self.vocabulary.partition(":")
+        if theme:
+            from llm_gym.registry import env_class
+
+            other = env_class(family)
+            if theme not in other.themes:
+                raise ValueError(f"Unknown theme {theme!r} for {family}; allowed: {list(other.themes)}")
+            configs = list(other.presets.values())
+            seeds = range(_VOCABULARY_SEEDS // 2)
+            return tuple(sorted(_entities_of(other, configs[0], theme, seeds) | _entities_of(other, configs[-1], theme, seeds)))
+        allowed = ["made-up", *[t for t in core.themes if t != "made-up"], "<Family>:<theme>", "a list of names"]
+        raise ValueError(f"Unknown Reskin vocabulary {self.vocabulary!r}; allowed: {allowed}")
+
+    # ----- the stack hooks --------------------------------------------------------------------
+
+    def format_command(self, command: Command) -> str | int:
+        written = self.env.get_wrapper_attr("format_command")(command)
+        return self.lexicon.forward(written) if isinstance(written, str) else written
+
+    def parse_action(self, action: Any) -> Command | ParseError:
+        return self.env.get_wrapper_attr("parse_action")(self._read(action))
+
+    @property
+    def instructions(self) -> str:
+        return self.lexicon.forward(self.env.get_wrapper_attr("instructions"))
+
+    # ----- gymnasium --------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        observation, info = self.env.reset(seed=seed, options=options)
+        self.lexicon = build_lexicon(info["entities"], self.seed, self._pool, self._avoid)
+        return self._rename(observation, info)
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = self.env.step(self._read(action))
+        observation, info = self._rename(observation, info)
+        return observation, reward, terminated, truncated, info
+
+    def _read(self, action: Any) -> Any:
+        return self.lexicon.inverse(action) if isinstance(action, str) else action
+
+    def _rename(self, observation: str, info: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        forward = self.lexicon.forward_value
+        for key in ("view", "entities", "admissible_actions", "instructions"):
+            info[key] = forward(info[key])
+        self._last_observation = self.lexicon.forward(observation)
+        return self._last_observation, info
+
+    def render(self):
+        mode = self.env.unwrapped.render_mode
+        text = getattr(self, "_last_observation", "")
+        if mode == "human":
+            print(text)
+            return None
+        return text if mode == "ansi" else None
