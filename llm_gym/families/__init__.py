@@ -2,5 +2,6 @@
 
 from llm_gym.families import textcraft
 from llm_gym.families import shop
+from llm_gym.families import searchqa
 
 __all__ = ["textcraft"]
