@@ -42,7 +42,8 @@ class _ActionWrapper(PresentationWrapper):
 
     @property
     def grammar(self):
-        return self.env.unwrapped.grammar
+        """The grammar of the text below (the family's, or ``Reskin``'s renamed one)."""
+        return self.env.get_wrapper_attr("grammar")
 
     def _listed(self) -> list[str]:
         """The current admissible commands as the stack below writes them."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from llm_gym.grammar import Command, ParseError
+from llm_gym.grammar import _PLACEHOLDER, Arg, Command, CommandSpec, Grammar, ParseError
 from llm_gym.themes import made_up_word
 from llm_gym.wrappers.base import LLMGymWrapper
 
@@ -151,6 +151,27 @@ def build_lexicon(
     return Lexicon(mapping)
 
 
+def reskin_grammar(grammar: Grammar, lexicon: Lexicon) -> Grammar:
+    """``grammar`` as the agent sees it under ``lexicon``: literal words, argument names (the
+    placeholders and tool-schema keys) and descriptions renamed; verbs and kinds kept.
+
+    An entity name can also be a word of a command (TextWorld's ``prepare meal``), so the writers
+    and readers of a reskinned stack must use this grammar, not the family's.
+    """
+    if not lexicon.mapping:
+        return grammar
+    specs = []
+    for spec in grammar:
+        names = {arg.name: lexicon.forward(arg.name.replace("_", " ")).replace(" ", "_") for arg in spec.args}
+        pieces = _PLACEHOLDER.split(spec.template)  # literal, name, literal, name, ..., literal
+        template = "".join(
+            lexicon.forward(piece) if index % 2 == 0 else "{" + names[piece] + "}" for index, piece in enumerate(pieces)
+        )
+        args = tuple(Arg(names[arg.name], arg.kind, lexicon.forward(arg.description)) for arg in spec.args)
+        specs.append(CommandSpec(spec.verb, template, args, lexicon.forward(spec.description)))
+    return Grammar(specs)
+
+
 def _entities_of(env_class: type, config, theme: str, seeds: range) -> set[str]:
     return {name for seed in seeds for name in env_class.generate_task(seed, config, theme).entities}
 
@@ -191,6 +212,7 @@ class Reskin(LLMGymWrapper):
         self._pool = self._vocabulary_pool()
         self._avoid = frozenset(_WORD.findall(env.unwrapped.instructions.lower()))
         self.lexicon = Lexicon({})
+        self._grammar = env.unwrapped.grammar
 
     def params(self) -> dict[str, Any]:
         vocabulary = self.vocabulary if isinstance(self.vocabulary, str) else f"<{len(self.vocabulary)} names>"
@@ -219,6 +241,11 @@ class Reskin(LLMGymWrapper):
 
     # ----- the stack hooks --------------------------------------------------------------------
 
+    @property
+    def grammar(self) -> Grammar:
+        """The family's grammar with this task's names (what a writer above must use)."""
+        return self._grammar
+
     def format_command(self, command: Command) -> str | int:
         written = self.env.get_wrapper_attr("format_command")(command)
         return self.lexicon.forward(written) if isinstance(written, str) else written
@@ -235,6 +262,7 @@ class Reskin(LLMGymWrapper):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         observation, info = self.env.reset(seed=seed, options=options)
         self.lexicon = build_lexicon(info["entities"], self.seed, self._pool, self._avoid)
+        self._grammar = reskin_grammar(self.env.unwrapped.grammar, self.lexicon)
         return self._rename(observation, info)
 
     def step(self, action):
