@@ -1,0 +1,767 @@
+"""BabyAI: carry out a mission in a grid world of rooms, on Farama's ``minigrid`` BabyAI levels.
+
+Read top to bottom: difficulty knobs and presets (the parameters of minigrid's ``LevelGen``, the
+generator behind the BabyAI level ladder), themes, the task generator, the game (a minigrid
+engine plus our commands: primitives, and high-level ones expanded by path planning over the
+cells the agent has seen), the oracle (minigrid's ``BabyAIBot``), and the environment.
+
+``minigrid`` is imported inside the functions that use it, so ``import llm_gym`` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import io
+import random
+import re
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from llm_gym.core import TextEnv, Transition
+from llm_gym.difficulty import Config, knob
+from llm_gym.grammar import Arg, Command, CommandSpec, Grammar
+from llm_gym.registry import register_family
+
+ACTION_KINDS = ("goto", "pickup", "open", "putnext")
+INSTR_KINDS = ("action", "and", "seq")
+REWARD_MODES = ("sparse", "babyai")
+MAX_ATTEMPTS = 25  # level seeds tried per task seed before giving up
+
+
+@dataclasses.dataclass(frozen=True)
+class BabyAIConfig(Config):
+    action_level: str = knob(
+        "high", doc="'high': go to / pick up / go through as one turn each, plus the primitives; "
+        "'primitive': turn left, turn right, move forward, pick up, drop, toggle only",
+        choices=("high", "primitive"),
+    )
+    room_size: int = knob(6, 5, 8, "side of each room in cells, walls included")
+    num_rows: int = knob(1, 1, 3, "rows of rooms")
+    num_cols: int = knob(1, 1, 3, "columns of rooms")
+    num_dists: int = knob(3, 1, 20, "objects placed at random (the mission's among them)")
+    locked_room_prob: float = knob(0.0, 0.0, 1.0, "chance that one room has a locked door, its key elsewhere")
+    locations: bool = knob(False, doc="missions may name objects by place: 'the ball on your left'")
+    unblocking: bool = knob(False, doc="objects may stand in the way and need moving")
+    implicit_unlock: bool = knob(False, doc="the mission's object may lie behind a locked door")
+    action_kinds: tuple = knob(("goto",), doc="kinds of mission clauses", choices=ACTION_KINDS)
+    instr_kinds: tuple = knob(("action",), doc="one clause, two joined by 'and', or a sequence", choices=INSTR_KINDS)
+
+    @property
+    def rooms(self) -> int:
+        return self.num_rows * self.num_cols
+
+    def check(self) -> None:
+        if self.rooms == 1 and self.locked_room_prob > 0:
+            raise ValueError(f"BabyAIConfig.locked_room_prob = {self.locked_room_prob} needs more than one room")
+        if self.rooms == 1 and "open" in self.action_kinds:
+            raise ValueError("BabyAIConfig.action_kinds contains 'open', which needs more than one room (doors)")
+        capacity = self.rooms * (self.room_size - 2) ** 2 // 3
+        if self.num_dists > capacity:
+            raise ValueError(
+                f"BabyAIConfig.num_dists = {self.num_dists} does not fit {self.rooms} room(s) of size "
+                f"{self.room_size}; allowed: 1 to {capacity}"
+            )
+
+    def level_kwargs(self) -> dict[str, Any]:
+        """The arguments of minigrid's ``LevelGen`` for this config."""
+        return {
+            "room_size": self.room_size,
+            "num_rows": self.num_rows,
+            "num_cols": self.num_cols,
+            "num_dists": self.num_dists,
+            "locked_room_prob": self.locked_room_prob,
+            "locations": self.locations,
+            "unblocking": self.unblocking,
+            "implicit_unlock": self.implicit_unlock,
+            "action_kinds": list(self.action_kinds),
+            "instr_kinds": list(self.instr_kinds),
+            "max_steps": 10**9,  # our turn limit applies, not minigrid's
+        }
+
+
+# The presets follow the BabyAI ladder: GoToLocal, PickupLoc/PutNextLocal, a small Synth/Seq maze, BossLevel.
+PRESETS = {
+    "easy": BabyAIConfig(room_size=6, num_dists=3),
+    "medium": BabyAIConfig(room_size=7, num_dists=5, locations=True, action_kinds=("goto", "pickup", "putnext")),
+    "hard": BabyAIConfig(
+        room_size=6, num_rows=2, num_cols=2, num_dists=8, locked_room_prob=0.3, locations=True, unblocking=True,
+        implicit_unlock=True, action_kinds=ACTION_KINDS, instr_kinds=("action", "and", "seq"),
+    ),
+    "expert": BabyAIConfig(
+        room_size=8, num_rows=3, num_cols=3, num_dists=18, locked_room_prob=0.5, locations=True, unblocking=True,
+        implicit_unlock=True, action_kinds=ACTION_KINDS, instr_kinds=INSTR_KINDS,
+    ),
+}
+
+
+def _default_max_turns(config: BabyAIConfig) -> int:
+    navs = 2 * (2 if "seq" in config.instr_kinds else 1) * (2 if "putnext" in config.action_kinds else 1)
+    if config.action_level == "high":
+        return 20 + 4 * navs * config.rooms
+    return 30 + navs * config.room_size * (config.rooms + 2)
+
+
+# ----- themes: the words for colours and kinds; walls keep their name -----------------------
+
+COLOURS = ("red", "green", "blue", "purple", "yellow", "grey")
+KINDS = ("door", "key", "ball", "box")
+LEXICONS: dict[str, dict[str, str]] = {
+    "default": {word: word for word in COLOURS + KINDS},
+    "made-up": dict(
+        zip(
+            COLOURS + KINDS,
+            ("zorb", "plim", "vask", "drun", "tesk", "mauf", "brastel", "fronk", "glorp", "kimble"),
+        )
+    ),
+}
+THEMES = tuple(LEXICONS)
+_WORD = re.compile(r"[a-z]+")
+
+
+def _themed(text: str, lexicon: dict[str, str]) -> str:
+    return _WORD.sub(lambda match: lexicon.get(match.group(0), match.group(0)), text)
+
+
+# ----- the task generator --------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class BabyAITask:
+    seed: int
+    level_seed: int  # the seed minigrid's level generator was given
+    mission: str
+    plan: tuple[Command, ...]  # the oracle's commands from the start
+    optimal_steps: int
+    entities: tuple[str, ...]  # the colour and kind words of this task's things
+
+
+def generate_task(seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
+    """A BabyAI task: a minigrid level whose mission the oracle completes within the horizon.
+
+    Pure in its arguments: level seeds are drawn from ``Random(f"babyai/{seed}")``, and a level is
+    kept only when the oracle, played on it, succeeds within two thirds of the default turn limit.
+    """
+    from minigrid.utils.baby_ai_bot import DisappearedBoxError
+
+    rng = random.Random(f"babyai/{seed}")
+    limit = _default_max_turns(config) * 2 // 3
+    for _ in range(MAX_ATTEMPTS):
+        level_seed = rng.randrange(2**31)
+        game = _Game(config, theme, level_seed)
+        oracle = _Oracle(game.engine)
+        game.hook = oracle.before_step
+        plan: list[Command] = []
+        try:
+            while game.outcome == "running" and len(plan) < limit:
+                command = _decide(game, oracle)
+                if game.execute(command)[1] != "ok":
+                    break
+                plan.append(command)
+        except (AssertionError, DisappearedBoxError):
+            continue
+        if game.outcome == "success":
+            return BabyAITask(seed, level_seed, game.mission, tuple(plan), len(plan), game.entities())
+    raise RuntimeError(f"BabyAI found no solvable level for seed {seed} in {MAX_ATTEMPTS} attempts: {config}")
+
+
+# ----- the game: a minigrid level and our commands on it --------------------------------------
+
+LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)  # minigrid's action indices
+_VECTORS = ((1, 0), (0, 1), (-1, 0), (0, -1))  # minigrid's agent_dir 0..3
+_TYPE_NAMES = {4: "door", 5: "key", 6: "ball", 7: "box"}  # minigrid's object encoding
+_COLOUR_NAMES = ("red", "green", "blue", "purple", "yellow", "grey")  # minigrid's colour encoding
+_DOOR_STATES = ("open", "closed", "locked")
+VIEW = 7  # minigrid's agent_view_size
+
+
+def _steps(count: int, direction: str) -> str:
+    return f"{count} step{'s' if count != 1 else ''} {direction}"
+
+
+# Where a cell of the agent's view lies, as text: _PLACES[forward][right + 3].
+_PLACES = tuple(
+    tuple(
+        ", ".join(
+            part
+            for part in (
+                _steps(forward, "forward") if forward else "",
+                _steps(abs(right), "right" if right > 0 else "left") if right else "",
+            )
+            if part
+        )
+        for right in range(-3, 4)
+    )
+    for forward in range(VIEW)
+)
+
+
+def _view_offsets() -> np.ndarray:
+    """World offsets of the view's cells for each facing: ``[dir, axis, view_x, view_y]``."""
+    offsets = np.zeros((4, 2, VIEW, VIEW), dtype=np.int64)
+    forward = (VIEW - 1) - np.arange(VIEW)[None, :]
+    right = np.arange(VIEW)[:, None] - VIEW // 2
+    for direction, (fx, fy) in enumerate(_VECTORS):
+        rx, ry = -fy, fx
+        offsets[direction, 0] = fx * forward + rx * right
+        offsets[direction, 1] = fy * forward + ry * right
+    return offsets
+
+
+class _Game:
+    """One BabyAI level on a minigrid engine, with llm-gym's commands on top.
+
+    ``execute`` checks a command's legality before it reaches minigrid, so an illegal command
+    leaves the engine (and its step counter) untouched. ``hook``, if set, is called with each
+    primitive action before minigrid steps it (the oracle follows the game that way).
+    """
+
+    def __init__(self, config: BabyAIConfig, theme: str, level_seed: int, track_known: bool = True):
+        from minigrid.envs.babyai.core.levelgen import LevelGen
+
+        self.engine = LevelGen(**config.level_kwargs())
+        with contextlib.redirect_stdout(io.StringIO()):  # silence "Sampling rejected: ..."
+            observation, _ = self.engine.reset(seed=level_seed)
+        self.lexicon = LEXICONS[theme]
+        self.high = config.action_level == "high"
+        self.hook = None
+        self.history: list[int] = []
+        self.outcome = "running"
+        self.version = 0
+        self.mission = _themed(self.engine.mission, self.lexicon)
+        grid = self.engine.grid
+        found = [(cell, x, y) for y in range(grid.height) for x in range(grid.width)
+                 if (cell := grid.get(x, y)) is not None and cell.type in KINDS]
+        labels = [f"{self.lexicon[cell.color]} {self.lexicon[cell.type]}" for cell, _, _ in found]
+        counts = {label: labels.count(label) for label in labels}
+        seen: dict[str, int] = {}
+        self.objects: list[tuple[Any, str]] = []
+        for (cell, _, _), label in zip(found, labels):
+            seen[label] = seen.get(label, 0) + 1
+            self.objects.append((cell, f"{label} {seen[label]}" if counts[label] > 1 else label))
+        self.names = {id(cell): name for cell, name in self.objects}
+        self.by_name = {name: cell for cell, name in self.objects}
+        self.track_known = track_known and self.high
+        self.known = np.zeros((grid.width, grid.height), dtype=bool)
+        self._offsets = _view_offsets() if self.track_known else None
+        self._observe(observation)
+
+    # ----- state --------------------------------------------------------------------------
+
+    def entities(self) -> tuple[str, ...]:
+        words = {word for cell, _ in self.objects for word in (self.lexicon[cell.color], self.lexicon[cell.type])}
+        return tuple(sorted(words))
+
+    def _observe(self, observation: dict) -> None:
+        self.image = observation["image"]
+        if self.track_known:
+            direction = self.engine.agent_dir
+            x, y = self.engine.agent_pos
+            xs = self._offsets[direction, 0] + x
+            ys = self._offsets[direction, 1] + y
+            width, height = self.known.shape
+            mask = (self.image[:, :, 0] != 0) & (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+            self.known[xs[mask], ys[mask]] = True
+
+    def front(self):
+        x, y = self.engine.agent_pos
+        dx, dy = _VECTORS[self.engine.agent_dir]
+        return self.engine.grid.get(x + dx, y + dy)
+
+    def name_at(self, position) -> str | None:
+        cell = self.engine.grid.get(int(position[0]), int(position[1]))
+        return None if cell is None else self.names.get(id(cell))
+
+    def _position(self, cell) -> tuple[int, int] | None:
+        if cell is self.engine.carrying:
+            return None
+        return int(cell.cur_pos[0]), int(cell.cur_pos[1])
+
+    # ----- primitive actions ----------------------------------------------------------------
+
+    def _primitive_problem(self, action: int) -> str | None:
+        """Why ``action`` is not allowed now, or ``None`` when it is."""
+        if action in (LEFT, RIGHT):
+            return None
+        ahead = self.front()
+        carrying = self.engine.carrying
+        if action == FORWARD:
+            if ahead is None or ahead.can_overlap():
+                return None
+            return f"You cannot move forward: {self._describe(ahead)} is in the way."
+        if action == PICKUP:
+            if ahead is None or not ahead.can_pickup():
+                return "There is nothing to pick up in front of you."
+            if carrying is not None:
+                return f"You already carry the {self.names[id(carrying)]}; drop it first."
+            return None
+        if action == DROP:
+            if carrying is None:
+                return "You carry nothing to drop."
+            if ahead is not None:
+                return f"You cannot drop here: {self._describe(ahead)} is in front of you."
+            return None
+        if ahead is None or ahead.type != "door":
+            return "There is no door in front of you to open or close."
+        if ahead.is_locked and not (carrying is not None and carrying.type == "key" and carrying.color == ahead.color):
+            return f"The {self.names[id(ahead)]} is locked; you need a {self.lexicon[ahead.color]} {self.lexicon['key']}."
+        return None
+
+    def _describe(self, cell) -> str:
+        name = self.names.get(id(cell))
+        return f"the {name}" if name else f"a {cell.type}"
+
+    def _step(self, action: int) -> None:
+        if self.hook is not None:
+            self.hook(action)
+        observation, reward, terminated, _, _ = self.engine.step(action)
+        self.history.append(action)
+        self.version += 1
+        self._observe(observation)
+        if terminated:
+            self.outcome = "success" if reward > 0 else "failure"
+
+    def _primitive_feedback(self, action: int, ahead, carried) -> str:
+        if action == LEFT:
+            return "You turn left."
+        if action == RIGHT:
+            return "You turn right."
+        if action == FORWARD:
+            return "You move forward."
+        if action == PICKUP:
+            return f"You pick up the {self.names[id(ahead)]}."
+        if action == DROP:
+            return f"You drop the {self.names[id(carried)]}."
+        if ahead.is_open:
+            return f"You {'unlock and ' if self._was_locked else ''}open the {self.names[id(ahead)]}."
+        return f"You close the {self.names[id(ahead)]}."
+
+    # ----- high-level commands: routes over the cells seen so far ---------------------------
+
+    def _passable(self, x: int, y: int) -> bool:
+        if not self.known[x, y]:
+            return False
+        cell = self.engine.grid.get(x, y)
+        return cell is None or (cell.type == "door" and cell.is_open)
+
+    def reachable(self) -> set[tuple[int, int]]:
+        """Cells the agent can walk to over seen, free cells and open doors."""
+        start = tuple(int(v) for v in self.engine.agent_pos)
+        found, frontier = {start}, [start]
+        while frontier:
+            x, y = frontier.pop()
+            for dx, dy in _VECTORS:
+                nxt = (x + dx, y + dy)
+                if nxt not in found and self._passable(*nxt):
+                    found.add(nxt)
+                    frontier.append(nxt)
+        return found
+
+    def route(self, target: tuple[int, int]) -> list[int] | None:
+        """Fewest primitive actions to stand next to ``target`` and face it (BFS on position and facing)."""
+        x, y = (int(v) for v in self.engine.agent_pos)
+        start = (x, y, int(self.engine.agent_dir))
+        parents: dict[tuple, tuple | None] = {start: None}
+        queue = deque([start])
+        while queue:
+            state = queue.popleft()
+            x, y, d = state
+            dx, dy = _VECTORS[d]
+            if (x + dx, y + dy) == target:
+                actions = []
+                while parents[state] is not None:
+                    state, action = parents[state]
+                    actions.append(action)
+                return actions[::-1]
+            for action, nxt in (
+                (FORWARD, (x + dx, y + dy, d)),
+                (LEFT, (x, y, (d - 1) % 4)),
+                (RIGHT, (x, y, (d + 1) % 4)),
+            ):
+                if nxt in parents or (action == FORWARD and not self._passable(nxt[0], nxt[1])):
+                    continue
+                parents[nxt] = (state, action)
+                queue.append(nxt)
+        return None
+
+    def _macro_problem(self, verb: str, name: str) -> tuple[str | None, Any]:
+        cell = self.by_name.get(name)
+        if cell is None:
+            return f"There is no {name} here. Name things as the observation does.", None
+        position = self._position(cell)
+        if position is None:
+            return f"You are carrying the {name}.", None
+        if not self.known[position]:
+            return f"You have not seen the {name} yet.", None
+        if verb == "pick_up_object":
+            if not cell.can_pickup():
+                return f"The {name} cannot be picked up.", None
+            if self.engine.carrying is not None:
+                return f"You already carry the {self.names[id(self.engine.carrying)]}; drop it first.", None
+        if verb == "go_through":
+            if cell.type != "door":
+                return f"The {name} is not a door.", None
+            if position == tuple(int(v) for v in self.engine.agent_pos):
+                return f"You are standing in the {name}; move forward to go on.", None
+            carrying = self.engine.carrying
+            if cell.is_locked and not (carrying is not None and carrying.type == "key" and carrying.color == cell.color):
+                return f"The {name} is locked; you need a {self.lexicon[cell.color]} {self.lexicon['key']}.", None
+        route = self.route(position)
+        if route is None:
+            return f"You know no free way to the {name}.", None
+        if verb == "go_to" and not route:
+            return f"You are already facing the {name}.", None
+        return None, route
+
+    # ----- commands -------------------------------------------------------------------------
+
+    def execute(self, command: Command) -> tuple[str, str]:
+        """Carry out ``command``; return ``(feedback, status)``. Illegal commands change nothing."""
+        verb = command.verb
+        if verb in PRIMITIVE_VERBS:
+            action = PRIMITIVE_VERBS[verb]
+            problem = self._primitive_problem(action)
+            if problem:
+                return problem, "illegal"
+            ahead, carried = self.front(), self.engine.carrying
+            self._was_locked = ahead is not None and ahead.type == "door" and ahead.is_locked
+            self._step(action)
+            return self._primitive_feedback(action, ahead, carried), "ok"
+        if not self.high:
+            return "High-level commands are off at this action level; use the primitive actions.", "illegal"
+        name = command.args[0]
+        problem, route = self._macro_problem(verb, name)
+        if problem:
+            return problem, "illegal"
+        for action in route:
+            self._step(action)
+            if self.outcome != "running":
+                return f"You head for the {name}.", "ok"
+        if verb == "go_to":
+            return f"You go to the {name}.", "ok"
+        if verb == "pick_up_object":
+            self._step(PICKUP)
+            return f"You pick up the {name}.", "ok"
+        door = self.by_name[name]
+        if not door.is_open:
+            self._step(TOGGLE)
+            if self.outcome != "running":
+                return f"You open the {name}.", "ok"
+        self._step(FORWARD)
+        if self.outcome == "running" and self.front() is None:
+            self._step(FORWARD)
+        return f"You go through the {name}.", "ok"
+
+    def admissible(self) -> list[Command]:
+        commands = [PRIMITIVE_COMMANDS[a] for a in range(6) if self._primitive_problem(a) is None]
+        if not self.high:
+            return commands
+        reachable = self.reachable()
+        here = tuple(int(v) for v in self.engine.agent_pos)
+        front = (here[0] + _VECTORS[self.engine.agent_dir][0], here[1] + _VECTORS[self.engine.agent_dir][1])
+        carrying = self.engine.carrying
+        go_to, pick_up, go_through = [], [], []
+        for cell, name in self.objects:
+            position = self._position(cell)
+            if position is None or not self.known[position]:
+                continue
+            x, y = position
+            if not any((x + dx, y + dy) in reachable for dx, dy in _VECTORS):
+                continue
+            if position != front:
+                go_to.append(Command("go_to", (name,)))
+            if cell.can_pickup() and carrying is None:
+                pick_up.append(Command("pick_up_object", (name,)))
+            if cell.type == "door" and position != here and not (
+                cell.is_locked and not (carrying is not None and carrying.type == "key" and carrying.color == cell.color)
+            ):
+                go_through.append(Command("go_through", (name,)))
+        return commands + go_to + pick_up + go_through
+
+    # ----- what the agent perceives -----------------------------------------------------------
+
+    def view(self) -> dict[str, Any]:
+        image = self.image
+        types = image[:, :, 0]
+        things = []
+        xs, ys = np.nonzero(types >= 4)
+        if len(xs):
+            ax, ay = self.engine.agent_pos
+            fx, fy = _VECTORS[self.engine.agent_dir]
+            grid = self.engine.grid
+            for vx, vy in zip(xs.tolist(), ys.tolist()):
+                forward, right = VIEW - 1 - vy, vx - VIEW // 2
+                if forward == 0 and right == 0:
+                    continue  # what the agent carries
+                cell = grid.get(ax + fx * forward - fy * right, ay + fy * forward + fx * right)
+                thing = {"name": self.names[id(cell)], "forward": forward, "right": right}
+                if cell.type == "door":
+                    thing["state"] = _DOOR_STATES[int(image[vx, vy, 2])]
+                things.append(thing)
+            things.sort(key=lambda t: (t["forward"] + abs(t["right"]), t["name"]))
+        ahead = types[VIEW // 2].tolist()
+        row = types[:, VIEW - 1].tolist()
+        walls = {
+            "forward": next((VIEW - 1 - j for j in range(VIEW - 2, -1, -1) if ahead[j] == 2), None),
+            "left": next((VIEW // 2 - i for i in range(VIEW // 2 - 1, -1, -1) if row[i] == 2), None),
+            "right": next((i - VIEW // 2 for i in range(VIEW // 2 + 1, VIEW) if row[i] == 2), None),
+        }
+        carrying = self.engine.carrying
+        return {
+            "mission": self.mission,
+            "things": things,
+            "walls": walls,
+            "carrying": None if carrying is None else self.names[id(carrying)],
+        }
+
+
+# ----- the oracle: minigrid's BabyAI bot -------------------------------------------------------
+
+
+class _Oracle:
+    """minigrid's ``BabyAIBot`` on ``engine``, told every primitive action before it is taken.
+
+    The bot replans once per state, in its advising mode, so it follows any actions, its own or
+    not. ``applied`` counts the actions its engine has stepped when it replays a game's history.
+    """
+
+    def __init__(self, engine):
+        from minigrid.utils.baby_ai_bot import BabyAIBot
+
+        self.engine = engine
+        self.bot = BabyAIBot(engine)
+        self.previous: int | None = None
+        self.advice: int | None = None
+        self.applied = 0
+
+    def suggest(self) -> int:
+        if self.advice is None:
+            self.advice = int(self.bot.replan(self.previous))
+        return self.advice
+
+    def before_step(self, action: int) -> None:
+        self.suggest()
+        self.previous, self.advice = action, None
+
+    def catch_up(self, history: list[int]) -> None:
+        for action in history[self.applied :]:
+            self.before_step(action)
+            self.engine.step(action)
+        self.applied = len(history)
+
+
+def _decide(game: _Game, oracle: _Oracle) -> Command:
+    """The oracle's command: the bot's primitive, or at the high level the macro that covers its
+    walk to an object (pinned, so the bot keeps to the object the macro walks to)."""
+    from minigrid.core.world_object import WorldObj
+    from minigrid.utils.baby_ai_bot import GoNextToSubgoal, PickupSubgoal
+    from minigrid.envs.babyai.core.verifier import ObjDesc
+
+    action = oracle.suggest()
+    if action == DONE:
+        raise AssertionError("the bot believes the mission is done while it is not")
+    if game.high and action in (LEFT, RIGHT, FORWARD) and oracle.bot.stack:
+        stack = oracle.bot.stack
+        top = stack[-1]
+        if isinstance(top, GoNextToSubgoal) and top.reason in (None, "Open"):
+            target = top.datum
+            if isinstance(target, ObjDesc):
+                target = oracle.bot._find_obj_pos(target)[0]
+            if isinstance(target, WorldObj) and target is not oracle.engine.carrying:
+                name = game.name_at(target.cur_pos)
+                if name is not None:
+                    # doors stay put and the bot needs them as objects; other things, by position
+                    top.datum = target if target.type == "door" else (int(target.cur_pos[0]), int(target.cur_pos[1]))
+                    picks = len(stack) > 1 and isinstance(stack[-2], PickupSubgoal)
+                    verb = "pick_up_object" if picks and game.engine.carrying is None else "go_to"
+                    if game._macro_problem(verb, name)[0] is None:
+                        return Command(verb, (name,))
+    return PRIMITIVE_COMMANDS[action]
+
+
+def _remaining(instr):
+    """What is left of a BabyAI instruction, from its verifier's progress."""
+    from minigrid.envs.babyai.core.verifier import AfterInstr, AndInstr, BeforeInstr
+
+    if isinstance(instr, (BeforeInstr, AfterInstr)):
+        before = isinstance(instr, BeforeInstr)
+        first, second = (instr.instr_a, instr.instr_b) if before else (instr.instr_b, instr.instr_a)
+        if (instr.a_done if before else instr.b_done) == "success":
+            return _remaining(second)
+        return BeforeInstr(_remaining(first), second)
+    if isinstance(instr, AndInstr):
+        if instr.a_done == "success":
+            return instr.instr_b
+        if instr.b_done == "success":
+            return instr.instr_a
+    return instr
+
+
+def _fresh_oracle(game: _Game) -> _Oracle:
+    """A bot on a copy of the game as it is now, told only what is left of the mission."""
+    oracle = _Oracle(copy.deepcopy(game.engine))
+    oracle.bot.stack.clear()
+    oracle.bot._process_instr(_remaining(oracle.engine.instrs))
+    oracle.bot.vis_mask |= game.known
+    oracle.applied = len(game.history)
+    return oracle
+
+
+# ----- the environment -----------------------------------------------------------------------
+
+PRIMITIVE_SPECS = (
+    CommandSpec("turn_left", "turn left", (), "turn 90 degrees to the left"),
+    CommandSpec("turn_right", "turn right", (), "turn 90 degrees to the right"),
+    CommandSpec("move_forward", "move forward", (), "step one cell ahead"),
+    CommandSpec("pick_up", "pick up", (), "pick up the object right in front of you"),
+    CommandSpec("drop", "drop", (), "put what you carry on the free cell in front of you"),
+    CommandSpec("toggle", "toggle", (), "open or close the door in front of you"),
+)
+TARGET = Arg("target", "name", "a thing you have seen, named as in the observation")
+HIGH_SPECS = (
+    CommandSpec("go_to", "go to {target}", (TARGET,), "walk to a thing you have seen and face it"),
+    CommandSpec("pick_up_object", "pick up {target}", (TARGET,), "walk to an object you have seen and pick it up"),
+    CommandSpec("go_through", "go through {target}", (TARGET,), "walk to a door, open it if needed, and go through"),
+)
+PRIMITIVE_GRAMMAR = Grammar(PRIMITIVE_SPECS)
+GRAMMAR = Grammar(PRIMITIVE_SPECS + HIGH_SPECS)
+PRIMITIVE_VERBS = {spec.verb: action for action, spec in enumerate(PRIMITIVE_SPECS)}
+PRIMITIVE_COMMANDS = tuple(Command(spec.verb) for spec in PRIMITIVE_SPECS)
+
+
+class BabyAIEnv(TextEnv):
+    """Carry out a BabyAI mission in a grid world of rooms, seen as text.
+
+    Args:
+        reward_mode: ``"sparse"`` (1 on success) or ``"babyai"`` (1 - 0.9 * turns / max_turns on
+            success, as BabyAI rewards).
+        (and ``TextEnv``'s ``difficulty``, ``theme``, ``max_turns``, ``render_mode``)
+
+    Example:
+        >>> import gymnasium as gym, llm_gym
+        >>> env = gym.make("llm_gym/BabyAI-v0", difficulty="easy")
+        >>> observation, info = env.reset(seed=0)
+        >>> info["outcome"], info["optimal_steps"] > 0, "turn left" in info["admissible_actions"]
+        ('running', True, True)
+    """
+
+    family = "BabyAI"
+    config_class = BabyAIConfig
+    presets = PRESETS
+    themes = THEMES
+    grammar = GRAMMAR
+    native_action_list = "every_turn"
+
+    def __init__(
+        self,
+        difficulty: Any = None,
+        theme: str | None = None,
+        max_turns: int | None = None,
+        render_mode: str | None = None,
+        reward_mode: str = "sparse",
+    ):
+        if reward_mode not in REWARD_MODES:
+            raise ValueError(f"Unknown reward_mode {reward_mode!r}; allowed: {list(REWARD_MODES)}")
+        self.reward_mode = reward_mode
+        super().__init__(difficulty=difficulty, theme=theme, max_turns=max_turns, render_mode=render_mode)
+        if self.config.action_level == "primitive":
+            self.grammar = PRIMITIVE_GRAMMAR
+            self.instructions = self._instructions()
+        self._game: _Game | None = None
+
+    @classmethod
+    def generate_task(cls, seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
+        return generate_task(seed, config, theme)
+
+    @classmethod
+    def default_max_turns(cls, config: BabyAIConfig) -> int:
+        return _default_max_turns(config)
+
+    def _instructions(self) -> str:
+        words = LEXICONS[self.theme]
+        rules = (
+            "You are in a grid world of rooms and must carry out the mission. You see up to 6 cells "
+            "ahead and 3 to each side; walls and closed doors block the view. Places are given in "
+            f"steps forward and left or right of you. You carry one object at a time. A locked {words['door']} "
+            f"opens only while you carry the {words['key']} of its colour; a {words['box']} cannot be opened."
+        )
+        if self.config.action_level == "high":
+            rules += " Walking commands take the shortest way over the cells you have seen, as one turn."
+        return f"{rules}\n\n{self.grammar.instructions()}"
+
+    def _start(self, task: BabyAITask) -> str:
+        self._game = _Game(self.config, self.theme, task.level_seed)
+        self._plan_position = 0  # how far the agent has followed task.plan; -1 once it strays
+        self._advisor: _Oracle | None = None
+        self._admissible_cache: tuple[int, list[Command]] = (-1, [])
+        return ""
+
+    def _transition(self, command: Command) -> Transition:
+        feedback, status = self._game.execute(command)
+        if status != "ok":
+            return Transition(feedback, status="illegal")
+        plan = self.task.plan
+        if 0 <= self._plan_position < len(plan) and plan[self._plan_position] == command:
+            self._plan_position += 1
+        else:
+            self._plan_position = -1
+        outcome = self._game.outcome
+        if outcome == "success":
+            reward = 1.0 if self.reward_mode == "sparse" else 1.0 - 0.9 * self.turn / self.max_turns
+            return Transition(f"{feedback} Mission complete!", reward=reward, outcome="success", score=1.0)
+        return Transition(feedback, outcome=outcome)
+
+    def _view(self) -> dict[str, Any]:
+        return {"feedback": self._feedback, **self._game.view()}
+
+    def render_view(self, view: dict[str, Any], first: bool) -> str:
+        places = []
+        for thing in view["things"]:
+            state = f" ({thing['state']})" if "state" in thing else ""
+            places.append(f"{thing['name']}{state} {_PLACES[thing['forward']][thing['right'] + 3]}")
+        walls = view["walls"]
+        for side in ("forward", "left", "right"):
+            if walls[side] is not None:
+                places.append(f"a wall {_steps(walls[side], side)}")
+        seen = "; ".join(places) if places else "nothing but empty floor"
+        carrying = view["carrying"]
+        lines = [view["feedback"]] if view["feedback"] else []
+        lines.append(f"Mission: {view['mission']}.")
+        lines.append(f"You see: {seen}.")
+        lines.append(f"You carry: {'the ' + carrying if carrying else 'nothing'}.")
+        return "\n".join(lines)
+
+    def _admissible(self) -> list[Command]:
+        version, commands = self._admissible_cache
+        if version != self._game.version or not commands:
+            commands = self._game.admissible()
+            self._admissible_cache = (self._game.version, commands)
+        return commands
+
+    def _oracle(self) -> Command:
+        plan = self.task.plan
+        if 0 <= self._plan_position < len(plan):
+            return plan[self._plan_position]
+        from minigrid.utils.baby_ai_bot import DisappearedBoxError
+
+        game = self._game
+        try:
+            if self._advisor is None:
+                shadow = _Game(self.config, self.theme, self.task.level_seed, track_known=False).engine
+                self._advisor = _Oracle(shadow)
+            self._advisor.catch_up(game.history)
+            return _decide(game, self._advisor)
+        except (AssertionError, DisappearedBoxError, IndexError, TypeError):
+            pass
+        try:
+            self._advisor = _fresh_oracle(game)
+            return _decide(game, self._advisor)
+        except (AssertionError, DisappearedBoxError, IndexError, TypeError):
+            self._advisor = None
+            return self._admissible()[0]
+
+
+register_family(BabyAIEnv)
