@@ -1,0 +1,230 @@
+import random
+import re
+
+import gymnasium as gym
+import pytest
+
+import llm_gym  # noqa: F401
+from llm_gym.families.searchqa import (
+    GRAMMAR,
+    POOL_SIZES,
+    PRESETS,
+    THEMES,
+    SearchQAConfig,
+    answer_f1,
+    generate_task,
+    name_pools,
+    normalize_answer,
+    structural_vocabulary,
+)
+from llm_gym.grammar import Command
+from llm_gym.retrieval import tokenize
+from llm_gym.testing import run_oracle_episode
+
+ENV_ID = "llm_gym/SearchQA-v0"
+
+
+def make(difficulty="easy", **kwargs):
+    return gym.make(ENV_ID, difficulty=difficulty, **kwargs)
+
+
+def test_name_pools_are_single_distinct_tokens_outside_the_structure():
+    structure = structural_vocabulary()
+    for theme in THEMES:
+        pools = name_pools(theme)
+        assert {pool: len(words) for pool, words in pools.items()} == POOL_SIZES
+        words = [word.lower() for pool in pools.values() for word in pool]
+        assert len(set(words)) == len(words), theme
+        assert all(tokenize(word) == [word] and word not in structure for word in words), theme
+
+
+def test_generator_is_pure_and_cached():
+    config = PRESETS["hard"]
+    first = generate_task(11, config, "fantasy")
+    generate_task.cache_clear()
+    again = generate_task(11, config, "fantasy")
+    assert first == again and first is not again
+    assert generate_task(11, config, "fantasy") is again
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_themes_are_token_for_token_renamings(seed):
+    """Every theme's documents map onto the realistic theme's by one bijection of tokens that
+    keeps structural words and years, so BM25 ranks alike and the structure is identical."""
+    config = PRESETS["expert"]
+    base = generate_task(seed, config, "realistic")
+    for theme in THEMES[1:]:
+        other = generate_task(seed, config, theme)
+        assert (other.kind, other.hops, other.needed, other.optimal_steps) == (base.kind, base.hops, base.needed, base.optimal_steps)
+        forward, backward = {}, {}
+        for a, b in zip(base.documents, other.documents):
+            tokens_a, tokens_b = tokenize(f"{a.title} {a.text}"), tokenize(f"{b.title} {b.text}")
+            assert len(tokens_a) == len(tokens_b)
+            for x, y in zip(tokens_a, tokens_b):
+                assert forward.setdefault(x, y) == y and backward.setdefault(y, x) == x
+        assert all(x == y for x, y in forward.items() if x in structural_vocabulary() or x.isdigit())
+        assert not set(base.entities) & set(other.entities)
+        for query_a, query_b in zip(base.oracle_queries, other.oracle_queries):
+            assert base.index.search(query_a, config.top_k) == other.index.search(query_b, config.top_k)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_oracle_queries_retrieve_each_needed_document(preset):
+    config = PRESETS[preset]
+    for seed in range(30):
+        task = generate_task(seed, config, "made-up")
+        seen = set()
+        for doc, query in zip(task.needed, task.oracle_queries):
+            if doc in seen:
+                continue
+            results = task.index.search(query, config.top_k)
+            assert doc in results
+            seen.update(results)
+        assert task.optimal_steps == task.hops + 1 == config.hops + 1
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_oracle_is_optimal_on_many_seeds(preset):
+    env = make(preset, theme="fantasy")
+    for seed in range(25):
+        result = run_oracle_episode(env, seed)
+        assert result == {"outcome": "success", "steps": result["optimal_steps"], "return": 1.0, "optimal_steps": result["optimal_steps"]}
+
+
+def test_oracle_finishes_from_any_reachable_state_and_is_always_admissible():
+    env = make("expert")
+    chooser = random.Random(0)
+    for seed in range(12):
+        _, info = env.reset(seed=seed)
+        task = env.unwrapped.task
+        for _ in range(chooser.randrange(6)):
+            _, _, terminated, truncated, info = env.step(chooser.choice(info["admissible_actions"]))
+            if terminated or truncated:
+                break
+        if terminated or truncated:
+            continue
+        unseen = [doc for doc in task.needed if doc not in env.unwrapped.seen]
+        steps = 0
+        while True:
+            action = env.unwrapped.format_command(env.unwrapped.oracle_action())
+            assert action in info["admissible_actions"]
+            _, _, terminated, truncated, info = env.step(action)
+            steps += 1
+            if terminated or truncated:
+                break
+        assert info["outcome"] == "success" and steps <= len(unseen) + 1
+
+
+def test_mean_optimal_steps_increase_across_presets():
+    means = [sum(generate_task(s, PRESETS[p], "realistic").optimal_steps for s in range(20)) / 20 for p in PRESETS]
+    assert all(a < b for a, b in zip(means, means[1:]))
+
+
+def test_first_observation_and_search_results_format():
+    env = make("medium", theme="realistic")
+    observation, info = env.reset(seed=3)
+    task = env.unwrapped.task
+    assert observation.startswith(info["instructions"]) and observation.endswith(f"Question: {task.question}")
+    assert "<search>" in info["instructions"] and "<answer>" in info["instructions"]
+    query = task.oracle_queries[0]
+    observation, reward, terminated, _, info = env.step(f"<search> {query} </search>")
+    assert (reward, terminated, info["action_status"]) == (0.0, False, "ok")
+    assert re.fullmatch(r"<information>Doc 1\(Title: [^)]+\) .+\nDoc 2\(Title: .+\nDoc 3\(Title: .+</information>", observation, re.S)
+    assert [d["title"] for d in info["view"]["documents"]] == [task.documents[i].title for i in task.index.search(query, 3)]
+    assert "question" not in info["view"]
+    observation, _, _, _, info = env.step("<search> zzzz qqqq </search>")
+    assert info["view"]["documents"] == [] and observation == "<information>No document matches the query.</information>"
+
+
+def test_native_parser_takes_one_optional_think_block_then_one_command():
+    env = make("easy")
+    env.reset(seed=0)
+    parse = env.unwrapped.parse_action
+    assert parse("<think> who is it? </think>\n<search>Maria  Keller</search>") == Command("search", ("Maria Keller",))
+    assert parse("<ANSWER> 1954 </ANSWER>") == Command("answer", ("1954",))
+    for text in ("Maria Keller", "<think>x</think>", "</information><answer>yes</answer>", "<search>a</search> then more",
+                 "<search>", "search[Maria]", None):
+        _, _, _, _, info = env.step(text)
+        assert info["action_status"] == "parse_error", text
+        assert text is None or info["view"]["feedback"].startswith("Your previous action is invalid")
+    _, _, _, _, info = env.step("<search>   </search>")
+    assert info["action_status"] == "illegal"
+    for command in (Command("search", ("Maria Keller painter",)), Command("answer", ("The Glass River",))):
+        assert GRAMMAR.parse(GRAMMAR.render(command)) == command
+
+
+def test_answers_are_normalised_and_scored():
+    assert normalize_answer("  The Silent, River! ") == "silent river"
+    assert answer_f1("the Maria", "Maria Keller") == pytest.approx(2 / 3)
+    assert answer_f1("Oslo", "Maria Keller") == 0.0
+    env = make("easy")
+    env.reset(seed=5)
+    gold = env.unwrapped.task.answer
+    _, reward, terminated, _, info = env.step(f"<answer> THE {gold.upper()}. </answer>")
+    assert (reward, terminated, info["outcome"], info["score"]) == (1.0, True, "success", 1.0)
+
+
+def test_wrong_answers_retry_or_fail_as_configured():
+    env = make({"preset": "medium"})
+    env.reset(seed=1)
+    gold = env.unwrapped.task.answer
+    partial = gold.split()[0] + " Nobody" if " " in gold else "1"
+    _, reward, terminated, _, info = env.step(f"<answer>{partial}</answer>")
+    assert (reward, terminated, info["outcome"], info["action_status"]) == (0.0, False, "running", "ok")
+    assert info["score"] == pytest.approx(answer_f1(partial, gold)) and "try again" in info["view"]["feedback"]
+    _, reward, terminated, _, info = env.step(f"<answer>{gold}</answer>")
+    assert (reward, terminated, info["outcome"]) == (1.0, True, "success")
+    strict = make({"preset": "medium", "retry": False})
+    _, info = strict.reset(seed=1)
+    assert "ends the episode" in info["instructions"]
+    _, reward, terminated, truncated, info = strict.step("<answer> nobody at all </answer>")
+    assert (reward, terminated, truncated, info["outcome"], info["score"]) == (0.0, True, False, "failure", 0.0)
+
+
+def test_knobs_change_the_world():
+    base = {"hops": 2, "kb_size": 40, "distractors": 0, "top_k": 2, "namesakes": 0.0, "comparison": 0.0}
+    task = generate_task(4, SearchQAConfig(**base), "realistic")
+    assert len(task.documents) == 40 and task.kind == "bridge"
+    more = generate_task(4, SearchQAConfig(**{**base, "distractors": 12}), "realistic")
+    assert len(more.documents) == 52
+    assert sum(any(d.title.startswith(n + " ") for n in more.entities) for d in more.documents) >= 12
+    compare = [generate_task(s, SearchQAConfig(**{**base, "comparison": 1.0}), "realistic") for s in range(5)]
+    assert all(t.kind == "comparison" and t.answer in t.question for t in compare)
+    same = generate_task(4, SearchQAConfig(**{**base, "namesakes": 1.0, "kb_size": 80}), "realistic")
+    titles = [d.title for d in same.documents]
+    assert any(titles.count(same.documents[doc].title) > 1 for doc in same.needed)
+    env = make({**base, "top_k": 5})
+    _, info = env.reset(seed=0)
+    _, _, _, _, info = env.step(f"<search>{env.unwrapped.task.oracle_queries[0]}</search>")
+    assert len(info["view"]["documents"]) == 5
+
+
+def test_config_validation_names_the_problem():
+    with pytest.raises(ValueError, match="comparison"):
+        SearchQAConfig(hops=1, comparison=0.5)
+    with pytest.raises(ValueError, match="top_k"):
+        SearchQAConfig(top_k=0)
+    with pytest.raises(ValueError, match="Unknown difficulty knob"):
+        make({"depth": 3})
+    with pytest.raises(ValueError, match="theme"):
+        make("easy", theme="sci-fi")
+
+
+def test_info_lists_entities_and_turn_limit_truncates():
+    env = make("hard", theme="made-up")
+    _, info = env.reset(seed=2)
+    task = env.unwrapped.task
+    assert set(info["entities"]) == {d.title for d in task.documents if d.title in info["entities"]}
+    assert all(task.documents[doc].title in info["entities"] for doc in task.needed)
+    assert info["max_turns"] == 6 + 4 * 3
+    for _ in range(info["max_turns"]):
+        _, _, terminated, truncated, info = env.step("<search> nothing here </search>")
+    assert truncated and not terminated and info["outcome"] == "truncated"
+
+
+def test_agent_text_is_only_a_query():
+    env = make("easy")
+    env.reset(seed=0)
+    for text in ("../../../../etc/passwd", "$(reboot) && `cat /etc/passwd`", "x" * 100_000, "\x00\x1b[31m"):
+        observation, _, _, _, info = env.step(f"<search>{text}</search>")
+        assert info["action_status"] == "ok" and observation.startswith("<information>")
