@@ -15,6 +15,7 @@ earned from its action until its next turn (or the end).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import gymnasium as gym
@@ -105,7 +106,7 @@ class SeatEnv(gym.Env):
 
     def _seat_view(self) -> tuple[str, dict[str, Any]]:
         observation = self.game.observe(self.seat)
-        info = dict(self.game.infos[self.seat])
+        info = copy.deepcopy(self.game.infos[self.seat])
         if "action_mask" in observation:
             info["action_mask"] = np.array(observation["action_mask"])
         self._observation = observation["text"]

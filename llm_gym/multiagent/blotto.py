@@ -115,12 +115,14 @@ class BlottoEnv(ParallelEnv):
         self.render_mode = render_mode
         self.fields = FIELD_NAMES[: self.config.fields]
         self.grammar = grammar_for(self.config.fields)
-        self.moves = tuple(Command("send", allocation) for allocation in allocations(self.config.soldiers, self.config.fields))
-        move_texts = tuple(self.grammar.render(move) for move in self.moves)
-        self._move_index = {move: index for index, move in enumerate(self.moves)}
+        self.grammars = {agent: self.grammar for agent in PLAYERS}
+        moves = tuple(Command("send", allocation) for allocation in allocations(self.config.soldiers, self.config.fields))
+        self.moves = {agent: moves for agent in PLAYERS}
+        move_texts = tuple(self.grammar.render(move) for move in moves)
+        self._legal_moves = frozenset(moves)
         self.action_spaces = {agent: MoveSpace(move_texts) for agent in PLAYERS}
         self.observation_spaces = {
-            agent: spaces.Dict({"text": TextSpace(), "action_mask": spaces.Box(0, 1, (len(self.moves),), np.int8)})
+            agent: spaces.Dict({"text": TextSpace(), "action_mask": spaces.Box(0, 1, (len(moves),), np.int8)})
             for agent in PLAYERS
         }
         self.difficulty_record = {"preset": self.preset, **self.config.as_dict()}
@@ -154,10 +156,12 @@ class BlottoEnv(ParallelEnv):
         self.statuses = {agent: "ok" for agent in PLAYERS}
         self.feedback = {agent: "" for agent in PLAYERS}
         self.outcomes = {agent: "running" for agent in PLAYERS}
-        return self._observations(first=True), self._infos()
+        self.first = True
+        return self._observations(), self._infos()
 
     def step(self, actions: dict[str, Any]):
         self.turn += 1
+        self.first = False
         read = {agent: self._read(actions.get(agent)) for agent in self.agents}
         rewards = {agent: 0.0 for agent in self.agents}
         for agent, move in read.items():
@@ -180,7 +184,7 @@ class BlottoEnv(ParallelEnv):
             }
         elif truncations[PLAYERS[0]]:
             self.outcomes = {agent: "truncated" for agent in PLAYERS}
-        observations, infos = self._observations(first=False), self._infos()
+        observations, infos = self._observations(), self._infos()
         if self.render_mode == "human":
             print(self.render_text())
         if over or truncations[PLAYERS[0]]:
@@ -192,7 +196,7 @@ class BlottoEnv(ParallelEnv):
         parsed = action if isinstance(action, (Command, ParseError)) else self.grammar.parse(action)
         if isinstance(parsed, ParseError) or parsed.verb != "send":
             return "parse_error"
-        return parsed if parsed in self._move_index else "illegal"
+        return parsed if parsed in self._legal_moves else "illegal"
 
     def _problem(self, action: Any) -> str:
         parsed = action if isinstance(action, (Command, ParseError)) else self.grammar.parse(action)
@@ -242,14 +246,30 @@ class BlottoEnv(ParallelEnv):
             )
         return "\n".join(lines)
 
-    def observation(self, agent: str, first: bool) -> dict[str, Any]:
-        body = self.render_view(self.view(agent), first)
-        text = to_printable(f"{self.instructions}\n\n{body}" if first else body)
-        running = self.outcomes[agent] == "running"
-        return {"text": text, "action_mask": np.full(len(self.moves), int(running), dtype=np.int8)}
+    def observation(
+        self, agent: str, observation_format: str = "prose", action_format: str = "native", action_list: str = "never"
+    ) -> dict[str, Any]:
+        """``agent``'s observation in an interface of ``llm_gym.wrappers.formats`` (as ``TextGame.observation``)."""
+        from llm_gym.wrappers.formats import format_action_list, format_instructions, render_view
 
-    def _observations(self, first: bool) -> dict[str, dict[str, Any]]:
-        return {agent: self.observation(agent, first) for agent in self.agents}
+        instructions = self.instructions if action_format == "native" else (
+            f"{self._rules()}\n\n{format_instructions(self.grammar, action_format)}")
+        parts = [instructions] if self.first else []
+        parts.append(render_view(self.view(agent), observation_format, first=self.first, prose=self.render_view))
+        running = self.outcomes[agent] == "running"
+        if running and (action_list == "every_turn" or (action_list == "first_turn" and self.first)):
+            parts.append(format_action_list(self.moves[agent], self.grammar, action_format))
+        text = to_printable("\n\n".join(parts))
+        return {"text": text, "action_mask": np.full(len(self.moves[agent]), int(running), dtype=np.int8)}
+
+    def listed_actions(self, agent: str) -> list[Command]:
+        return list(self.moves[agent])
+
+    def lists_actions(self, agent: str) -> bool:
+        return True
+
+    def _observations(self) -> dict[str, dict[str, Any]]:
+        return {agent: self.observation(agent) for agent in self.agents}
 
     def _infos(self) -> dict[str, dict[str, Any]]:
         return {

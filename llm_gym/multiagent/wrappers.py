@@ -1,6 +1,6 @@
 """Per-agent interface wrappers for llm-gym's multi-agent games.
 
-``AgentInterface`` changes how some seats see the game and write their actions, with the same
+``AgentInterface`` (turn-based games, AEC) and ``ParallelAgentInterface`` (simultaneous games) change how some seats see the game and write their actions, with the same
 pure functions as the single-agent interface wrappers (``llm_gym.wrappers.formats``): views
 rendered as ``prose``, ``json``, ``markdown`` or ``kv``; actions written as ``native``, ``react``,
 ``tagged``, ``toolcall``, ``index`` or ``discrete``, with instructions derived from each seat's
@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from gymnasium import spaces
-from pettingzoo.utils.wrappers import BaseWrapper
+from pettingzoo.utils.wrappers import BaseParallelWrapper, BaseWrapper
 
 from llm_gym.grammar import Command, ParseError
 from llm_gym.multiagent.base import MoveSpace, TextGame
@@ -32,11 +32,60 @@ from llm_gym.wrappers.formats import ACTION_FORMATS, OBSERVATION_FORMATS, check_
 ACTION_LIST_MODES = ("every_turn", "first_turn", "never")
 
 
+class _Interface:
+    """The choices of an interface over some seats of a game, and the spaces and reading they imply.
+
+    ``game`` is an llm-gym game: ``possible_agents``, ``grammars``, ``moves`` (per seat, where
+    enumerable), ``lists_actions``, ``listed_actions`` and ``observation(agent, formats...)``.
+    """
+
+    def __init__(self, game, observation_format: str, action_format: str, action_list: str | None, agents):
+        self.game = game
+        self.observation_format = check_format(observation_format, OBSERVATION_FORMATS, "observation format")
+        self.action_format = check_format(action_format, ACTION_FORMATS, "action format")
+        self.numbered = action_format in ("index", "discrete")
+        if action_list is None:
+            action_list = "every_turn" if self.numbered else "never"
+        self.action_list = check_format(action_list, ACTION_LIST_MODES, "action_list mode")
+        if self.numbered and action_list != "every_turn":
+            raise ValueError(f"The {action_format!r} action format lists actions every turn; got action_list={action_list!r}")
+        self.seats = list(game.possible_agents if agents is None else agents)
+        unknown = [agent for agent in self.seats if agent not in game.possible_agents]
+        if unknown:
+            raise ValueError(f"Unknown agents {unknown}; allowed: {list(game.possible_agents)}")
+        self.action_spaces = {agent: self._action_space(agent) for agent in self.seats}
+
+    def _action_space(self, agent: str) -> spaces.Space:
+        moves = self.game.moves.get(agent)
+        if self.numbered and not self.game.lists_actions(agent):
+            raise ValueError(f"Seat {agent!r} writes free text, so it has no {self.action_format!r} interface")
+        if self.action_format == "discrete":
+            if not moves:
+                raise ValueError(f"The 'discrete' action format needs a fixed move list; seat {agent!r} has none (use 'index')")
+            return spaces.Discrete(len(moves))
+        if self.action_format == "index" and moves:
+            return MoveSpace(tuple(str(i + 1) for i in range(len(moves))))
+        if moves:
+            grammar = self.game.grammars[agent]
+            return MoveSpace(tuple(format_action(move, grammar, self.action_format) for move in moves))
+        return TextSpace(1024)
+
+    def observe(self, agent: str) -> dict[str, Any]:
+        return self.game.observation(agent, self.observation_format, self.action_format, self.action_list)
+
+    def read(self, agent: str, action: Any) -> Any:
+        """``agent``'s action as a ``Command`` or ``ParseError`` for the game (other seats' unchanged)."""
+        if agent not in self.seats or isinstance(action, (Command, ParseError)):
+            return action
+        listed = self.game.listed_actions(agent) if self.numbered else None
+        return parse_action(action, self.game.grammars[agent], self.action_format, actions=listed)
+
+
 class AgentInterface(BaseWrapper):
-    """Show some seats their observations in ``observation_format`` and read their actions in ``action_format``.
+    """Show some seats of an AEC game their observations in ``observation_format``; read their actions in ``action_format``.
 
     Args:
-        env: an llm-gym multi-agent game (a ``TextGame``, possibly wrapped).
+        env: an llm-gym turn-based game (a ``TextGame``, possibly wrapped).
         observation_format: one of ``OBSERVATION_FORMATS``.
         action_format: one of ``ACTION_FORMATS``. ``index`` and ``discrete`` number the listed
             actions: every move of a seat whose moves are enumerable (matching ``action_mask``;
@@ -55,53 +104,65 @@ class AgentInterface(BaseWrapper):
         agents: list[str] | None = None,
     ):
         super().__init__(env)
-        core = env.unwrapped
-        if not isinstance(core, TextGame):
-            raise ValueError(f"AgentInterface wraps llm-gym multi-agent games (TextGame), got {type(core).__name__}")
-        self.observation_format = check_format(observation_format, OBSERVATION_FORMATS, "observation format")
-        self.action_format = check_format(action_format, ACTION_FORMATS, "action format")
-        numbered = action_format in ("index", "discrete")
-        if action_list is None:
-            action_list = "every_turn" if numbered else "never"
-        self.action_list = check_format(action_list, ACTION_LIST_MODES, "action_list mode")
-        if numbered and action_list != "every_turn":
-            raise ValueError(f"The {action_format!r} action format lists actions every turn; got action_list={action_list!r}")
-        self.seats = list(core.possible_agents if agents is None else agents)
-        unknown = [agent for agent in self.seats if agent not in core.possible_agents]
-        if unknown:
-            raise ValueError(f"Unknown agents {unknown}; allowed: {list(core.possible_agents)}")
-        self._action_spaces: dict[str, spaces.Space] = {}
-        for agent in self.seats:
-            moves = core.moves.get(agent)
-            if numbered and not core.lists_actions(agent):
-                raise ValueError(f"Seat {agent!r} writes free text, so it has no {action_format!r} interface")
-            if action_format == "discrete" and not moves:
-                raise ValueError(
-                    f"The 'discrete' action format needs a fixed move list; seat {agent!r} has none (use 'index')"
-                )
-            if action_format == "discrete":
-                self._action_spaces[agent] = spaces.Discrete(len(moves))
-            elif action_format == "index" and moves:
-                self._action_spaces[agent] = MoveSpace(tuple(str(i + 1) for i in range(len(moves))))
-            elif moves:
-                grammar = core.grammars[agent]
-                self._action_spaces[agent] = MoveSpace(tuple(format_action(move, grammar, action_format) for move in moves))
-            else:
-                self._action_spaces[agent] = TextSpace(1024)
+        if not isinstance(env.unwrapped, TextGame):
+            raise ValueError(
+                f"AgentInterface wraps llm-gym turn-based games (TextGame), got {type(env.unwrapped).__name__}; "
+                "use ParallelAgentInterface for simultaneous games"
+            )
+        self.interface = _Interface(env.unwrapped, observation_format, action_format, action_list, agents)
 
     def action_space(self, agent: str) -> spaces.Space:
-        return self._action_spaces[agent] if agent in self.seats else self.env.action_space(agent)
+        return self.interface.action_spaces[agent] if agent in self.interface.seats else self.env.action_space(agent)
 
     def observe(self, agent: str) -> dict[str, Any]:
-        if agent not in self.seats:
-            return self.env.observe(agent)
-        return self.unwrapped.observation(agent, self.observation_format, self.action_format, self.action_list)
+        return self.interface.observe(agent) if agent in self.interface.seats else self.env.observe(agent)
 
     def step(self, action: Any) -> None:
         agent = self.agent_selection
-        core = self.unwrapped
-        live = not (self.terminations[agent] or self.truncations[agent])
-        if agent in self.seats and live and not isinstance(action, (Command, ParseError)):
-            listed = core.listed_actions(agent) if self.action_format in ("index", "discrete") else None
-            action = parse_action(action, core.grammars[agent], self.action_format, actions=listed)
-        self.env.step(action)
+        if self.terminations[agent] or self.truncations[agent]:
+            self.env.step(action)
+        else:
+            self.env.step(self.interface.read(agent, action))
+
+
+class ParallelAgentInterface(BaseParallelWrapper):
+    """``AgentInterface`` for llm-gym's simultaneous games (PettingZoo Parallel API); the same arguments.
+
+    Example:
+        >>> from llm_gym.multiagent.blotto import BlottoEnv
+        >>> env = ParallelAgentInterface(BlottoEnv(), action_format="tagged")
+        >>> observations, infos = env.reset(seed=0)
+        >>> *_, infos = env.step({"player_0": "<action>send 5 0 0</action>", "player_1": "send 5 0 0"})
+        >>> infos["player_0"]["action_status"], infos["player_1"]["action_status"]
+        ('ok', 'parse_error')
+    """
+
+    def __init__(
+        self,
+        env,
+        observation_format: str = "prose",
+        action_format: str = "native",
+        action_list: str | None = None,
+        agents: list[str] | None = None,
+    ):
+        super().__init__(env)
+        game = env.unwrapped
+        if not hasattr(game, "observation") or not hasattr(game, "grammars"):
+            raise ValueError(f"ParallelAgentInterface wraps llm-gym simultaneous games, got {type(game).__name__}")
+        self.interface = _Interface(game, observation_format, action_format, action_list, agents)
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self.interface.action_spaces[agent] if agent in self.interface.seats else self.env.action_space(agent)
+
+    def _observations(self, observations: dict[str, Any]) -> dict[str, Any]:
+        return {agent: self.interface.observe(agent) if agent in self.interface.seats else observation
+                for agent, observation in observations.items()}
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        observations, infos = self.env.reset(seed=seed, options=options)
+        return self._observations(observations), infos
+
+    def step(self, actions: dict[str, Any]):
+        read = {agent: self.interface.read(agent, action) for agent, action in actions.items()}
+        observations, rewards, terminations, truncations, infos = self.env.step(read)
+        return self._observations(observations), rewards, terminations, truncations, infos
