@@ -239,8 +239,8 @@ class SearchQATask:
     documents: tuple[Document, ...]
     needed: tuple[int, ...]  # the documents the answer needs, in the oracle's order
     oracle_queries: tuple[str, ...]  # the oracle's verified query for each needed document
-    opening_actions: tuple[Command, ...]  # searches for the entities the question names
-    suggested_actions: tuple[tuple[Command, ...], ...]  # per document: the searches and answers its mentions suggest
+    opening_actions: tuple[tuple[Command, str], ...]  # searches for the entities the question names, and their text
+    suggested_actions: tuple[tuple[tuple[Command, str], ...], ...]  # per document: the searches and answers it suggests
     optimal_steps: int
     entities: tuple[str, ...]
     index: BM25Index = dataclasses.field(compare=False, repr=False)
@@ -517,15 +517,20 @@ def generate_task(seed: int, config: SearchQAConfig, theme: str) -> SearchQATask
         documents=tuple(documents),
         needed=needed,
         oracle_queries=tuple(queries[i] for i in dict.fromkeys(question.path)),
-        opening_actions=tuple(Command("search", (queries[i],)) for i in question.anchors),
+        opening_actions=_with_text(Command("search", (queries[i],)) for i in question.anchors),
         suggested_actions=tuple(
-            tuple(dict.fromkeys([*(Command("search", (q,)) for q in searches), *(Command("answer", (a,)) for a in answers)]))
+            _with_text([*(Command("search", (q,)) for q in searches), *(Command("answer", (a,)) for a in answers)])
             for searches, answers in mentions
         ),
         optimal_steps=searches + 1,
         entities=tuple(sorted(set(names))),
         index=index,
     )
+
+
+def _with_text(commands) -> tuple[tuple[Command, str], ...]:
+    """Distinct commands, in order, each with its native text."""
+    return tuple((command, GRAMMAR.render(command)) for command in dict.fromkeys(commands))
 
 
 # ----- answers ---------------------------------------------------------------------------------
@@ -635,10 +640,9 @@ class SearchQAEnv(TextEnv):
         self.seen: set[int] = set()
         self._shown: list[int] | None = None
         self._shown_turn = -1
-        self._candidates: dict[Command, None] = {}
+        self._candidates: dict[Command, str] = dict(task.opening_actions)  # the admissible commands and their text
         self._results: dict[str, list[int]] = {}  # this task's searches so far, by query
         self._gold = normalize_answer(task.answer)
-        self._candidates.update(dict.fromkeys(task.opening_actions))
         return ""
 
     def _transition(self, command: Command) -> Transition:
@@ -653,7 +657,7 @@ class SearchQAEnv(TextEnv):
             for doc in results:
                 if doc not in self.seen:
                     self.seen.add(doc)
-                    self._candidates.update(dict.fromkeys(self.task.suggested_actions[doc]))
+                    self._candidates.update(self.task.suggested_actions[doc])
             return Transition("")
         if normalize_answer(text) == self._gold:
             return Transition("Your answer is correct.", reward=1.0, outcome="success", score=1.0)
@@ -684,6 +688,9 @@ class SearchQAEnv(TextEnv):
 
     def _admissible(self) -> list[Command]:
         return list(self._candidates)
+
+    def _admissible_texts(self) -> list[str]:
+        return list(self._candidates.values())
 
     def _oracle(self) -> Command:
         for doc, query in zip(self.task.needed, self.task.oracle_queries):
