@@ -240,6 +240,18 @@ def test_pages_and_clickables_are_shown_in_the_text():
     assert info["view"]["page"] == "results" and info["view"]["page_number"] == 2
 
 
+def test_fast_admissible_texts_match_the_grammar():
+    env = make("hard")
+    env.reset(seed=2)
+    chooser = random.Random(2)
+    for _ in range(40):
+        assert env._admissible_texts() == [env.grammar.render(c) for c in env.admissible_commands()]
+        assert all(isinstance(env.parse_action(text), Command) for text in env._admissible_texts())
+        _, _, terminated, truncated, _ = env.step(chooser.choice(env._admissible_texts()))
+        if terminated or truncated:
+            env.reset(seed=chooser.randrange(100))
+
+
 def test_illegal_moves_leave_the_state_alone():
     env = make("medium")
     env.reset(seed=0)

@@ -68,9 +68,12 @@ class Category:
     dimensions: tuple[tuple[str, tuple[str, ...]], ...]  # DIMENSIONS x (name, VALUES names)
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(","))
+
+
 def _category(name: str, types: str, attributes: str, *dimensions: tuple[str, str]) -> Category:
-    split = lambda text: tuple(part.strip() for part in text.split(","))  # noqa: E731
-    return Category(name, split(types), split(attributes), tuple((dim, split(values)) for dim, values in dimensions))
+    return Category(name, _names(types), _names(attributes), tuple((dim, _names(values)) for dim, values in dimensions))
 
 
 LEXICONS: dict[str, tuple[Category, ...]] = {
@@ -151,7 +154,10 @@ def _theme_lexicon(theme: str, seed: int) -> tuple[Category, ...]:
         return LEXICONS[theme]
     per_category = TYPES + ATTRIBUTES + DIMENSIONS * (1 + VALUES)
     words = iter(made_up_words(random.Random(f"shop-names/{seed}"), CATEGORIES * (1 + per_category)))
-    take = lambda count: tuple(next(words) for _ in range(count))  # noqa: E731
+
+    def take(count: int) -> tuple[str, ...]:
+        return tuple(next(words) for _ in range(count))
+
     return tuple(
         Category(next(words), take(TYPES), take(ATTRIBUTES), tuple((next(words), take(VALUES)) for _ in range(DIMENSIONS)))
         for _ in range(CATEGORIES)
@@ -295,8 +301,18 @@ def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
-def _world(seed: int, config: ShopConfig, theme: str) -> tuple[ShopTask, BM25Index]:
-    """The task and its search index; pure in its arguments (cached by ``_cached_world``)."""
+@dataclasses.dataclass(frozen=True)
+class _World:
+    """A task with what the environment derives from it once: the search index and code lookups."""
+
+    task: ShopTask
+    index: BM25Index
+    clickable_codes: tuple[str, ...]  # product codes, lower-case, as clicked
+    by_code: dict[str, int]  # read-only after construction
+
+
+def _world(seed: int, config: ShopConfig, theme: str) -> _World:
+    """The task, its search index and code lookups; pure in its arguments (cached by ``_cached_world``)."""
     rng = random.Random(f"shop/{seed}")
     bulk = np.random.default_rng([seed, 5407])
     (category, kind, required, wanted, limit), specs = _abstract_catalogue(rng, bulk, config)
@@ -361,17 +377,18 @@ def _world(seed: int, config: ShopConfig, theme: str) -> tuple[ShopTask, BM25Ind
         optimal_steps=3 + len(goal.options),  # search, click the product, each option, buy
         entities=tuple(sorted(entities)),
     )
-    return task, index
+    clickable_codes = tuple(product.code.lower() for product in products)
+    return _World(task, index, clickable_codes, {code: i for i, code in enumerate(clickable_codes)})
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_world(seed: int, config: ShopConfig, theme: str) -> tuple[ShopTask, BM25Index]:
+def _cached_world(seed: int, config: ShopConfig, theme: str) -> _World:
     return _world(seed, config, theme)
 
 
 def generate_task(seed: int, config: ShopConfig, theme: str) -> ShopTask:
     """A Shop task: catalogue, instruction and oracle plan. Pure in its arguments (and cached)."""
-    return _cached_world(seed, config, theme)[0]
+    return _cached_world(seed, config, theme).task
 
 
 def _join(words: tuple[str, ...]) -> str:
@@ -460,9 +477,9 @@ class ShopEnv(TextEnv):
         return 15 + 3 * config.required_options
 
     def _start(self, task: ShopTask) -> str:
-        self._index = _cached_world(task.seed, self.config, self.theme)[1]
-        self._by_code = {product.code.lower(): i for i, product in enumerate(task.products)}
-        self._goal_options = dict(task.goal.options)
+        world = _cached_world(task.seed, self.config, self.theme)
+        self._index, self._codes, self._by_code = world.index, world.clickable_codes, world.by_code
+        self._clickables_memo: tuple[tuple, list[str]] = ((), [])
         self.page = "search"
         self.query = ""
         self.results: list[int] = []
@@ -520,13 +537,19 @@ class ShopEnv(TextEnv):
         return self.results[self.results_page * per : (self.results_page + 1) * per]
 
     def _clickables(self) -> list[str]:
-        """What can be clicked on the current page, lower-case, in page order."""
+        """What can be clicked on the current page, lower-case, in page order (memoized per page)."""
+        key = (self.page, self.query, self.results_page, self.product)
+        if self._clickables_memo[0] != key:
+            self._clickables_memo = (key, self._list_clickables())
+        return self._clickables_memo[1]
+
+    def _list_clickables(self) -> list[str]:
         if self.page in ("search", "done"):
             return []
         if self.page == "results":
             more = (self.results_page + 1) * self.config.results_per_page < len(self.results)
             buttons = [BACK] + ([PREV] if self.results_page > 0 else []) + ([NEXT] if more else [])
-            return buttons + [self.task.products[i].code.lower() for i in self._page_codes()]
+            return buttons + [self._codes[i] for i in self._page_codes()]
         if self.page == "item":
             values = [value for _, offered in self.task.products[self.product].options for value in offered]
             return [BACK, PREV, *values, DESCRIPTION, FEATURES, BUY]
@@ -554,7 +577,7 @@ class ShopEnv(TextEnv):
                 view["description"] = product.description
             else:
                 view["features"] = list(product.attributes) + [f"category: {product.category}"]
-        view["clickables"] = self._clickables()
+        view["clickables"] = list(self._clickables())
         return view
 
     def render_view(self, view: dict[str, Any], first: bool) -> str:
@@ -594,6 +617,12 @@ class ShopEnv(TextEnv):
             return [Command("search", (query,)) for query in queries]
         return [Command("click", (target,)) for target in self._clickables()]
 
+    def _admissible_texts(self) -> list[str]:
+        """The same as rendering ``_admissible()`` through the grammar, without building commands."""
+        if self.page == "search":
+            return [f"search[{query}]" for query in dict.fromkeys([self.task.keyword_query, self.task.oracle_query])]
+        return [f"click[{target}]" for target in self._clickables()]
+
     # --- the oracle
 
     def _results_plan(self) -> tuple[int, Command]:
@@ -606,7 +635,7 @@ class ShopEnv(TextEnv):
                 cost = abs(page - self.results_page) + 1
                 if cost < best[0]:
                     if page == self.results_page:
-                        move = self.task.products[index].code.lower()
+                        move = self._codes[index]
                     else:
                         move = NEXT if page > self.results_page else PREV
                     best = (cost, Command("click", (move,)))
