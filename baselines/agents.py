@@ -58,12 +58,33 @@ class OracleAgent:
 
 
 BUILTIN_AGENTS = ("random", "oracle")
+AGENT_KINDS = ("random", "oracle", "hf:<checkpoint dir>", "endpoint:<model>@<base url>")
 
 
-def make_agent(name: str, env: gym.Env, seed: int | None = None) -> Agent:
-    """Build a built-in agent by name for ``env``."""
-    if name == "random":
+def check_agent_spec(spec: str) -> None:
+    """Raise ``ValueError`` unless ``spec`` names an agent kind; loads nothing."""
+    kind, _, target = spec.partition(":")
+    if spec in BUILTIN_AGENTS or (kind == "hf" and target) or (kind == "endpoint" and "@" in target):
+        return
+    raise ValueError(f"Unknown agent {spec!r}; allowed: {list(AGENT_KINDS)}")
+
+
+def make_agent(spec: str, env: gym.Env, seed: int | None = None, **options: Any) -> Agent:
+    """Build an agent from its spec (one of ``AGENT_KINDS``) for ``env``.
+
+    ``options["hf"]`` and ``options["endpoint"]`` hold keyword arguments for those agents.
+    """
+    check_agent_spec(spec)
+    if spec == "random":
         return RandomAgent(seed)
-    if name == "oracle":
+    if spec == "oracle":
         return OracleAgent(env)
-    raise ValueError(f"Unknown agent {name!r}; allowed: {list(BUILTIN_AGENTS)}")
+    kind, _, target = spec.partition(":")
+    if kind == "hf":
+        from llm_gym.baselines.hf_agent import HFAgent
+
+        return HFAgent(target, **options.get("hf", {}))
+    from llm_gym.baselines.endpoint import ChatEndpointAgent
+
+    model, _, url = target.partition("@")
+    return ChatEndpointAgent(url, model, **options.get("endpoint", {}))

@@ -1,7 +1,10 @@
-"""Evaluate agents on a grid of environments, on paired instances (the same seeds in every cell).
+"""Evaluate agents on a grid of cells (env x difficulty x theme x interface x semantics x agent),
+on paired instances: every cell plays the same seeds.
 
 Writes one JSONL line per episode (``episodes.jsonl``) and a summary CSV (``summary.csv``) with
 the success rate and its standard error, mean steps, and parse-error and illegal-action rates.
+A run is resumable: rerun the same command after a kill and finished episodes are skipped, none
+is lost (a half-written last line is dropped and its episode replayed).
 """
 
 from __future__ import annotations
@@ -10,34 +13,50 @@ import csv
 import dataclasses
 import json
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import gymnasium as gym
 
-from llm_gym.baselines.agents import Agent, make_agent
+from llm_gym.baselines.agents import Agent, check_agent_spec, make_agent
 
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """One point of the evaluation grid."""
+    """One point of the evaluation grid; ``interface`` and ``semantics`` name wrapper presets."""
 
     env_id: str
     difficulty: str
     agent: str
     theme: str | None = None
+    interface: str | None = None
+    semantics: str | None = None
+    max_turns: int | None = None
 
     def make_env(self) -> gym.Env:
         kwargs: dict[str, Any] = {"difficulty": self.difficulty}
         if self.theme is not None:
             kwargs["theme"] = self.theme
+        if self.max_turns is not None:
+            kwargs["max_turns"] = self.max_turns
+        if self.interface or self.semantics:
+            from llm_gym.wrappers import make
+
+            return make(self.env_id, interface=self.interface, semantics=self.semantics, **kwargs)
         return gym.make(self.env_id, **kwargs)
+
+    def key(self, seed: int) -> tuple:
+        return (*dataclasses.astuple(self), seed)
 
 
 SUMMARY_FIELDS = (
     "env_id",
     "difficulty",
     "theme",
+    "interface",
+    "semantics",
     "agent",
     "episodes",
     "success_rate",
@@ -53,42 +72,61 @@ SUMMARY_FIELDS = (
 
 def run_episode(env: gym.Env, agent: Agent, seed: int) -> dict[str, Any]:
     """Play one episode; return the whole record (actions, observations, rewards, statuses)."""
-    if hasattr(agent, "reset"):
-        agent.reset(seed)
-    observation, info = env.reset(seed=seed)
-    record: dict[str, Any] = {
-        "seed": seed,
-        "task_id": info["task_id"],
-        "optimal_steps": info["optimal_steps"],
-        "observations": [observation],
-        "actions": [],
-        "rewards": [],
-        "statuses": [],
-    }
-    while True:
-        action = agent.act(observation, info)
-        observation, reward, terminated, truncated, info = env.step(action)
-        record["actions"].append(action)
-        record["observations"].append(observation)
-        record["rewards"].append(float(reward))
-        record["statuses"].append(info["action_status"])
-        if terminated or truncated:
-            break
-    record.update(outcome=info["outcome"], score=float(info["score"]), steps=len(record["actions"]))
-    return record
+    return run_episodes([env], [agent], [seed])[0]
+
+
+def run_episodes(envs: list[gym.Env], agents: list[Agent], seeds: list[int]) -> list[dict[str, Any]]:
+    """Play one episode per env in lockstep. If the agents are one object with ``act_batch``,
+    each turn asks it once for every episode still running (batched generation)."""
+    batch_agent = agents[0] if len(set(map(id, agents))) == 1 and hasattr(agents[0], "act_batch") else None
+    records, observations, infos = [], [], []
+    for env, agent, seed in zip(envs, agents, seeds):
+        if hasattr(agent, "reset") and batch_agent is None:
+            agent.reset(seed)
+        observation, info = env.reset(seed=seed)
+        observations.append(observation)
+        infos.append(info)
+        records.append({
+            "seed": seed, "task_id": info["task_id"], "optimal_steps": info["optimal_steps"],
+            "observations": [observation], "actions": [], "rewards": [], "statuses": [],
+        })
+    if batch_agent is not None:
+        batch_agent.reset_batch(seeds)
+    running = list(range(len(envs)))
+    while running:
+        if batch_agent is not None:
+            actions = batch_agent.act_batch([observations[i] for i in running], [infos[i] for i in running], running)
+        else:
+            actions = [agents[i].act(observations[i], infos[i]) for i in running]
+        still = []
+        for i, action in zip(running, actions):
+            observation, reward, terminated, truncated, info = envs[i].step(action)
+            observations[i], infos[i] = observation, info
+            record = records[i]
+            record["actions"].append(action)
+            record["observations"].append(observation)
+            record["rewards"].append(float(reward))
+            record["statuses"].append(info["action_status"])
+            if terminated or truncated:
+                record.update(outcome=info["outcome"], score=float(info["score"]), steps=len(record["actions"]))
+            else:
+                still.append(i)
+        running = still
+    return records
 
 
 def summarize(cell: Cell, episodes: list[dict[str, Any]]) -> dict[str, Any]:
     """One summary row for a cell's episodes."""
     n = len(episodes)
-    successes = [1.0 if e["outcome"] == "success" else 0.0 for e in episodes]
-    rate = sum(successes) / n
+    rate = sum(e["outcome"] == "success" for e in episodes) / n
     statuses = [s for e in episodes for s in e["statuses"]]
     turns = max(1, len(statuses))
     return {
         "env_id": cell.env_id,
         "difficulty": cell.difficulty,
         "theme": cell.theme or "default",
+        "interface": cell.interface or "native",
+        "semantics": cell.semantics or "none",
         "agent": cell.agent,
         "episodes": n,
         "success_rate": rate,
@@ -102,36 +140,69 @@ def summarize(cell: Cell, episodes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _load_finished(path: Path) -> list[dict[str, Any]]:
+    """The complete records of an earlier run; a torn last line is dropped and the file rewritten."""
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    if len(records) != len(lines) or (lines and not path.read_text().endswith("\n")):
+        partial = path.with_suffix(".tmp")
+        partial.write_text("".join(json.dumps(r) + "\n" for r in records))
+        os.replace(partial, path)
+    return records
+
+
 def evaluate(
     cells: Iterable[Cell],
     episodes: int,
     out_dir: str | Path,
     seed: int = 0,
     progress: bool = False,
+    agent_options: dict[str, Any] | None = None,
+    workers: int = 1,
+    batch_size: int = 16,
 ) -> list[dict[str, Any]]:
-    """Run ``episodes`` paired episodes (seeds ``seed .. seed+episodes-1``) in every cell."""
+    """Run ``episodes`` paired episodes (seeds ``seed .. seed+episodes-1``) in every cell.
+
+    Resumes from ``out_dir/episodes.jsonl`` if it exists. Agents with ``act_batch`` (a local
+    model) play ``batch_size`` episodes in lockstep; other agents play ``workers`` episodes at
+    once in threads (useful for an endpoint agent).
+    """
     from tqdm import tqdm
 
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
     cells = list(cells)
+    for cell in cells:
+        check_agent_spec(cell.agent)
+        if cell.agent.startswith("hf:") and not (Path(cell.agent[3:]) / "config.json").is_file():
+            raise ValueError(f"agent {cell.agent!r}: {cell.agent[3:]} is not a Hugging Face checkpoint directory")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    log_path = out / "episodes.jsonl"
+    field_names = [field.name for field in dataclasses.fields(Cell)]
+    done: dict[tuple, dict[str, Any]] = {}
+    for record in _load_finished(log_path):
+        done[(*(record.get(name) for name in field_names), record["seed"])] = record
+    seeds = list(range(seed, seed + episodes))
+    todo = sum(cell.key(s) not in done for cell in cells for s in seeds)
     rows = []
-    with open(out / "episodes.jsonl", "w") as log, tqdm(
-        total=len(cells) * episodes, disable=not progress, unit="episode"
-    ) as bar:
+    with open(log_path, "a") as log, tqdm(total=todo, disable=not progress, unit="episode") as bar:
         for cell in cells:
-            env = cell.make_env()
-            records = []
-            for episode_seed in range(seed, seed + episodes):
-                record = run_episode(env, make_agent(cell.agent, env, seed=episode_seed), episode_seed)
-                records.append(record)
+            missing = [s for s in seeds if cell.key(s) not in done]
+            bar.set_description(f"{cell.env_id.split('/')[-1]} {cell.difficulty} {cell.agent}")
+            for record in _play_cell(cell, missing, agent_options or {}, workers, batch_size):
+                done[cell.key(record["seed"])] = record
                 log.write(json.dumps({**dataclasses.asdict(cell), **record}) + "\n")
-                bar.set_description(f"{cell.env_id.split('/')[-1]} {cell.difficulty} {cell.agent}")
+                log.flush()
                 bar.update()
-            env.close()
-            rows.append(summarize(cell, records))
+            rows.append(summarize(cell, [done[cell.key(s)] for s in seeds]))
     with open(out / "summary.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS)
         writer.writeheader()
@@ -139,22 +210,59 @@ def evaluate(
     return rows
 
 
+def _play_cell(cell: Cell, seeds: list[int], options: dict[str, Any], workers: int, batch_size: int):
+    """Yield the cell's episode records, in seed order within each chunk."""
+    if not seeds:
+        return
+    probe_env = cell.make_env()
+    agent = make_agent(cell.agent, probe_env, seed=seeds[0], **options)
+    if hasattr(agent, "act_batch"):
+        envs = [probe_env] + [cell.make_env() for _ in range(min(batch_size, len(seeds)) - 1)]
+        for start in range(0, len(seeds), len(envs)):
+            chunk = seeds[start : start + len(envs)]
+            yield from run_episodes(envs[: len(chunk)], [agent] * len(chunk), chunk)
+    elif workers > 1:
+        envs = [probe_env] + [cell.make_env() for _ in range(workers - 1)]
+        agents = [agent] + [_copy_agent(agent, cell, env, options) for env in envs[1:]]
+        with ThreadPoolExecutor(workers) as pool:
+            for start in range(0, len(seeds), workers):
+                chunk = seeds[start : start + workers]
+                yield from pool.map(lambda i: run_episode(envs[i], agents[i], chunk[i]), range(len(chunk)))
+    else:
+        envs = [probe_env]
+        for episode_seed in seeds:
+            yield run_episode(probe_env, agent, episode_seed)
+    for env in envs:
+        env.close()
+
+
+def _copy_agent(agent: Agent, cell: Cell, env: gym.Env, options: dict[str, Any]) -> Agent:
+    if hasattr(agent, "clone"):
+        return agent.clone()
+    return make_agent(cell.agent, env, **options)
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """The summary as a fixed-width text table."""
+    """The summary as a fixed-width text table (columns that never vary are left out)."""
     columns = [
         ("env", lambda r: r["env_id"].split("/")[-1]),
         ("difficulty", lambda r: r["difficulty"]),
         ("theme", lambda r: r["theme"]),
+        ("interface", lambda r: r["interface"]),
+        ("semantics", lambda r: r["semantics"]),
         ("agent", lambda r: r["agent"]),
         ("n", lambda r: str(r["episodes"])),
         ("success", lambda r: f"{r['success_rate']:.2f} ± {r['success_se']:.2f}"),
         ("steps", lambda r: f"{r['mean_steps']:.1f}"),
         ("optimal", lambda r: f"{r['mean_optimal_steps']:.1f}"),
+        ("score", lambda r: f"{r['mean_score']:.2f}"),
         ("parse_err", lambda r: f"{r['parse_error_rate']:.2f}"),
         ("illegal", lambda r: f"{r['illegal_rate']:.2f}"),
     ]
+    optional = {"theme", "interface", "semantics"}
+    columns = [(name, fn) for name, fn in columns if name not in optional or len({fn(r) for r in rows}) > 1]
     cells = [[name for name, _ in columns]] + [[fn(row) for _, fn in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = ["  ".join(value.ljust(width) for value, width in zip(line, widths)) for line in cells]
+    lines = ["  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip() for line in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)

@@ -92,15 +92,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if difficulty not in presets:
                 raise ValueError(f"Unknown difficulty preset {difficulty!r} for {env_id}; allowed: {presets}")
             for theme in args.theme or [None]:
-                cells.extend(Cell(env_id, difficulty, agent, theme) for agent in args.agent)
-    rows = evaluate(cells, args.episodes, args.out, seed=args.seed, progress=not args.quiet)
+                for interface in args.interface or [None]:
+                    for semantics in args.semantics or [None]:
+                        cells.extend(
+                            Cell(env_id, difficulty, agent, theme, interface, semantics, args.max_turns)
+                            for agent in args.agent
+                        )
+    options = {
+        "hf": {"max_new_tokens": args.max_new_tokens},
+        "endpoint": {
+            "api_key_env": args.api_key_env,
+            "timeout": args.timeout,
+            "retries": args.retries,
+            "max_concurrency": args.max_concurrency,
+            "max_tokens": args.max_new_tokens,
+        },
+    }
+    rows = evaluate(
+        cells, args.episodes, args.out, seed=args.seed, progress=not args.quiet,
+        agent_options=options, workers=args.workers, batch_size=args.batch_size,
+    )
     print(format_table(rows))
     print(f"\nWrote {args.out}/episodes.jsonl and {args.out}/summary.csv")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from llm_gym.baselines.agents import BUILTIN_AGENTS
+    from llm_gym.baselines.agents import AGENT_KINDS, BUILTIN_AGENTS
 
     parser = argparse.ArgumentParser(prog="llm-gym", description=llm_gym.__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"llm-gym {llm_gym.__version__}")
@@ -119,14 +137,28 @@ def build_parser() -> argparse.ArgumentParser:
     play_parser.add_argument("--seed", type=int)
     play_parser.set_defaults(run=cmd_play)
 
-    eval_parser = commands.add_parser("eval", help="evaluate agents over envs and presets")
-    eval_parser.add_argument("--agent", nargs="+", default=list(BUILTIN_AGENTS), choices=BUILTIN_AGENTS)
+    eval_parser = commands.add_parser(
+        "eval", help="evaluate agents over a grid of envs, presets, themes and interfaces (resumable)"
+    )
+    eval_parser.add_argument(
+        "--agent", nargs="+", default=list(BUILTIN_AGENTS), help=f"agents: {', '.join(AGENT_KINDS)}"
+    )
     eval_parser.add_argument("--env", nargs="+", help="ids or family names (default: every registered env)")
     eval_parser.add_argument("--difficulty", nargs="+", default=["all"], help="presets, or 'all' (default)")
     eval_parser.add_argument("--theme", nargs="+", help="themes (default: each env's default theme)")
+    eval_parser.add_argument("--interface", nargs="+", help="interface presets, e.g. json+toolcall (default: native)")
+    eval_parser.add_argument("--semantics", nargs="+", help="semantic presets, e.g. made-up (default: none)")
+    eval_parser.add_argument("--max-turns", type=int, help="turn limit (default: each env's)")
     eval_parser.add_argument("--episodes", type=int, default=20)
     eval_parser.add_argument("--seed", type=int, default=0, help="first episode seed; episodes use seed..seed+N-1")
-    eval_parser.add_argument("--out", default="llm-gym-eval")
+    eval_parser.add_argument("--out", default="llm-gym-eval", help="output dir; an existing run there is resumed")
+    eval_parser.add_argument("--workers", type=int, default=1, help="episodes at once in threads (endpoint agents)")
+    eval_parser.add_argument("--batch-size", type=int, default=16, help="episodes generated together (hf agents)")
+    eval_parser.add_argument("--max-new-tokens", type=int, default=64, help="reply length limit of model agents")
+    eval_parser.add_argument("--api-key-env", default="OPENAI_API_KEY", help="variable holding the endpoint key")
+    eval_parser.add_argument("--timeout", type=float, default=60.0, help="seconds per endpoint request")
+    eval_parser.add_argument("--retries", type=int, default=3, help="endpoint retries per request")
+    eval_parser.add_argument("--max-concurrency", type=int, default=8, help="endpoint requests in flight")
     eval_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     eval_parser.set_defaults(run=cmd_eval)
     return parser

@@ -44,8 +44,8 @@ def test_eval_rejects_bad_input(tmp_path, capsys):
     assert "Unknown environment 'Nope'" in capsys.readouterr().err
     assert main(["eval", "--env", "TextCraft", "--difficulty", "legendary", "--out", str(tmp_path)]) == 2
     assert "allowed: ['easy', 'medium', 'hard', 'expert']" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["eval", "--agent", "genius"])
+    assert main(["eval", "--agent", "genius", "--env", "TextCraft", "--out", str(tmp_path)]) == 2
+    assert "Unknown agent 'genius'" in capsys.readouterr().err
 
 
 def test_play_with_scripted_input():
