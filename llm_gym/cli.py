@@ -20,10 +20,15 @@ from llm_gym.registry import describe, env_class, env_ids, resolve_id
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from llm_gym import multiagent
+
     rows = [("id", "presets", "themes")]
     for env_id in env_ids():
         cls = env_class(env_id)
         rows.append((env_id, ", ".join(cls.presets), ", ".join(cls.themes)))
+    for game_id in multiagent.env_ids():
+        description = multiagent.describe(game_id)
+        rows.append((f"{game_id} (multi-agent)", ", ".join(description.get("presets", {})), ", ".join(description.get("themes", []))))
     width = max(len(row[0]) for row in rows)
     presets_width = max(len(row[1]) for row in rows)
     for env_id, presets, themes in rows:
@@ -32,8 +37,23 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
-    print(json.dumps(describe(args.env), indent=2))
+    from llm_gym import multiagent
+
+    if _is_multiagent(args.env):
+        print(json.dumps(multiagent.describe(args.env), indent=2, default=str))
+    else:
+        print(json.dumps(describe(args.env), indent=2))
     return 0
+
+
+def _is_multiagent(name: str) -> bool:
+    from llm_gym import multiagent
+
+    try:
+        multiagent.resolve_id(name)
+    except ValueError:
+        return False
+    return True
 
 
 def play(env: gym.Env, seed: int | None, read: Callable[[str], str] = input, write: Callable[[str], None] = print) -> str:
@@ -71,10 +91,21 @@ def play(env: gym.Env, seed: int | None, read: Callable[[str], str] = input, wri
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    kwargs = {"difficulty": args.difficulty}
+    kwargs = {"difficulty": args.difficulty} if args.difficulty else {}
     if args.theme:
         kwargs["theme"] = args.theme
-    env = gym.make(resolve_id(args.env), **kwargs)
+    if _is_multiagent(args.env):
+        from llm_gym import multiagent
+        from llm_gym.multiagent.play import play_hot_seat
+
+        play_hot_seat(multiagent.make(args.env, **kwargs), seed=args.seed)
+        return 0
+    if args.interface or args.semantics:
+        from llm_gym.wrappers import make
+
+        env = make(resolve_id(args.env), interface=args.interface, semantics=args.semantics, **kwargs)
+    else:
+        env = gym.make(resolve_id(args.env), **kwargs)
     play(env, args.seed)
     env.close()
     return 0
@@ -130,10 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     describe_parser.add_argument("env", help="an id such as llm_gym/TextCraft-v0, or a family name")
     describe_parser.set_defaults(run=cmd_describe)
 
-    play_parser = commands.add_parser("play", help="play an environment in the terminal")
+    play_parser = commands.add_parser(
+        "play", help="play an environment in the terminal (multi-agent games: hot seat, people take turns)"
+    )
     play_parser.add_argument("env")
-    play_parser.add_argument("--difficulty", default="easy")
+    play_parser.add_argument("--difficulty", help="a preset (default: the env's first)")
     play_parser.add_argument("--theme")
+    play_parser.add_argument("--interface", help="an interface preset, e.g. json+tagged")
+    play_parser.add_argument("--semantics", help="a semantic preset, e.g. made-up")
     play_parser.add_argument("--seed", type=int)
     play_parser.set_defaults(run=cmd_play)
 
@@ -161,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--max-concurrency", type=int, default=8, help="endpoint requests in flight")
     eval_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     eval_parser.set_defaults(run=cmd_eval)
+
+    from llm_gym.baselines.train_cli import add_train_parser, run_train
+
+    add_train_parser(commands).set_defaults(run=run_train)
     return parser
 
 

@@ -81,3 +81,18 @@ def test_agents_protocol():
 def test_evaluate_rejects_zero_episodes(tmp_path):
     with pytest.raises(ValueError, match="at least 1"):
         evaluate([Cell("llm_gym/TextCraft-v0", "easy", "random")], 0, tmp_path)
+
+
+def test_list_shows_multiagent_games_and_play_hot_seat(capsys, monkeypatch):
+    assert main(["list"]) == 0
+    assert "llm_gym/Poker-v0 (multi-agent)" in capsys.readouterr().out
+    moves = iter(["help", "check", "check"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(moves))
+    assert main(["play", "poker", "--difficulty", "kuhn", "--seed", "0"]) == 0
+    assert "Legal moves" in capsys.readouterr().out
+
+
+def test_train_subcommand_is_wired(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "--warm-steps" in capsys.readouterr().out
