@@ -18,6 +18,8 @@ keeps the turn with the same agent), the turn limit as truncation, the dead step
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -97,7 +99,7 @@ class TextGame(AECEnv):
 
     possible_agents: list[str]
     grammars: dict[str, Grammar]
-    moves: ClassVar[dict[str, tuple[Command, ...]]] = {}  # per seat, where its moves are enumerable
+    moves: ClassVar[Mapping[str, tuple[Command, ...]]] = MappingProxyType({})  # per seat, where enumerable
 
     def __init__(self, max_turns: int, render_mode: str | None = None):
         super().__init__()

@@ -52,7 +52,7 @@ class GuideFollowerEnv(TextGame):
 
     Args:
         env_id: the single-agent environment (any registered llm-gym id).
-        difficulty, theme: passed to that environment.
+        difficulty, theme, env_kwargs: passed to that environment (``env_kwargs`` for any other keyword).
         max_turns: steps of both seats together before truncation; ``None`` gives two per turn of
             the environment's own default limit (one message and one action).
         visible_keys: keys of the environment's structured view, besides ``feedback``, that the
@@ -70,6 +70,7 @@ class GuideFollowerEnv(TextGame):
         env_id: str = "llm_gym/TextCraft-v0",
         difficulty: Any = None,
         theme: str | None = None,
+        env_kwargs: dict[str, Any] | None = None,
         max_turns: int | None = None,
         visible_keys: tuple[str, ...] = (),
         show_oracle: bool = False,
@@ -79,20 +80,19 @@ class GuideFollowerEnv(TextGame):
         from llm_gym.registry import resolve_id
 
         self.env_id = resolve_id(env_id)
-        kwargs = {"difficulty": difficulty, "theme": theme}
-        self.base = gym.make(self.env_id, disable_env_checker=True, **kwargs)
-        core = self.base.unwrapped
-        self.core = core
+        kwargs = {"difficulty": difficulty, "theme": theme, **(env_kwargs or {})}
+        # The game's own limit governs, so the environment itself never truncates; it is stepped
+        # directly (no TimeLimit or order wrappers), as the game owns its reset and step order.
+        self.core = gym.make(self.env_id, disable_env_checker=True, max_turns=10**9, **kwargs).unwrapped
         if max_turns is None:
-            max_turns = 2 * core.max_turns
-        core.max_turns = 10**9  # the game's own limit governs; the environment never truncates
+            max_turns = 2 * self.core.default_max_turns(self.core.config)
         self.visible_keys = tuple(visible_keys)
         self.show_oracle = bool(show_oracle)
         if hidden is None:
-            hidden = "the task's briefing (for TextCraft: the goal and the recipes)" if not visible_keys else (
-                "parts of the task's briefing")
+            hidden = "you see only the feedback to your own actions" + (
+                f" and the {', '.join(visible_keys)}" if visible_keys else "")
         self.hidden = hidden
-        self.grammars = {GUIDE: GUIDE_GRAMMAR, FOLLOWER: core.grammar}
+        self.grammars = {GUIDE: GUIDE_GRAMMAR, FOLLOWER: self.core.grammar}
         super().__init__(max_turns=max_turns, render_mode=render_mode)
 
     def _rules(self, agent: str) -> str:
@@ -102,7 +102,7 @@ class GuideFollowerEnv(TextGame):
 
     def _start(self, rng: np.random.Generator, options: dict[str, Any]) -> str:
         base_options = {"task_seed": options["task_seed"]} if "task_seed" in options else None
-        _, info = self.base.reset(seed=int(rng.integers(0, 2**31 - 1)), options=base_options)
+        _, info = self.core.reset(seed=int(rng.integers(0, 2**31 - 1)), options=base_options)
         self.base_info = info
         self.first_view = info["view"]
         self.message: str | None = None
@@ -128,7 +128,7 @@ class GuideFollowerEnv(TextGame):
             self.message = command.args[0]
             return Turn("", next_agent=FOLLOWER)
         text = self.core.format_command(command)
-        _, reward, terminated, _, info = self.base.step(text)
+        _, reward, terminated, _, info = self.core.step(text)
         self.base_info = info
         self.last_action = text
         feedback = info["view"]["feedback"]

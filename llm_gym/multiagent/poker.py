@@ -295,8 +295,10 @@ class PokerEnv(TextGame):
     def _view(self, agent: str) -> dict[str, Any]:
         seat = PLAYERS.index(agent)
         hand = self.hand
-        names = ("you", "opponent")
-        history = [[names[player != seat] + " " + verb for player, verb in betting] for betting in hand.history]
+        history = [
+            ["you " + verb if player == seat else "opponent " + _third_person(verb) for player, verb in betting]
+            for betting in hand.history
+        ]
         view: dict[str, Any] = {
             "feedback": self._pending_feedback(agent),
             "seat": agent,
