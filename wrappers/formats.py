@@ -282,7 +282,7 @@ def format_instructions(grammar: Grammar, fmt: str) -> str:
         example = {"name": grammar.specs[0].verb, "arguments": _example_arguments(grammar.specs[0])}
         tools = "\n".join(json.dumps(schema) for schema in grammar.tool_schemas())
         return (
-            "Reply with exactly one tool call as a JSON object with the keys name and arguments, "
+            "Reply with exactly one tool call, a JSON object with a name and its arguments, "
             f"for example {json.dumps(example)}.\nTools (OpenAI function schemas):\n{tools}"
         )
     if fmt == "index":
