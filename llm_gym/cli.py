@@ -98,7 +98,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         from llm_gym import multiagent
         from llm_gym.multiagent.play import play_hot_seat
 
-        play_hot_seat(multiagent.make(args.env, **kwargs), seed=args.seed)
+        play_hot_seat(multiagent.make(args.env, **kwargs), read=input, write=print, seed=args.seed)
         return 0
     if args.interface or args.semantics:
         from llm_gym.wrappers import make
