@@ -70,19 +70,24 @@ SUMMARY_FIELDS = (
 )
 
 
-def run_episode(env: gym.Env, agent: Agent, seed: int) -> dict[str, Any]:
-    """Play one episode; return the whole record (actions, observations, rewards, statuses)."""
-    return run_episodes([env], [agent], [seed])[0]
+def run_episode(env: gym.Env, agent: Agent, seed: int, agent_seed: int | None = None) -> dict[str, Any]:
+    """Play one episode; return the whole record (actions, observations, rewards, statuses).
+
+    The env is reset with ``seed``; the agent with ``agent_seed`` (default: ``seed``).
+    """
+    return run_episodes([env], [agent], [seed], None if agent_seed is None else [agent_seed])[0]
 
 
-def run_episodes(envs: list[gym.Env], agents: list[Agent], seeds: list[int]) -> list[dict[str, Any]]:
+def run_episodes(
+    envs: list[gym.Env], agents: list[Agent], seeds: list[int], agent_seeds: list[int] | None = None
+) -> list[dict[str, Any]]:
     """Play one episode per env in lockstep. If the agents are one object with ``act_batch``,
     each turn asks it once for every episode still running (batched generation)."""
     batch_agent = agents[0] if len(set(map(id, agents))) == 1 and hasattr(agents[0], "act_batch") else None
     records, observations, infos = [], [], []
-    for env, agent, seed in zip(envs, agents, seeds):
+    for env, agent, seed, agent_seed in zip(envs, agents, seeds, agent_seeds or seeds):
         if hasattr(agent, "reset") and batch_agent is None:
-            agent.reset(seed)
+            agent.reset(agent_seed)
         observation, info = env.reset(seed=seed)
         observations.append(observation)
         infos.append(info)

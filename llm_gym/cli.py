@@ -148,6 +148,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_split(args: argparse.Namespace) -> int:
+    from llm_gym.baselines.evaluation import Cell
+    from llm_gym.baselines.splits import save_split, split_by_reference
+
+    cell = Cell(resolve_id(args.env), args.difficulty, args.agent, args.theme, args.interface, args.semantics)
+    seeds = list(range(args.seed, args.seed + args.tasks))
+    split = split_by_reference(cell, seeds, samples=args.samples, threshold=args.threshold)
+    save_split(split, args.out)
+    print(f"{len(split['easy'])} easy and {len(split['hard'])} hard task seeds by {args.agent}; wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from llm_gym.baselines.agents import AGENT_KINDS, BUILTIN_AGENTS
 
@@ -196,6 +208,22 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--max-concurrency", type=int, default=8, help="endpoint requests in flight")
     eval_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     eval_parser.set_defaults(run=cmd_eval)
+
+    split_parser = commands.add_parser(
+        "split", help="model-defined difficulty: split task seeds into easy and hard by a reference agent's success"
+    )
+    split_parser.add_argument("--env", required=True)
+    split_parser.add_argument("--difficulty", default="easy")
+    split_parser.add_argument("--agent", default="random", help=f"the reference agent: {', '.join(AGENT_KINDS)}")
+    split_parser.add_argument("--theme")
+    split_parser.add_argument("--interface")
+    split_parser.add_argument("--semantics")
+    split_parser.add_argument("--tasks", type=int, default=100, help="task seeds seed..seed+tasks-1")
+    split_parser.add_argument("--seed", type=int, default=0)
+    split_parser.add_argument("--samples", type=int, default=4, help="episodes per task seed")
+    split_parser.add_argument("--threshold", type=float, default=0.5, help="success rate at which a task is easy")
+    split_parser.add_argument("--out", default="split.json")
+    split_parser.set_defaults(run=cmd_split)
 
     from llm_gym.baselines.train_cli import add_train_parser, run_train
 

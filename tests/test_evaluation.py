@@ -146,3 +146,22 @@ def test_local_hf_model_agent_plays_batched(tmp_path):
     assert all(isinstance(action, str) for r in records for action in r["actions"])
     with pytest.raises(ValueError, match="not a Hugging Face checkpoint|lacks"):
         evaluate([Cell("llm_gym/TextCraft-v0", "easy", f"hf:{tmp_path}")], 1, tmp_path / "c")
+
+
+def test_model_defined_difficulty_split(tmp_path):
+    from llm_gym.baselines.splits import split_by_reference
+    from llm_gym.cli import main
+
+    cell = Cell("llm_gym/TextCraft-v0", "medium", "random")
+    split = split_by_reference(cell, list(range(12)), samples=3, threshold=0.5)
+    assert sorted(split["easy"] + split["hard"]) == list(range(12))
+    assert all(split["success_rate"][s] >= 0.5 for s in split["easy"])
+    assert all(split["success_rate"][s] < 0.5 for s in split["hard"])
+    assert split_by_reference(cell, list(range(12)), samples=3) == split
+    oracle = split_by_reference(Cell("llm_gym/TextCraft-v0", "hard", "oracle"), list(range(5)))
+    assert oracle["easy"] == list(range(5)) and oracle["hard"] == []
+    with pytest.raises(ValueError, match="samples"):
+        split_by_reference(cell, [0], samples=0)
+    out = tmp_path / "split.json"
+    assert main(["split", "--env", "TextCraft", "--difficulty", "medium", "--tasks", "6", "--samples", "2", "--out", str(out)]) == 0
+    assert set(json.loads(out.read_text())) >= {"easy", "hard", "success_rate"}
