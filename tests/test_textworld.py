@@ -1,0 +1,258 @@
+"""TextWorld family: generation and cache, sanitizing, the oracle and re-planning, leaks.
+
+Games are generated into the default cache (``~/.cache/llm_gym/textworld`` or
+``$LLM_GYM_TEXTWORLD_CACHE``), so only the first run pays for generation; tests that must
+generate fresh games use tiny custom quests in a temporary cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+
+import gymnasium as gym
+import pytest
+
+import llm_gym
+from llm_gym.families import textworld_games as tw
+
+pytest.importorskip("textworld")
+
+ENV_ID = "llm_gym/TextWorld-v0"
+TINY = tw.TextWorldConfig(challenge="custom", level=1, rooms=2, objects=1, quest_length=2)
+FUZZ = ("go north\ngo south", "\\help", "a\\b", "quit", "restart", "save", "restore", "x" * 300, "", None, 7,
+        "take the moon", "go up", "look\nlook")
+
+
+def oracle_step(env):
+    return env.step(env.unwrapped.format_command(env.unwrapped.oracle_action()))
+
+
+def play_oracle(env, seed):
+    _, info = env.reset(seed=seed)
+    steps, total = 0, 0.0
+    while True:
+        _, reward, terminated, truncated, info = oracle_step(env)
+        steps += 1
+        total += reward
+        if terminated or truncated:
+            return steps, total, info
+
+
+def test_describe_and_import_stay_light():
+    code = (
+        "import sys, llm_gym; d = llm_gym.describe('TextWorld'); "
+        "assert 'textworld' not in sys.modules, 'textworld imported by describe'; "
+        "print(sorted(d['presets']), d['knobs']['challenge']['choices'])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "['easy', 'expert', 'hard', 'medium']" in result.stdout
+    assert "'treasure_hunter'" in result.stdout
+
+
+def test_missing_textworld_raises_clear_import_error():
+    code = (
+        "import sys; sys.modules['textworld'] = None; import gymnasium as gym, llm_gym\n"
+        "try:\n    gym.make('llm_gym/TextWorld-v0')\nexcept ImportError as e:\n    print('HINT', e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert 'pip install "llm-gym[textworld]"' in result.stdout, result.stdout + result.stderr
+
+
+def test_config_validation_names_bad_values():
+    with pytest.raises(ValueError, match="level = 31 is out of range for challenge 'treasure_hunter'"):
+        tw.TextWorldConfig(challenge="treasure_hunter", level=31)
+    with pytest.raises(ValueError, match="allowed"):
+        tw.TextWorldConfig(challenge="zork")
+    with pytest.raises(ValueError, match="time_limit"):
+        tw.TextWorldEnv(time_limit=0)
+    env = gym.make(ENV_ID, difficulty={"preset": "medium", "level": 12})
+    assert env.unwrapped.config.challenge == "treasure_hunter" and env.unwrapped.preset == "custom"
+    assert env.spec.kwargs["difficulty"] == {"preset": "medium", "level": 12}
+    env.close()
+
+
+@pytest.mark.parametrize("preset", list(tw.PRESETS))
+def test_oracle_solves_preset_in_optimal_steps(preset):
+    env = gym.make(ENV_ID, difficulty=preset)
+    steps, total, info = play_oracle(env, seed=0)
+    assert info["outcome"] == "success"
+    assert steps == info["optimal_steps"]
+    assert total == pytest.approx(1.0) and info["score"] == 1.0
+    assert info["entities"] and all(name == name.lower() for name in info["entities"])
+    assert info["view"]["location"] in info["entities"]
+    env.close()
+
+
+def test_optimal_steps_increase_across_presets():
+    means = []
+    for preset in tw.PRESETS:
+        env = gym.make(ENV_ID, difficulty=preset)
+        steps = [env.reset(seed=seed)[1]["optimal_steps"] for seed in (0, 1)]
+        env.close()
+        means.append(sum(steps) / len(steps))
+    assert all(a < b for a, b in zip(means, means[1:])), means
+
+
+def test_bad_actions_are_flagged_and_leave_the_game_unharmed():
+    env = gym.make(ENV_ID, difficulty="medium")
+    env.reset(seed=0)
+    oracle_step(env)
+    snapshot = env.unwrapped._state["moves"], env.unwrapped.view()["location"]
+    for action in FUZZ:
+        _, reward, terminated, _, info = env.step(action)
+        assert info["action_status"] in ("parse_error", "illegal"), action
+        assert reward == 0 and not terminated
+        assert (env.unwrapped._state["moves"], info["view"]["location"]) == snapshot
+    _, _, _, _, info = env.step("look\n")  # one trailing newline is just whitespace
+    remaining = 0
+    while info["outcome"] == "running":
+        _, _, _, _, info = oracle_step(env)
+        remaining += 1
+    assert info["outcome"] == "success" and remaining == info["optimal_steps"] - 1
+    env.close()
+
+
+@pytest.mark.parametrize("preset", ["easy", "hard"])  # in treasure_hunter a wrong take loses
+def test_oracle_replans_after_the_agent_strays(preset):
+    env = gym.make(ENV_ID, difficulty=preset)
+    chooser = random.Random(3)
+    _, info = env.reset(seed=1)
+    plan = info["optimal_steps"]
+    strayed = 0
+    winning = env.unwrapped.task.walkthrough[-1]
+    for _ in range(6):  # wander: state-changing moves, but never the walkthrough's winning one
+        moves = [
+            a for a in info["admissible_actions"]
+            if a.split()[0] in ("go", "take", "drop", "open", "close") and a != winning
+        ]
+        _, _, terminated, _, info = env.step(chooser.choice(moves))
+        strayed += not env.unwrapped._plan_valid
+        assert not terminated
+    assert strayed, "the wander never left the plan; pick another seed"
+    while info["outcome"] == "running":
+        _, _, _, _, info = oracle_step(env)
+    assert info["outcome"] == "success" and info["turn"] <= info["max_turns"] and plan > 0
+    env.close()
+
+
+def test_cache_is_keyed_by_settings_and_seed(tmp_path, monkeypatch):
+    first = tw.generate_task(5, TINY, cache_dir=tmp_path)
+    folders = sorted(path.name for path in tmp_path.iterdir())
+    assert len(folders) == 1 and folders[0].startswith("custom-5-")
+    assert sorted(path.name for path in (tmp_path / folders[0]).iterdir()) == ["game.json", "game.z8", "meta.json"]
+    stamp = os.path.getmtime(first.path)
+    assert tw.generate_task(5, TINY, cache_dir=tmp_path) == first and os.path.getmtime(first.path) == stamp
+    assert tw.generate_task(5, dataclasses.replace(TINY, objects=2), cache_dir=tmp_path).path != first.path
+    monkeypatch.setenv(tw.CACHE_ENV_VAR, str(tmp_path / "elsewhere"))
+    assert tw.default_cache_dir() == tmp_path / "elsewhere"
+    env = tw.TextWorldEnv(difficulty=TINY)
+    assert env.cache_dir == tmp_path / "elsewhere"
+    env.close()
+
+
+def test_quest_errors_and_timeouts_retry_with_a_derived_seed(tmp_path, monkeypatch):
+    import textworld.generator
+    from textworld.generator.chaining import QuestGenerationError
+
+    real, calls = textworld.generator.make_game, []
+
+    def flaky(options):
+        calls.append(options.seeds)
+        if len(calls) == 1:
+            raise QuestGenerationError("no quest")
+        if len(calls) == 2:
+            while True:  # hangs until the time limit fires
+                pass
+        return real(options)
+
+    tw.generate_task(12, TINY, cache_dir=tmp_path)  # load the generator's data before timing anything
+    monkeypatch.setattr(textworld.generator, "make_game", flaky)
+    task = tw.generate_task(11, TINY, cache_dir=tmp_path, time_limit=6.0)
+    assert len(calls) == 3 and task.game_seed == tw._derived_seed(11, 2) != 11
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".tmp-")]
+
+
+def test_same_game_in_other_processes_and_hash_seeds(tmp_path):
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from llm_gym.families import textworld_games as tw
+        config = tw.TextWorldConfig(challenge="custom", level=1, rooms=2, objects=1, quest_length=2)
+        env = tw.TextWorldEnv(difficulty=config, cache_dir=sys.argv[1])
+        obs, info = env.reset(seed=3)
+        trace = [obs, info["admissible_actions"], info["entities"]]
+        while info["outcome"] == "running":
+            obs, r, term, trunc, info = env.step(env.format_command(env.oracle_action()))
+            trace += [obs, r, info["admissible_actions"]]
+        print(json.dumps(trace))
+        """
+    )
+    traces = []
+    for hash_seed in ("1", "77"):
+        result = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / hash_seed)],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        traces.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert traces[0] == traces[1]
+
+
+def test_gymnasium_check_env_and_close():
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make(ENV_ID, difficulty="easy")
+    check_env(env.unwrapped, skip_render_check=True)
+    env.reset(seed=0)
+    env.close()
+    assert env.unwrapped._engine is None
+    env.close()
+
+
+def _resources():
+    pid = os.getpid()
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    children = [p for p in os.listdir("/proc") if p.isdigit() and _parent(p) == pid]
+    with open(f"/proc/{pid}/status") as status:
+        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+    return fds, len(children), rss
+
+
+def _parent(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return -1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts resources through /proc")
+def test_many_resets_leak_nothing():
+    env = gym.make(ENV_ID, difficulty="easy")
+    for seed in (0, 1):
+        env.reset(seed=seed)
+    gc.collect()
+    before = _resources()
+    for index in range(300):  # alternate two games, so the engine also reloads
+        env.reset(seed=index % 2)
+        oracle_step(env)
+    gc.collect()
+    after = _resources()
+    env.close()
+    assert after[0] == before[0] and after[1] == before[1]
+    assert after[2] - before[2] < 20_000, f"RSS grew by {after[2] - before[2]} KiB"
+
+
+def test_registered_and_described():
+    assert ENV_ID in llm_gym.env_ids()
+    described = llm_gym.describe("TextWorld")
+    assert [c["verb"] for c in described["commands"]][:3] == ["look", "inventory", "go"]
+    assert set(described["presets"]) == set(tw.PRESETS)
