@@ -213,3 +213,21 @@ def test_hot_seat_runs_simultaneous_games_seat_by_seat():
     result = ma.play_hot_seat(ma.make("Blotto"), read=scripted(moves), write=shown.append, seed=0)
     assert result["quit"] is False and result["rewards"] == {"player_0": 0.0, "player_1": 0.0}
     assert set(result["outcomes"].values()) == {"draw"}
+
+
+def test_seat_env_over_interfaces_scripted_opponents_still_play_natively():
+    game = AgentInterface(ma.make("Poker", difficulty="leduc"), "json", "discrete")
+    env = ma.make_seat_env(game, "player_0")
+    assert env.action_space == gym.spaces.Discrete(5)
+    for seed in range(10):
+        _, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            _, _, terminated, truncated, info = env.step(int(np.flatnonzero(info["action_mask"])[-1]))
+            assert info["action_status"] == "ok"
+            done = terminated or truncated
+        assert terminated and info["outcome"] in ("success", "failure", "draw")
+    blotto = ma.make_seat_env(parallel_to_aec(ParallelAgentInterface(ma.make("Blotto"), "kv", "toolcall")), "player_1")
+    _, info = blotto.reset(seed=0)
+    _, reward, *_, info = blotto.step('{"name": "send", "arguments": {"hill": 5, "bridge": 0, "village": 0}}')
+    assert info["action_status"] == "ok" and len(info["view"]["history"]) == 1

@@ -39,12 +39,23 @@ class SeatEnv(gym.Env):
         game: a PettingZoo AEC game (a ``ParallelEnv`` is turned into one), or a callable making it.
         seat: the agent this env plays.
         policies: a policy per other seat (``act(observation, info) -> action`` or a callable).
+        native_policies: whether those policies write the game's native commands (the scripted ones
+            do); their text is then read by the game's native parser and passed on as a ``Command``,
+            so they play on whatever interface wrappers ``game`` has. ``False`` passes their actions
+            through the wrappers unchanged.
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the seat's last observation).
     """
 
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, game: Any, seat: str, policies: dict[str, Policy], render_mode: str | None = None):
+    def __init__(
+        self,
+        game: Any,
+        seat: str,
+        policies: dict[str, Policy],
+        native_policies: bool = True,
+        render_mode: str | None = None,
+    ):
         from pettingzoo import ParallelEnv
         from pettingzoo.utils.conversions import parallel_to_aec
 
@@ -61,6 +72,7 @@ class SeatEnv(gym.Env):
         self.game = game
         self.seat = seat
         self.policies = dict(policies)
+        self._native_parser = getattr(game.unwrapped, "parse_action", None) if native_policies else None
         self.render_mode = render_mode
         self.observation_space = TextSpace()
         self.action_space = game.action_space(seat)
@@ -102,7 +114,13 @@ class SeatEnv(gym.Env):
         while game.agents and game.agent_selection != self.seat:
             agent = game.agent_selection
             observation, _, terminated, truncated, info = game.last()
-            game.step(None if terminated or truncated else act(self.policies[agent], observation, info))
+            if terminated or truncated:
+                game.step(None)
+                continue
+            action = act(self.policies[agent], observation, info)
+            if self._native_parser is not None and isinstance(action, str):
+                action = self._native_parser(agent, action)
+            game.step(action)
 
     def _seat_view(self) -> tuple[str, dict[str, Any]]:
         observation = self.game.observe(self.seat)

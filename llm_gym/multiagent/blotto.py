@@ -191,6 +191,10 @@ class BlottoEnv(ParallelEnv):
             self.agents = []
         return observations, rewards, terminations, truncations, infos
 
+    def parse_action(self, agent: str, action: Any) -> Command | ParseError:
+        """The native interface's parser (the same for both seats)."""
+        return self.grammar.parse(action)
+
     def _read(self, action: Any) -> Command | str:
         """A valid move, or its status: ``"parse_error"`` or ``"illegal"``."""
         parsed = action if isinstance(action, (Command, ParseError)) else self.grammar.parse(action)

@@ -123,8 +123,6 @@ class GuideFollowerEnv(TextGame):
 
     def _act(self, agent: str, command: Command) -> Turn:
         if agent == GUIDE:
-            if self.agent_selection != GUIDE:
-                return Turn("It is the follower's turn.", status="illegal")
             self.message = command.args[0]
             return Turn("", next_agent=FOLLOWER)
         text = self.core.format_command(command)
@@ -177,9 +175,7 @@ class GuideFollowerEnv(TextGame):
         return agent == FOLLOWER
 
     def _legal(self, agent: str) -> list[Command]:
-        if agent == FOLLOWER and self.agent_selection == FOLLOWER:
-            return self.core.admissible_commands()
-        return []
+        return self.core.admissible_commands() if agent == FOLLOWER else []
 
     def _oracle_text(self) -> str:
         return self.core.format_command(self.core.oracle_action())
@@ -193,11 +189,18 @@ class GuideFollowerEnv(TextGame):
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
+        """Seats and commands; presets and themes are those of the default environment, TextCraft."""
+        from llm_gym.registry import env_class
+
+        default = env_class("llm_gym/TextCraft-v0")
         return {
             "game": "GuideFollower",
             "agents": list(cls.possible_agents),
+            "presets": {name: config.as_dict() for name, config in default.presets.items()},
+            "themes": list(default.themes),
+            "arguments": ["env_id", "difficulty", "theme", "env_kwargs", "max_turns", "visible_keys", "show_oracle", "hidden"],
             "commands": {GUIDE: [{"verb": spec.verb, "syntax": spec.syntax} for spec in GUIDE_GRAMMAR],
-                         FOLLOWER: "the underlying environment's commands"},
+                         FOLLOWER: "the commands of the environment played (env_id)"},
         }
 
 

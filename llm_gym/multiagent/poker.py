@@ -248,8 +248,6 @@ class PokerEnv(TextGame):
     def _act(self, agent: str, command: Command) -> Turn:
         seat = PLAYERS.index(agent)
         hand = self.hand
-        if PLAYERS[hand.to_act] != agent:
-            return Turn(f"It is not your turn; {PLAYERS[hand.to_act]} acts.", status="illegal")
         legal = hand.legal()
         if command.verb not in legal:
             why = "a bet is open" if hand.facing_bet() else "no bet is open"
