@@ -429,7 +429,7 @@ def _documents(
         target = targets[index % len(targets)] if rng.random() < 0.7 else rng.randrange(len(entities))
         suffix, template = DISTRACTORS[rng.randrange(len(DISTRACTORS))]
         kind = ORG if suffix in ("Prize", "Lecture") else PLACE
-        host = rng.choice([i for i in hosts if entities[i].kind == kind])
+        host = rng.choice([i for i in hosts if entities[i].kind == kind and i != target])
         title = f"{names[target]} {suffix}"
         year = rng.randint(1850, 2020)
         text = template.format(title=title, kind=_descriptor(entities[host]), name=names[host], year=year)
@@ -465,6 +465,46 @@ def _phrase(entities: list[_Entity], names: list[str], noun_phrase: tuple) -> st
     return text
 
 
+MAX_QUESTION_TRIES = 200
+MAX_WORLD_TRIES = 50
+
+
+def _world_and_question(rng: random.Random, config: SearchQAConfig, theme: str) -> tuple | None:
+    """A world, its documents and index, and a question whose oracle searches are verified, or
+    ``None`` when no question of this world can be answered by retrieving within ``top_k``.
+
+    Every choice depends on ``rng`` and on BM25 rankings, which are the same in every theme.
+    """
+    entities = _abstract_world(rng, config)
+    first = None
+    for _ in range(MAX_QUESTION_TRIES):
+        first = _question(rng, entities, config)
+        if first is not None:
+            break
+    if first is None:
+        return None
+    _add_namesakes(rng, entities, first, config.namesakes)
+    pools = name_pools(theme)
+    names = [_name(entity, pools) for entity in entities]
+    documents, doc_of, mentions = _documents(rng, entities, names, first, config.distractors)
+    index = BM25Index([f"{document.title} {document.text}" for document in documents])
+    queries = [f"{names[i]} {_descriptor(e)}" for i, e in enumerate(entities)]
+    # Prefer a question where no search finds a later hop's document by chance, so that the
+    # oracle needs exactly one search per hop.
+    question, fallback = first, None
+    for _ in range(MAX_QUESTION_TRIES):
+        if question is not None:
+            searches = _oracle_plan(index, doc_of, queries, question.path, config.top_k)
+            if searches == len(question.path):
+                return entities, names, documents, doc_of, mentions, index, queries, question, searches
+            if searches is not None and fallback is None:
+                fallback = (question, searches)
+        question = _question(rng, entities, config)
+    if fallback is None:
+        return None
+    return entities, names, documents, doc_of, mentions, index, queries, *fallback
+
+
 @functools.lru_cache(maxsize=64)
 def generate_task(seed: int, config: SearchQAConfig, theme: str) -> SearchQATask:
     """A SearchQA task: a knowledge base, its index, a question and the oracle's verified searches.
@@ -474,35 +514,13 @@ def generate_task(seed: int, config: SearchQAConfig, theme: str) -> SearchQATask
     if theme not in THEMES:
         raise ValueError(f"Unknown theme {theme!r} for SearchQA; allowed: {list(THEMES)}")
     rng = random.Random(f"searchqa/{seed}")
-    entities = _abstract_world(rng, config)
-    questions: list[_Question] = []
-    while not questions:
-        question = _question(rng, entities, config)
-        if question is not None:
-            questions.append(question)
-    _add_namesakes(rng, entities, questions[0], config.namesakes)
-    pools = name_pools(theme)
-    names = [_name(entity, pools) for entity in entities]
-    documents, doc_of, mentions = _documents(rng, entities, names, questions[0], config.distractors)
-    index = BM25Index([f"{document.title} {document.text}" for document in documents])
-    queries = [f"{names[i]} {_descriptor(e)}" for i, e in enumerate(entities)]
-    fallback = None
-    for attempt in range(200):
-        if attempt >= len(questions):
-            question = _question(rng, entities, config)
-            if question is None:
-                continue
-            questions.append(question)
-        question = questions[attempt]
-        searches = _oracle_plan(index, doc_of, queries, question.path, config.top_k)
-        if searches == len(question.path):
+    for _ in range(MAX_WORLD_TRIES):
+        world = _world_and_question(rng, config, theme)
+        if world is not None:
             break
-        if searches is not None and fallback is None:
-            fallback = (question, searches)
     else:
-        if fallback is None:
-            raise RuntimeError(f"SearchQA found no question the oracle can answer for seed {seed} and {config}")
-        question, searches = fallback
+        raise RuntimeError(f"SearchQA found no question the oracle can answer for seed {seed} and {config}")
+    entities, names, documents, doc_of, mentions, index, queries, question, searches = world
     template, phrases = question.text
     text = template.format(*(_phrase(entities, names, phrase) for phrase in phrases))
     text = text[0].upper() + text[1:]
