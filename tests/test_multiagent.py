@@ -15,6 +15,7 @@ from pettingzoo.utils.conversions import parallel_to_aec
 import llm_gym.multiagent as ma
 from llm_gym.grammar import Command
 from llm_gym.multiagent.guide import FOLLOWER, GUIDE
+from llm_gym.multiagent.play import CLEAR_SCREEN
 from llm_gym.multiagent.poker import HeuristicPoker, PokerEnv
 from llm_gym.multiagent.wrappers import AgentInterface, ParallelAgentInterface
 from llm_gym.wrappers.formats import ACTION_FORMATS, OBSERVATION_FORMATS, format_action
@@ -192,12 +193,16 @@ def scripted(lines: list[str]):
 
 def test_hot_seat_plays_a_poker_hand_with_help_and_bad_input():
     shown: list[str] = []
-    result = ma.play_hot_seat(PokerEnv(), read=scripted(["help", "dance", "bet", "fold"]), write=shown.append, seed=0)
+    lines = ["", "help", "dance", "bet", "", "fold"]
+    result = ma.play_hot_seat(PokerEnv(), read=scripted(lines), write=shown.append, seed=0)
     text = "\n".join(shown)
     assert result == {"rewards": {"player_0": 1.0, "player_1": -1.0},
                       "outcomes": {"player_0": "success", "player_1": "failure"}, "quit": False}
     assert "Legal moves now: check, bet" in text and 'Unknown command "dance"' in text
     assert text.index("player_0's turn") < text.index("player_1's turn") < text.index("Game over")
+    handover = shown.index(f"{CLEAR_SCREEN}Pass the keyboard to player_1.")  # player_0's screen is cleared first
+    assert all("player_1's turn" not in entry for entry in shown[:handover])
+    assert "Your card: King." not in "\n".join(shown[handover:shown.index(CLEAR_SCREEN)])  # player_0's card
 
 
 def test_hot_seat_quit_and_end_of_input_stop_the_game():
@@ -210,7 +215,7 @@ def test_hot_seat_quit_and_end_of_input_stop_the_game():
 def test_hot_seat_runs_simultaneous_games_seat_by_seat():
     shown: list[str] = []
     moves = ["send 3 1 1", "send 1 1 3"] * 3
-    result = ma.play_hot_seat(ma.make("Blotto"), read=scripted(moves), write=shown.append, seed=0)
+    result = ma.play_hot_seat(ma.make("Blotto"), read=scripted(moves), write=shown.append, seed=0, handover=False)
     assert result["quit"] is False and result["rewards"] == {"player_0": 0.0, "player_1": 0.0}
     assert set(result["outcomes"].values()) == {"draw"}
 

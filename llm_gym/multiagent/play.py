@@ -1,7 +1,8 @@
 """Hot seat: people at one terminal play the seats of a multi-agent game in turn.
 
-Each turn shows whose turn it is, then that seat's observation only (the others look away).
-``help`` shows the seat's instructions and legal moves again; ``quit`` (or end of input) stops.
+When the turn passes to another seat the screen is cleared and the game waits for Enter, so the
+next player sees only their own observation (hidden cards stay hidden). ``help`` shows the seat's
+instructions and legal moves again; ``quit`` (or end of input) stops.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any, Callable
 
 HELP_WORDS = ("help", "?")
 QUIT_WORDS = ("quit", "exit")
+CLEAR_SCREEN = "\x1b[2J\x1b[H"
 
 
 def play_hot_seat(
@@ -17,16 +19,18 @@ def play_hot_seat(
     read: Callable[[str], str] = input,
     write: Callable[[str], Any] = print,
     seed: int | None = None,
+    handover: bool = True,
 ) -> dict[str, Any]:
     """Play one episode of ``env`` (a PettingZoo AEC or Parallel game) with people taking turns.
 
-    Returns each seat's total reward, its outcome (from ``info["outcome"]`` where the game reports
-    one), and whether the players quit early.
+    ``handover`` clears the screen and waits for Enter whenever the seat to act changes. Returns
+    each seat's total reward, its outcome (``info["outcome"]``), and whether the players quit.
 
     Example:
         >>> from llm_gym.multiagent.poker import PokerEnv
         >>> moves = iter(["bet", "call"])
-        >>> result = play_hot_seat(PokerEnv(), read=lambda prompt: next(moves), write=lambda text: None, seed=0)
+        >>> result = play_hot_seat(PokerEnv(), read=lambda prompt: next(moves), write=lambda text: None,
+        ...                        seed=0, handover=False)
         >>> sorted(result["rewards"].values())
         [-2.0, 2.0]
     """
@@ -39,41 +43,59 @@ def play_hot_seat(
     totals = {agent: 0.0 for agent in env.possible_agents}
     outcomes: dict[str, str] = {}
     finals: dict[str, str] = {}
+    stopped = {"rewards": totals, "outcomes": outcomes, "quit": True}
     write(f"Hot seat: {', '.join(env.possible_agents)}. Type 'help' for the rules and moves, 'quit' to stop.")
+    previous = None
     for agent in env.agent_iter():
-        observation, reward, terminated, truncated, info = env.last()
+        observation, _, terminated, truncated, info = env.last()
         if terminated or truncated:
             outcomes[agent] = info.get("outcome", "truncated" if truncated else "terminated")
-            finals[agent] = observation["text"] if isinstance(observation, dict) else str(observation)
+            finals[agent] = _text(observation)
             env.step(None)
             continue
-        write(f"\n===== {agent}'s turn (everyone else, look away) =====")
-        write(observation["text"] if isinstance(observation, dict) else str(observation))
+        if handover and agent != previous:
+            write(f"{CLEAR_SCREEN}Pass the keyboard to {agent}.")
+            if _read(read, f"{agent}, press Enter when ready> ") in QUIT_WORDS:
+                write("Game stopped.")
+                return stopped
+        previous = agent
+        write(f"\n===== {agent}'s turn =====")
+        write(_text(observation))
         while True:
-            try:
-                line = read(f"{agent}> ")
-            except EOFError:
-                line = "quit"
+            line = _read(read, f"{agent}> ", raw=True)
             command = line.strip().lower()
             if command in QUIT_WORDS:
                 write("Game stopped.")
-                return {"rewards": totals, "outcomes": outcomes, "quit": True}
-            if command in HELP_WORDS:
-                write(_help(env, agent, info))
-                continue
-            break
+                return stopped
+            if command not in HELP_WORDS:
+                break
+            write(_help(info))
         env.step(line)
         for name, value in env.rewards.items():
             totals[name] += float(value)
-    write("\n===== Game over =====")
+    if handover:
+        write(CLEAR_SCREEN)
+    write("===== Game over =====")
     for agent in env.possible_agents:
         write(f"--- {agent} ---\n{finals.get(agent, '')}")
         write(f"{agent}: {outcomes.get(agent, 'over')}, total reward {totals[agent]:g}")
     return {"rewards": totals, "outcomes": outcomes, "quit": False}
 
 
-def _help(env: Any, agent: str, info: dict[str, Any]) -> str:
-    instructions = info.get("instructions", "")
+def _read(read: Callable[[str], str], prompt: str, raw: bool = False) -> str:
+    """A line from ``read``; end of input reads as ``quit``. Lower-cased and stripped unless ``raw``."""
+    try:
+        line = read(prompt)
+    except EOFError:
+        line = "quit"
+    return line if raw else line.strip().lower()
+
+
+def _text(observation: Any) -> str:
+    return observation["text"] if isinstance(observation, dict) else str(observation)
+
+
+def _help(info: dict[str, Any]) -> str:
     legal = info.get("admissible_actions")
     moves = f"\nLegal moves now: {', '.join(legal)}" if legal else ""
-    return f"{instructions}{moves}\nType 'quit' to stop."
+    return f"{info.get('instructions', '')}{moves}\nType 'quit' to stop."
