@@ -106,7 +106,6 @@ class GuideFollowerEnv(TextGame):
         self.base_info = info
         self.first_view = info["view"]
         self.message: str | None = None
-        self.last_action: str | None = None
         self.task_id = info["task_id"]
         self.feedback[FOLLOWER] = self.first_view["feedback"]
         return GUIDE
@@ -128,7 +127,6 @@ class GuideFollowerEnv(TextGame):
         text = self.core.format_command(command)
         _, reward, terminated, _, info = self.core.step(text)
         self.base_info = info
-        self.last_action = text
         feedback = info["view"]["feedback"]
         note = f"The follower did: {text}\nResult: {feedback}"
         rewards = {GUIDE: reward, FOLLOWER: reward} if reward else {}

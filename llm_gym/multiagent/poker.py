@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -488,7 +487,7 @@ def _strength(card: tuple[int, int], board: tuple[int, int] | None) -> int:
     return 100 + card[0] if board is not None and board[0] == card[0] else card[0]
 
 
-def expected_payoffs(config: PokerConfig, policies: tuple[PokerPolicy, PokerPolicy]) -> tuple[Fraction | float, ...]:
+def expected_payoffs(config: PokerConfig, policies: tuple[PokerPolicy, PokerPolicy]) -> tuple[float, float]:
     """The exact expected chips of each seat over every deal, with each seat played by its policy."""
     cards = deck(config)
     deals = [
