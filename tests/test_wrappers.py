@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import llm_gym
-from llm_gym.grammar import Command, ParseError
+from llm_gym.grammar import Command
 from llm_gym.registry import env_class
 from llm_gym.wrappers import (
     ACTION_FORMATS,
@@ -414,6 +414,13 @@ def test_labels_and_describe():
     assert not is_lossless(env)
     assert is_lossless(make(ENV_IDS[0], interface="json+toolcall", semantics="made-up"))
     assert describe(make(ENV_IDS[0])) == []
+
+
+def test_gym_make_of_the_spec_rebuilds_the_stack():
+    env = make(ENV_IDS[0], interface="kv+react+actions-every+history-2", semantics="made-up@4", difficulty="easy")
+    again = gym.make(env.spec)
+    assert describe(again) == describe(env)
+    assert again.reset(seed=1)[0] == env.reset(seed=1)[0]
 
 
 def test_bad_presets_and_combinations_raise_value_errors():

@@ -122,15 +122,12 @@ class ActionFormat(_ActionWrapper):
     shift = "interface"
 
     def __init__(self, env: gym.Env, fmt: str = "native"):
-        super().__init__(env)
+        super().__init__(env, fmt=fmt)
         self.fmt = formats.check_format(fmt, TEXT_ACTION_FORMATS, "action format")
         self.lossless = fmt != "index"
         if self.needs_action_list:
             self.action_list_mode = "every_turn"
         self._check_stack()
-
-    def params(self) -> dict[str, Any]:
-        return {"fmt": self.fmt}
 
     def tool_schemas(self) -> list[dict]:
         """The OpenAI-style function schemas an agent calls (``toolcall``), from the ``CommandSpec``s."""
@@ -161,15 +158,12 @@ class DiscreteActions(_ActionWrapper):
     action_list_mode = "every_turn"
 
     def __init__(self, env: gym.Env, max_actions: int = 256):
-        super().__init__(env)
+        super().__init__(env, max_actions=max_actions)
         if isinstance(max_actions, bool) or not isinstance(max_actions, int) or max_actions < 1:
             raise ValueError(f"DiscreteActions max_actions must be a positive integer, got {max_actions!r}")
         self.max_actions = max_actions
         self.action_space = spaces.Discrete(max_actions)
         self._check_stack()
-
-    def params(self) -> dict[str, Any]:
-        return {"max_actions": self.max_actions}
 
     def _listed(self) -> list[str]:
         return super()._listed()[: self.max_actions]

@@ -30,19 +30,25 @@ SHIFTS = ("interface", "semantic")
 _MISSING = object()
 
 
-class LLMGymWrapper(gym.Wrapper):
+class LLMGymWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Base class of llm-gym wrappers: each declares ``lossless`` and ``shift``.
 
     ``lossless`` is True when the agent can see and do exactly what it could before (a pure
     re-encoding); ``shift`` says what the wrapper changes, ``"interface"`` or ``"semantic"``.
+    The constructor arguments (``params``) are recorded in ``env.spec.additional_wrappers``, so
+    ``gym.make(env.spec)`` builds the same stack again.
     """
 
     lossless: bool = True
     shift: str = "interface"
 
+    def __init__(self, env: gym.Env, **params: Any):
+        gym.utils.RecordConstructorArgs.__init__(self, **params)
+        gym.Wrapper.__init__(self, env)
+
     def params(self) -> dict[str, Any]:
         """The constructor arguments that make this layer, for ``describe``."""
-        return {}
+        return dict(self._saved_kwargs)
 
     def forbid_below(self, classes: tuple[type, ...], why: str) -> None:
         """Raise ``ValueError`` if a layer of one of ``classes`` is already in the wrapped stack."""

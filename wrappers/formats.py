@@ -36,6 +36,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from llm_gym.grammar import Command, Grammar, ParseError
 
 OBSERVATION_FORMATS = ("prose", "json", "markdown", "kv")
@@ -216,8 +218,6 @@ def action_payload(
 
 
 def _choose(choice: Any, actions: Sequence[Command | str], grammar: Grammar, base: int) -> str | ParseError:
-    import numpy as np
-
     if isinstance(choice, (bool, np.bool_)) or not isinstance(choice, (int, np.integer)):
         return ParseError(f"Expected an action number, got {type(choice).__name__}.")
     position = int(choice) - base

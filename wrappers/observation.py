@@ -34,12 +34,9 @@ class ObservationFormat(PresentationWrapper):
     shift = "interface"
 
     def __init__(self, env: gym.Env, fmt: str = "prose"):
-        super().__init__(env)
+        super().__init__(env, fmt=fmt)
         self.fmt = formats.check_format(fmt, formats.OBSERVATION_FORMATS, "observation format")
         self.forbid_below((ChatHistory, ObservationFormat), "the stack's observation format is already set")
-
-    def params(self) -> dict[str, Any]:
-        return {"fmt": self.fmt}
 
     def render_view(self, view: dict[str, Any], first: bool) -> str:
         return formats.render_view(view, self.fmt, first=first, prose=self.env.unwrapped.render_view)
@@ -62,15 +59,12 @@ class ActionList(PresentationWrapper):
     shift = "interface"
 
     def __init__(self, env: gym.Env, mode: str = "every_turn"):
-        super().__init__(env)
+        super().__init__(env, mode=mode)
         self.action_list_mode = formats.check_format(mode, ACTION_LIST_MODES, "action list mode")
         self.forbid_below((ChatHistory, ActionList), "the stack's action list visibility is already set")
         if mode != "every_turn" and lookup(self.env, "needs_action_list", False):
             raise ValueError(f"ActionList({mode!r}) hides actions that the stack's action format picks by number")
         self.lossless = _MODE_RANK[mode] >= _MODE_RANK[env.unwrapped.native_action_list]
-
-    def params(self) -> dict[str, Any]:
-        return {"mode": self.action_list_mode, "native": self.env.unwrapped.native_action_list}
 
 
 def chat_space() -> spaces.Sequence:
@@ -103,7 +97,7 @@ class ChatHistory(LLMGymWrapper):
     shift = "interface"
 
     def __init__(self, env: gym.Env, window: int | None = None):
-        super().__init__(env)
+        super().__init__(env, window=window)
         if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
             raise ValueError(f"ChatHistory window must be a positive integer or None, got {window!r}")
         if not isinstance(env.observation_space, spaces.Text):
@@ -112,9 +106,6 @@ class ChatHistory(LLMGymWrapper):
         self.lossless = window is None
         self.observation_space = chat_space()
         self._messages: list[dict[str, str]] = []
-
-    def params(self) -> dict[str, Any]:
-        return {"window": self.window}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         _, info = self.env.reset(seed=seed, options=options)

@@ -12,7 +12,6 @@ act on the original lexicon. The dynamics are untouched.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections.abc import Sequence
@@ -20,13 +19,14 @@ from typing import Any
 
 import gymnasium as gym
 
-from llm_gym.grammar import _PLACEHOLDER, Arg, Command, CommandSpec, Grammar, ParseError
+from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
 from llm_gym.themes import made_up_word
 from llm_gym.wrappers.base import LLMGymWrapper
 
 _EDGE_BEFORE = r"(?<![A-Za-z0-9_])"
 _EDGE_AFTER = r"(?![A-Za-z0-9_])"
 _WORD = re.compile(r"[a-z0-9]+")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")  # a template's argument slot, as CommandSpec writes it
 _VOCABULARY_SEEDS = 12
 _POOL_TRIES = 64
 
@@ -201,7 +201,7 @@ class Reskin(LLMGymWrapper):
     shift = "semantic"
 
     def __init__(self, env: gym.Env, vocabulary: str | Sequence[str] = "made-up", seed: int = 0):
-        super().__init__(env)
+        super().__init__(env, vocabulary=vocabulary, seed=seed)
         if not isinstance(env.observation_space, gym.spaces.Text):
             raise ValueError(f"Reskin needs text observations (put ChatHistory outside it), got {env.observation_space}")
         self.forbid_below((LLMGymWrapper,), "Reskin goes under the interface wrappers, which keep their own wording")
@@ -213,10 +213,6 @@ class Reskin(LLMGymWrapper):
         self._avoid = frozenset(_WORD.findall(env.unwrapped.instructions.lower()))
         self.lexicon = Lexicon({})
         self._grammar = env.unwrapped.grammar
-
-    def params(self) -> dict[str, Any]:
-        vocabulary = self.vocabulary if isinstance(self.vocabulary, str) else f"<{len(self.vocabulary)} names>"
-        return {"vocabulary": vocabulary, "seed": self.seed}
 
     def _vocabulary_pool(self) -> tuple[str, ...]:
         core = self.env.unwrapped
