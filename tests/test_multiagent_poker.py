@@ -15,8 +15,10 @@ from llm_gym.multiagent.poker import (
     PokerEnv,
     PokerState,
     RandomPoker,
+    best_response_value,
     card_name,
     expected_payoffs,
+    exploitability,
 )
 from llm_gym.testing import FUZZ_ACTIONS
 
@@ -41,6 +43,21 @@ def test_kuhn_equilibrium_is_not_exploited_by_other_policies():
     for other in (HeuristicPoker(), HeuristicPoker(bluff=0.0), RandomPoker()):
         assert expected_payoffs(KUHN, (KuhnEquilibrium(), other))[0] >= -1 / 18 - 1e-9
         assert expected_payoffs(KUHN, (other, KuhnEquilibrium()))[1] >= 1 / 18 - 1e-9
+
+
+def test_best_responses_confirm_the_kuhn_equilibrium_and_exploit_the_rest():
+    for alpha in (0.0, 1 / 3):
+        equilibrium = KuhnEquilibrium(alpha=alpha)
+        assert best_response_value(KUHN, equilibrium, 0) == pytest.approx(-1 / 18)
+        assert best_response_value(KUHN, equilibrium, 1) == pytest.approx(1 / 18)
+        assert exploitability(KUHN, equilibrium) == pytest.approx(0.0, abs=1e-12)
+    assert exploitability(KUHN, RandomPoker()) > exploitability(KUHN, HeuristicPoker()) > 0.05
+
+
+def test_a_best_response_does_at_least_as_well_as_any_policy():
+    best = best_response_value(LEDUC, RandomPoker(), 1)
+    for policy in (HeuristicPoker(), HeuristicPoker(bluff=0.0), RandomPoker()):
+        assert best >= expected_payoffs(LEDUC, (RandomPoker(), policy))[1] - 1e-9
 
 
 def test_heuristic_beats_random_in_both_seats_of_leduc():

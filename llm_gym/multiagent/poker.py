@@ -487,14 +487,18 @@ def _strength(card: tuple[int, int], board: tuple[int, int] | None) -> int:
     return 100 + card[0] if board is not None and board[0] == card[0] else card[0]
 
 
-def expected_payoffs(config: PokerConfig, policies: tuple[PokerPolicy, PokerPolicy]) -> tuple[float, float]:
-    """The exact expected chips of each seat over every deal, with each seat played by its policy."""
+def all_deals(config: PokerConfig) -> list[PokerState]:
+    """The first state of every deal, each equally likely."""
     cards = deck(config)
-    deals = [
-        (a, b, board)
+    return [
+        PokerState(config, (a, b), board, (config.ante, config.ante))
         for a, b in itertools.permutations(cards, 2)
         for board in ([None] if not config.board else [c for c in cards if c not in (a, b)])
     ]
+
+
+def expected_payoffs(config: PokerConfig, policies: tuple[PokerPolicy, PokerPolicy]) -> tuple[float, float]:
+    """The exact expected chips of each seat over every deal, with each seat played by its policy."""
 
     def value(state: PokerState) -> float:
         if state.finished:
@@ -502,9 +506,67 @@ def expected_payoffs(config: PokerConfig, policies: tuple[PokerPolicy, PokerPoli
         seat = state.to_act
         return sum(p * value(state.apply(verb)) for verb, p in policies[seat].probabilities(state, seat).items() if p)
 
-    total = sum(value(PokerState(config, (a, b), board, (config.ante, config.ante))) for a, b, board in deals)
-    mean = total / len(deals)
+    deals = all_deals(config)
+    mean = sum(value(state) for state in deals) / len(deals)
     return (mean, -mean)
+
+
+def best_response_value(config: PokerConfig, policy: PokerPolicy, seat: int) -> float:
+    """The chips per hand a best response in ``seat`` wins against ``policy`` in the other seat (exact).
+
+    The best response picks one move per information set (its card, the board once shown, the
+    betting), the one with the most expected chips over the histories it cannot tell apart.
+    """
+    other = 1 - seat
+    groups: dict[tuple, list[tuple[PokerState, float]]] = {}
+
+    def infoset(state: PokerState) -> tuple:
+        return (state.cards[seat], state.board if state.board_shown else None, state.history)
+
+    def collect(state: PokerState, weight: float) -> None:
+        if state.finished:
+            return
+        if state.to_act == seat:
+            groups.setdefault(infoset(state), []).append((state, weight))
+            for verb in state.legal():
+                collect(state.apply(verb), weight)
+            return
+        for verb, p in policy.probabilities(state, other).items():
+            if p:
+                collect(state.apply(verb), weight * p)
+
+    choices: dict[tuple, str] = {}
+    values: dict[PokerState, float] = {}
+
+    def value(state: PokerState) -> float:
+        if state not in values:
+            if state.finished:
+                values[state] = float(state.payoffs()[seat])
+            elif state.to_act == seat:
+                key = infoset(state)
+                if key not in choices:
+                    choices[key] = max(
+                        state.legal(), key=lambda verb: sum(w * value(h.apply(verb)) for h, w in groups[key])
+                    )
+                values[state] = value(state.apply(choices[key]))
+            else:
+                probabilities = policy.probabilities(state, other).items()
+                values[state] = sum(p * value(state.apply(verb)) for verb, p in probabilities if p)
+        return values[state]
+
+    deals = all_deals(config)
+    for state in deals:
+        collect(state, 1.0)
+    return sum(value(state) for state in deals) / len(deals)
+
+
+def exploitability(config: PokerConfig, policy: PokerPolicy) -> float:
+    """How much a best response gains against ``policy`` playing both seats, per hand and seat.
+
+    Zero exactly at a Nash equilibrium: the mean of the two best responses' values (the game's value
+    cancels out between the seats).
+    """
+    return (best_response_value(config, policy, 0) + best_response_value(config, policy, 1)) / 2
 
 
 POLICIES = {"random": RandomPoker, "heuristic": HeuristicPoker, "kuhn-equilibrium": KuhnEquilibrium}
