@@ -1,0 +1,147 @@
+"""A tiny offline policy: a byte-level BPE trained on environment text and a ~1M-parameter Llama.
+
+Nothing is downloaded. ``build_tiny(out_dir, corpus)`` trains the tokenizer on ``corpus`` (text the
+environments produce, see ``env_corpus``), wraps it with a ChatML chat template, builds a small
+``LlamaConfig`` model and saves both as an ordinary Hugging Face checkpoint directory, which
+``AutoModelForCausalLM.from_pretrained`` and ``PreTrainedTokenizerFast.from_pretrained`` reload
+bit-exactly.
+
+Two transformers 5.x facts shape this module: the model type is Llama, not Qwen2 (v5 swaps in
+``Qwen2Tokenizer`` for qwen2 checkpoints and changes the ids), and ``padding_side`` is passed to the
+tokenizer's constructor, the only way it is saved.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Iterable
+
+PAD, EOT, IM_START, IM_END = "<|pad|>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"
+
+# ChatML; the assistant's content and its end-of-turn token sit inside {% generation %} so that
+# apply_chat_template(..., return_assistant_tokens_mask=True) can mark them.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{% if message['role'] == 'assistant' %}"
+    "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\\n' }}"
+    "{% else %}{{ message['content'] + '<|im_end|>\\n' }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+def env_corpus(envs: Iterable[Any], episodes: int, seed: int) -> list[str]:
+    """Observations and actions of ``episodes`` episodes per env, played by a noisy oracle.
+
+    Each env is a made Gymnasium env of this package (any wrapper stack); actions are written in
+    the env's current interface, so the tokenizer learns what the policy will read and write.
+    """
+    rng = random.Random(f"tiny-corpus/{seed}")
+    lines: list[str] = ["system", "user", "assistant"] * 100  # the chat template's role names
+    for env in envs:
+        format_command = env.get_wrapper_attr("format_command")
+        for _ in range(episodes):
+            observation, _ = env.reset(seed=rng.randrange(2**31))
+            lines.append(observation)
+            done = False
+            while not done:
+                base = env.unwrapped
+                command = base.oracle_action() if rng.random() < 0.7 else rng.choice(base.admissible_commands())
+                action = format_command(command)
+                observation, _, terminated, truncated, _ = env.step(action)
+                lines += [action, observation]
+                done = terminated or truncated
+    return lines
+
+
+def build_tokenizer(corpus: list[str], vocab_size: int = 1024):
+    """A byte-level BPE trained on ``corpus``, wrapped as a chat tokenizer (left padding)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD, EOT, IM_START, IM_END],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token=IM_END,
+        pad_token=PAD,
+        bos_token=None,
+        additional_special_tokens=[EOT, IM_START],
+        padding_side="left",
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def build_model(tokenizer, hidden: int = 128, layers: int = 4, heads: int = 4, kv_heads: int = 2, seed: int = 0):
+    """A Llama-style causal LM sized for ``tokenizer``; about 1M parameters at the defaults."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=4 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+    )
+    with torch.random.fork_rng():  # seeded initialisation without touching the caller's RNG
+        torch.manual_seed(seed)
+        return AutoModelForCausalLM.from_config(config)
+
+
+def build_tiny(out_dir: str | Path, corpus: list[str], vocab_size: int = 1024, seed: int = 0, **model_kwargs) -> Path:
+    """Train the tokenizer, build the model and save both to ``out_dir``; returns the path.
+
+    Example:
+        >>> import tempfile, gymnasium as gym, llm_gym
+        >>> from llm_gym.baselines.tiny import build_tiny, env_corpus
+        >>> env = gym.make("llm_gym/TextCraft-v0", difficulty="easy")
+        >>> path = build_tiny(tempfile.mkdtemp(), env_corpus([env], 20, seed=0), hidden=32, layers=1)
+        >>> sorted(p.name for p in path.iterdir())[:2]
+        ['chat_template.jinja', 'config.json']
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(corpus, vocab_size)
+    model = build_model(tokenizer, seed=seed, **model_kwargs)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def load_policy(path: str | Path, device: str = "cpu", dtype: Any = None):
+    """Load ``(model, tokenizer)`` from a local checkpoint directory, with a clear error if it is bad."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(path)
+    if not path.is_dir():
+        raise ValueError(f"model checkpoint {str(path)!r} is not a directory; pass a local Hugging Face checkpoint or 'tiny'")
+    missing = [name for name in ("config.json",) if not (path / name).is_file()]
+    if missing or not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
+        raise ValueError(f"model checkpoint {str(path)!r} lacks {missing or ['tokenizer.json']}; not a Hugging Face checkpoint")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    except Exception as error:  # transformers raises many kinds; name the checkpoint in one
+        raise ValueError(f"cannot load model checkpoint {str(path)!r}: {error}") from error
+    if not tokenizer.chat_template:
+        raise ValueError(f"model checkpoint {str(path)!r} has no chat template; the trainer needs one")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer

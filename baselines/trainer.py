@@ -1,0 +1,677 @@
+"""Baseline multi-turn reinforcement fine-tuning (RFT) of a causal LM on llm-gym environments.
+
+One file, read top to bottom (CleanRL style):
+
+1. ``Args``, ``Cell`` and ``Phase``: the whole configuration, validated before any work starts.
+2. Environments: a cell (env id, difficulty, interface, theme, weight) becomes a made env.
+3. Warm start: supervised steps on oracle trajectories with a share of random actions.
+4. Rollout: G episodes per task seed, batched and token-in/token-out (``rollout.py``).
+5. Advantages: group-relative (GRPO), or per-turn discounted returns with batch normalisation.
+6. Loss: token-mean policy gradient on the agent's tokens only, optional PPO-clip over stored
+   log-probabilities and k3 KL to a frozen reference.
+7. The loop: mixture or sequential phases, evaluation on fixed seeds, JSONL metrics, checkpoints
+   (a resumed run reproduces an uninterrupted one), non-finite losses skipped, curves plotted.
+
+The policy is any local Hugging Face checkpoint with a chat template, or ``"tiny"``: a ~1M-parameter
+Llama and a BPE tokenizer built offline from the environments' own text (``tiny.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from llm_gym.baselines.rollout import ChatCodec, Episode, oracle_episode, rollout
+
+EVAL_SEED_BASE = 10**9  # eval task seeds are EVAL_SEED_BASE + i; training task seeds lie below it
+ADVANTAGES = ("grpo", "turn_returns")
+INSTRUCTIONS = ("auto", "keep", "drop")
+
+# ----- 1. configuration ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One training or evaluation environment: id, difficulty, interface, theme, mixture weight."""
+
+    env_id: str = "llm_gym/TextCraft-v0"
+    difficulty: Any = "easy"  # a preset name or a dict of knobs (optionally with "preset")
+    interface: str | None = None  # None: the family's native interface
+    theme: str | None = None
+    weight: float = 1.0
+    max_turns: int | None = None
+
+    @classmethod
+    def from_value(cls, value: Any) -> Cell:
+        if isinstance(value, Cell):
+            return value
+        if isinstance(value, str):
+            return cls(env_id=value)
+        if not isinstance(value, dict):
+            raise ValueError(f"a cell must be an env id or a table of {_fields(cls)}; got {value!r}")
+        unknown = sorted(set(value) - set(_fields(cls)))
+        if unknown:
+            raise ValueError(f"unknown cell key(s) {unknown} in {value!r}; allowed: {_fields(cls)}")
+        cell = cls(**value)
+        if not (isinstance(cell.weight, (int, float)) and cell.weight > 0):
+            raise ValueError(f"cell weight must be a positive number, got {cell.weight!r} in {value!r}")
+        return cell
+
+    def __hash__(self) -> int:  # difficulty may be a dict
+        return hash(json.dumps(dataclasses.asdict(self), sort_keys=True))
+
+    @property
+    def label(self) -> str:
+        difficulty = self.difficulty if isinstance(self.difficulty, str) else json.dumps(self.difficulty, sort_keys=True)
+        parts = [self.env_id.split("/")[-1], difficulty] + [p for p in (self.interface, self.theme) if p]
+        return ":".join(parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """A stage of sequential training: ``iterations`` RL iterations on a mixture of ``cells``."""
+
+    iterations: int
+    cells: tuple[Cell, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Args:
+    # run
+    out_dir: str = "runs/rft"
+    seed: int = 0
+    model: str = "tiny"  # "tiny" (built offline) or a local checkpoint directory
+    tiny_hidden: int = 128
+    tiny_layers: int = 4
+    tiny_vocab: int = 1024
+    threads: int = 1  # torch threads on CPU; 1 is much faster for small models on a small VM
+    device: str = "auto"  # auto, cpu, cuda (bf16 on cuda)
+    lora_rank: int = 0  # > 0: train LoRA adapters (peft) instead of all weights
+    lora_alpha: int = 16
+    instructions: str = "auto"  # keep or drop the rules opening the first observation; auto: drop for tiny
+    # environments: a mixture of cells, or sequential phases
+    cells: tuple[Cell, ...] = (Cell(),)
+    phases: tuple[Phase, ...] = ()
+    eval_cells: tuple[Cell, ...] = ()  # default: every training cell
+    # warm start (supervised, on noisy oracle episodes)
+    warm_steps: int = 200
+    warm_batch: int = 16
+    warm_noise: float = 0.3  # share of random admissible actions in the oracle episodes
+    warm_lr: float = 3e-3
+    # RL
+    iterations: int = 100  # total over phases when phases are given, else of the mixture
+    groups: int = 8  # task seeds per iteration
+    group_size: int = 8  # episodes per task seed (G)
+    lr: float = 3e-4
+    temperature: float = 1.0
+    max_new_tokens: int = 32  # per turn
+    max_tokens: int = 2048  # per episode; longer episodes end as truncated
+    advantage: str = "grpo"  # grpo, or turn_returns (per-turn discounted returns, batch-normalised)
+    std_norm: bool = True  # divide group advantages by the group's std (False: Dr. GRPO)
+    gamma: float = 1.0  # discount of turn_returns
+    kl_coef: float = 0.0  # k3 KL to the frozen warm-start policy; 0 loads no reference
+    ppo_epochs: int = 1  # > 1: PPO-clip updates against the stored sampling log-probabilities
+    clip_eps: float = 0.2
+    grad_clip: float = 1.0
+    microbatch: int = 16  # sequences per forward/backward (gradients accumulate)
+    rollout_batch: int = 256  # episodes generating together
+    # evaluation and records
+    eval_seeds: int = 200
+    eval_every: int = 10
+    eval_greedy: bool = True
+    checkpoint_every: int = 20
+    keep_checkpoints: int = 2
+    max_nonfinite: int = 3  # stop after this many non-finite losses in a row
+    rl_time_limit_s: float = 0.0  # > 0: stop RL after this much training time (evaluation excluded)
+    resume: bool = False
+    plot: bool = True
+    progress: bool = True
+
+    def __post_init__(self):
+        cells = tuple(Cell.from_value(c) for c in self.cells)
+        phases = tuple(_phase(p) for p in self.phases)
+        object.__setattr__(self, "cells", cells)
+        object.__setattr__(self, "phases", phases)
+        object.__setattr__(self, "eval_cells", tuple(Cell.from_value(c) for c in self.eval_cells))
+        for name in ("tiny_hidden", "tiny_layers", "tiny_vocab", "threads", "groups", "group_size", "max_new_tokens",
+                     "max_tokens", "ppo_epochs", "microbatch", "rollout_batch", "eval_seeds", "eval_every",
+                     "checkpoint_every", "keep_checkpoints", "max_nonfinite", "warm_batch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"Args.{name} must be a positive integer, got {value!r}")
+        for name in ("warm_steps", "iterations", "lora_rank"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"Args.{name} must be a non-negative integer, got {value!r}")
+        if self.advantage not in ADVANTAGES:
+            raise ValueError(f"Args.advantage = {self.advantage!r} is invalid; allowed: {list(ADVANTAGES)}")
+        if self.instructions not in INSTRUCTIONS:
+            raise ValueError(f"Args.instructions = {self.instructions!r} is invalid; allowed: {list(INSTRUCTIONS)}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"Args.device = {self.device!r} is invalid; allowed: ['auto', 'cpu', 'cuda']")
+        if not 0.0 <= self.warm_noise <= 1.0:
+            raise ValueError(f"Args.warm_noise must be in [0, 1], got {self.warm_noise!r}")
+        if self.group_size < 2 and self.advantage == "grpo":
+            raise ValueError("Args.group_size must be at least 2 for grpo advantages")
+        if self.temperature <= 0 or self.lr <= 0 or self.warm_lr <= 0 or not 0 < self.gamma <= 1:
+            raise ValueError("Args.temperature, lr and warm_lr must be > 0 and gamma in (0, 1]")
+        if not cells and not phases:
+            raise ValueError("Args needs at least one cell (or phases)")
+        if phases and sum(p.iterations for p in phases) != self.iterations:
+            object.__setattr__(self, "iterations", sum(p.iterations for p in phases))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Args:
+        unknown = sorted(set(values) - set(_fields(cls)))
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown}; allowed: {_fields(cls)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @property
+    def schedule(self) -> tuple[Phase, ...]:
+        return self.phases or (Phase(self.iterations, self.cells),)
+
+    @property
+    def all_eval_cells(self) -> tuple[Cell, ...]:
+        if self.eval_cells:
+            return self.eval_cells
+        return tuple(dict.fromkeys(c for phase in self.schedule for c in phase.cells))
+
+
+def _fields(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _phase(value: Any) -> Phase:
+    if isinstance(value, Phase):
+        return value
+    if not isinstance(value, dict) or set(value) != {"iterations", "cells"}:
+        raise ValueError(f"a phase must be a table with exactly 'iterations' and 'cells'; got {value!r}")
+    return Phase(int(value["iterations"]), tuple(Cell.from_value(c) for c in value["cells"]))
+
+
+def seed_of(*parts: Any) -> int:
+    """A 63-bit seed from any parts, stable across processes (no global RNG anywhere)."""
+    return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:8], "big") >> 1
+
+
+# ----- 2. environments -------------------------------------------------------------------------
+
+
+def make_env(cell: Cell):
+    """Make a cell's env: ``gym.make``, or ``llm_gym.wrappers.make`` when an interface is named."""
+    import gymnasium as gym
+
+    import llm_gym  # noqa: F401  (registers the families)
+
+    kwargs: dict[str, Any] = {"difficulty": cell.difficulty}
+    if cell.theme is not None:
+        kwargs["theme"] = cell.theme
+    if cell.max_turns is not None:
+        kwargs["max_turns"] = cell.max_turns
+    try:
+        if cell.interface is None:
+            return gym.make(cell.env_id, **kwargs)
+        from llm_gym import wrappers
+
+        if not hasattr(wrappers, "make"):
+            raise ValueError("an interface needs llm_gym.wrappers.make, which this install lacks")
+        return wrappers.make(cell.env_id, interface=cell.interface, **kwargs)
+    except ValueError as error:
+        raise ValueError(f"bad cell {cell.label}: {error}") from error
+    except gym.error.Error as error:
+        raise ValueError(f"bad cell {cell.label}: {error}") from error
+
+
+class EnvPool:
+    """Made envs per cell, reused across iterations (an env is reset for each new episode)."""
+
+    def __init__(self):
+        self.envs: dict[Cell, list] = {}
+
+    def take(self, cell: Cell, count: int) -> list:
+        envs = self.envs.setdefault(cell, [])
+        while len(envs) < count:
+            envs.append(make_env(cell))
+        return envs[:count]
+
+
+def pick_cells(cells: tuple[Cell, ...], count: int, rng: random.Random) -> list[Cell]:
+    return rng.choices(cells, weights=[c.weight for c in cells], k=count)
+
+
+# ----- 3. warm start ---------------------------------------------------------------------------
+
+
+def warm_start(model, codec: ChatCodec, args: Args, pool: EnvPool, log) -> None:
+    """Supervised steps on noisy oracle episodes: token-mean cross-entropy on the agent's tokens."""
+    import torch
+
+    cells = args.schedule[0].cells
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.warm_lr)
+    for step in range(args.warm_steps):
+        rng = random.Random(seed_of(args.seed, "warm", step))
+        chosen = pick_cells(cells, args.warm_batch, rng)
+        episodes = []
+        for cell in dict.fromkeys(chosen):
+            for env in pool.take(cell, 1) * chosen.count(cell):
+                episodes.append(oracle_episode(env, codec, rng.randrange(EVAL_SEED_BASE), args.warm_noise, rng, args.max_tokens))
+        total = sum(sum(e.mask) for e in episodes)
+        loss_value = 0.0
+        zeros = [[0.0] * len(e.rewards) for e in episodes]
+        for batch in microbatches(episodes, zeros, args.microbatch, codec.tokenizer.pad_token_id, _device(model)):
+            logp = token_logprobs(model, batch)
+            loss = -(logp * batch["mask"]).sum() / total
+            loss.backward()
+            loss_value += float(loss.detach())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step % 10 == 0 or step == args.warm_steps - 1:
+            log({"kind": "warm", "iteration": 0, "step": step + 1, "loss": loss_value})
+
+
+# ----- 4. rollout (see rollout.py) and the batch it becomes ------------------------------------
+
+
+def microbatches(episodes: list[Episode], turn_advantages: list[list[float]], size: int, pad_id: int, device: Any = "cpu"):
+    """Right-padded training tensors, ``args.microbatch`` episodes at a time, shifted for next-token.
+
+    ``mask[b, t]`` is 1 when token ``t + 1`` was produced by the policy; ``adv`` carries the
+    advantage of the turn that produced it; ``old_logp`` its stored sampling log-probability.
+    """
+    import torch
+
+    order = sorted(range(len(episodes)), key=lambda i: len(episodes[i].ids))  # similar lengths together
+    for start in range(0, len(order), size):
+        chunk = [episodes[i] for i in order[start : start + size]]
+        advs = [turn_advantages[i] for i in order[start : start + size]]
+        width = max(len(e.ids) for e in chunk)
+        ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+        attention = torch.zeros((len(chunk), width), dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.float32)
+        adv = torch.zeros((len(chunk), width), dtype=torch.float32)
+        old = torch.zeros((len(chunk), width), dtype=torch.float32)
+        for row, (episode, turn_adv) in enumerate(zip(chunk, advs)):
+            n = len(episode.ids)
+            ids[row, :n] = torch.tensor(episode.ids)
+            attention[row, :n] = 1
+            mask[row, :n] = torch.tensor(episode.mask, dtype=torch.float32)
+            adv[row, :n] = torch.tensor([turn_adv[t] if t >= 0 else 0.0 for t in episode.turn])
+            old[row, :n] = torch.tensor(episode.logprobs)
+        yield {
+            "ids": ids.to(device), "attention": attention.to(device), "mask": mask[:, 1:].to(device),
+            "adv": adv[:, 1:].to(device), "old_logp": old[:, 1:].to(device),
+        }
+
+
+def _device(model):
+    return next(model.parameters()).device
+
+
+def token_logprobs(model, batch: dict) -> Any:
+    """log pi(token t+1 | tokens <= t) for every position of the batch."""
+    import torch
+
+    logits = model(input_ids=batch["ids"], attention_mask=batch["attention"]).logits[:, :-1].float()
+    return torch.log_softmax(logits, dim=-1).gather(2, batch["ids"][:, 1:, None]).squeeze(2)
+
+
+# ----- 5. advantages ---------------------------------------------------------------------------
+
+
+def group_advantages(returns: list[float], groups: list[int], std_norm: bool = True, eps: float = 1e-6):
+    """GRPO: each return minus its group's mean (over the group's std when ``std_norm``).
+
+    Returns ``(advantages, zero_variance)``: per episode, and whether its group had no variance
+    (such a group carries no learning signal and is dropped from the batch).
+    """
+    members: dict[int, list[int]] = {}
+    for index, group in enumerate(groups):
+        members.setdefault(group, []).append(index)
+    advantages, zero = [0.0] * len(returns), [False] * len(returns)
+    for indices in members.values():
+        values = [returns[i] for i in indices]
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        for i in indices:
+            zero[i] = std < eps
+            advantages[i] = 0.0 if zero[i] else (returns[i] - mean) / (std + eps if std_norm else 1.0)
+    return advantages, zero
+
+
+def turn_return_advantages(rewards: list[list[float]], gamma: float, eps: float = 1e-6) -> list[list[float]]:
+    """Per-turn discounted returns G_t, normalised over every turn of the batch (ReBN)."""
+    returns = []
+    for episode_rewards in rewards:
+        running, per_turn = 0.0, []
+        for reward in reversed(episode_rewards):
+            running = reward + gamma * running
+            per_turn.append(running)
+        returns.append(per_turn[::-1])
+    flat = [g for per_turn in returns for g in per_turn]
+    mean = sum(flat) / max(1, len(flat))
+    std = math.sqrt(sum((g - mean) ** 2 for g in flat) / max(1, len(flat)))
+    return [[(g - mean) / (std + eps) for g in per_turn] for per_turn in returns]
+
+
+# ----- 6. loss ---------------------------------------------------------------------------------
+
+
+def policy_loss(logp, batch: dict, total_tokens: int, clip_eps: float, kl_coef: float, ref_logp=None):
+    """Token-mean PPO-clip surrogate (the plain policy gradient at ratio 1) plus k3 KL.
+
+    Normalised by ``total_tokens``, the agent tokens of the whole batch, so microbatches add up.
+    Returns the loss and the summed (unnormalised) KL of this microbatch.
+    """
+    import torch
+
+    ratio = torch.exp(logp - batch["old_logp"])
+    surrogate = torch.minimum(ratio * batch["adv"], ratio.clamp(1 - clip_eps, 1 + clip_eps) * batch["adv"])
+    per_token = -surrogate
+    kl = torch.zeros((), device=logp.device)
+    if ref_logp is not None:
+        delta = ref_logp - logp
+        k3 = torch.exp(delta) - delta - 1
+        per_token = per_token + kl_coef * k3
+        kl = (k3 * batch["mask"]).sum().detach()
+    return (per_token * batch["mask"]).sum() / total_tokens, kl
+
+
+def update(model, optimizer, ref_model, episodes: list[Episode], turn_adv: list[list[float]], args: Args, codec) -> dict:
+    """``args.ppo_epochs`` optimizer steps on one rollout batch; skips a step whose loss is not finite."""
+    import torch
+
+    total = sum(sum(e.mask) for e in episodes)
+    stats = {"loss": 0.0, "kl": 0.0, "grad_norm": 0.0, "nonfinite": False}
+    for _ in range(args.ppo_epochs):
+        loss_sum, kl_sum = 0.0, 0.0
+        for batch in microbatches(episodes, turn_adv, args.microbatch, codec.tokenizer.pad_token_id, _device(model)):
+            logp = token_logprobs(model, batch)
+            ref = None
+            if ref_model is not None:
+                with torch.no_grad():
+                    ref = token_logprobs(ref_model, batch)
+            loss, kl = policy_loss(logp, batch, total, args.clip_eps, args.kl_coef, ref)
+            loss_sum += float(loss)
+            kl_sum += float(kl)
+            if math.isfinite(float(loss)):
+                loss.backward()
+        norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip))
+        if not (math.isfinite(loss_sum) and math.isfinite(norm)):
+            optimizer.zero_grad(set_to_none=True)
+            stats["nonfinite"] = True
+            break
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        stats.update(loss=loss_sum, kl=kl_sum / total, grad_norm=norm)
+    return stats
+
+
+# ----- 7. evaluation, checkpoints, the loop ----------------------------------------------------
+
+
+def episode_stats(episodes: list[Episode]) -> dict[str, float]:
+    turns = [s for e in episodes for s in e.statuses]
+    n = max(1, len(episodes))
+    return {
+        "success": sum(e.success for e in episodes) / n,
+        "return": sum(e.ret for e in episodes) / n,
+        "parse_error_rate": turns.count("parse_error") / max(1, len(turns)),
+        "illegal_rate": turns.count("illegal") / max(1, len(turns)),
+        "turns": len(turns) / n,
+        "generated_tokens": sum(sum(e.mask) for e in episodes) / n,
+    }
+
+
+def evaluate(model, codec: ChatCodec, args: Args, pool: EnvPool, iteration: int, log, phase: int | None = None) -> list[dict]:
+    """Sampled (T=1) and greedy success of every eval cell on fixed seeds, disjoint from training."""
+    import torch
+
+    records = []
+    for index, cell in enumerate(args.all_eval_cells):
+        envs = pool.take(cell, args.eval_seeds)
+        slots = [(env, EVAL_SEED_BASE + i, i) for i, env in enumerate(envs)]
+        record: dict[str, Any] = {"kind": "eval", "iteration": iteration, "cell": cell.label}
+        if phase is not None:
+            record["phase"] = phase
+        modes = [("sampled", False)] + ([("greedy", True)] if args.eval_greedy else [])
+        for mode, greedy in modes:
+            generator = torch.Generator().manual_seed(seed_of(args.seed, "eval", index))
+            episodes = rollout(model, codec, slots, args.max_new_tokens, generator, greedy, 1.0, args.rollout_batch, args.max_tokens)
+            record.update({f"{mode}_{k}": v for k, v in episode_stats(episodes).items()})
+        records.append(record)
+        log(record)
+    return records
+
+
+def save_policy(model, tokenizer, path: Path) -> None:
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+
+
+def save_checkpoint(out: Path, iteration: int, model, tokenizer, optimizer, state: dict, keep: int) -> Path:
+    """Write ``checkpoints/iter_N``; the ``complete`` marker is written last, so a killed save is ignored."""
+    import torch
+
+    path = out / "checkpoints" / f"iter_{iteration:06d}"
+    if path.exists():
+        shutil.rmtree(path)
+    save_policy(model, tokenizer, path)
+    torch.save({"optimizer": optimizer.state_dict(), **state}, path / "trainer_state.pt")
+    (path / "complete").write_text(str(iteration))
+    for old in sorted(p for p in (out / "checkpoints").glob("iter_*") if (p / "complete").exists())[:-keep]:
+        shutil.rmtree(old)
+    return path
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    done = sorted(p for p in (out / "checkpoints").glob("iter_*") if (p / "complete").exists())
+    return done[-1] if done else None
+
+
+def load_model(path: Path, args: Args, device: str, dtype, base: str | None = None):
+    """A saved policy (full weights, or LoRA adapters over ``base``) with its tokenizer."""
+    from llm_gym.baselines.tiny import load_policy
+
+    if (path / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        model, tokenizer = load_policy(base, device, dtype)
+        return PeftModel.from_pretrained(model, path, is_trainable=True), tokenizer
+    model, tokenizer = load_policy(path, device, dtype)
+    if args.lora_rank:
+        from peft import LoraConfig, get_peft_model
+
+        config = LoraConfig(r=args.lora_rank, lora_alpha=args.lora_alpha, target_modules="all-linear")
+        model = get_peft_model(model, config)
+    return model, tokenizer
+
+
+def prepare_model_dir(args: Args, out: Path, pool: EnvPool) -> Path:
+    """The base checkpoint: ``args.model``, or a tiny model built offline from the cells' text."""
+    if args.model != "tiny":
+        path = Path(args.model)
+        if not (path / "config.json").is_file():
+            raise ValueError(f"model checkpoint {args.model!r} is missing or has no config.json; pass 'tiny' or a local checkpoint directory")
+        return path
+    path = out / "tiny"
+    if not (path / "complete").exists():
+        from llm_gym.baselines.tiny import build_tiny, env_corpus
+
+        cells = tuple(dict.fromkeys(c for phase in args.schedule for c in phase.cells) | dict.fromkeys(args.all_eval_cells))
+        corpus = env_corpus([pool.take(c, 1)[0] for c in cells], 300, args.seed)
+        build_tiny(path, corpus, args.tiny_vocab, args.seed, hidden=args.tiny_hidden, layers=args.tiny_layers)
+        (path / "complete").write_text("tiny")
+    return path
+
+
+def plot_metrics(metrics_path: Path, png_path: Path) -> None:
+    """Learning curves from the JSONL metrics: training success and eval success per cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    train = [r for r in records if r["kind"] == "train"]
+    evals = [r for r in records if r["kind"] == "eval"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].plot([r["iteration"] for r in train], [r["success"] for r in train], label="train (sampled)")
+    axes[0].plot([r["iteration"] for r in train], [r["zero_variance_share"] for r in train], label="zero-variance share")
+    axes[0].set_xlabel("iteration")
+    axes[0].legend()
+    for cell in dict.fromkeys(r["cell"] for r in evals):
+        points = [r for r in evals if r["cell"] == cell]
+        for mode in ("sampled", "greedy"):
+            if f"{mode}_success" in points[0]:
+                axes[1].plot([r["iteration"] for r in points], [r[f"{mode}_success"] for r in points], marker="o", label=f"{cell} {mode}")
+    axes[1].set_xlabel("iteration")
+    axes[1].set_ylabel("eval success")
+    axes[1].set_ylim(-0.02, 1.02)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+
+
+def train(args: Args) -> dict[str, Any]:
+    """Run warm start and RL as ``args`` says; returns a summary. Writes everything under ``args.out_dir``."""
+    import torch
+    from tqdm import tqdm
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    out = Path(args.out_dir)
+    pool = EnvPool()
+    for cell in dict.fromkeys([c for phase in args.schedule for c in phase.cells] + list(args.all_eval_cells)):
+        pool.take(cell, 1)  # a bad cell fails here, before any work
+    checkpoint = latest_checkpoint(out) if args.resume else None
+    if checkpoint is not None:
+        saved = json.loads((out / "args.json").read_text())
+        mutable = {"resume", "progress", "iterations", "rl_time_limit_s", "plot"}
+        changed = sorted(k for k, v in args.to_dict().items() if k not in mutable and saved.get(k) != v)
+        if changed:
+            raise ValueError(f"cannot resume {str(out)!r}: config differs from the saved run in {changed}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "args.json").write_text(json.dumps(args.to_dict(), indent=1))
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    if device == "cpu":
+        torch.set_num_threads(args.threads)
+    base_dir = prepare_model_dir(args, out, pool)
+
+    metrics_path = out / "metrics.jsonl"
+    start_iteration, state = 0, {"rl_seconds": 0.0, "nonfinite_streak": 0}
+    if checkpoint is not None:
+        model, tokenizer = load_model(checkpoint, args, device, dtype, str(base_dir))
+        saved_state = torch.load(checkpoint / "trainer_state.pt", weights_only=False)
+        start_iteration = saved_state["iteration"]
+        state = {k: saved_state[k] for k in state}
+        lines = [line for line in metrics_path.read_text().splitlines() if json.loads(line)["iteration"] <= start_iteration]
+        metrics_path.write_text("".join(line + "\n" for line in lines))
+    else:
+        model, tokenizer = load_model(base_dir, args, device, dtype)
+        metrics_path.write_text("")
+    drop = args.instructions == "drop" or (args.instructions == "auto" and args.model == "tiny")
+    codec = ChatCodec(tokenizer, drop_instructions=drop)
+
+    def log(record: dict) -> None:
+        with metrics_path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    model.train()
+    if checkpoint is None:
+        started = time.perf_counter()
+        warm_start(model, codec, args, pool, log)
+        save_policy(model, tokenizer, out / "warm")
+        log({"kind": "warm_done", "iteration": 0, "seconds": time.perf_counter() - started})
+        evaluate(model, codec, args, pool, 0, log)
+    ref_model = None
+    if args.kl_coef > 0:
+        ref_model, _ = load_model(out / "warm", dataclasses.replace(args, lora_rank=0), device, dtype, str(base_dir))
+        ref_model.requires_grad_(False)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+    if checkpoint is not None:
+        optimizer.load_state_dict(saved_state["optimizer"])
+
+    boundaries = [sum(p.iterations for p in args.schedule[: i + 1]) for i in range(len(args.schedule))]
+    bar = tqdm(total=args.iterations, initial=start_iteration, disable=not args.progress, desc="rft")
+    stopped = None
+    iteration = start_iteration
+    for iteration in range(start_iteration + 1, args.iterations + 1):
+        if args.rl_time_limit_s and state["rl_seconds"] >= args.rl_time_limit_s:
+            stopped = f"RL time limit {args.rl_time_limit_s:.0f}s reached"
+            iteration -= 1
+            break
+        phase = next(i for i, end in enumerate(boundaries) if iteration <= end)
+        started = time.perf_counter()
+        rng = random.Random(seed_of(args.seed, "iteration", iteration))
+        cells = pick_cells(args.schedule[phase].cells, args.groups, rng)
+        slots = []
+        for cell in dict.fromkeys(cells):
+            groups = [g for g, c in enumerate(cells) if c == cell]
+            envs = iter(pool.take(cell, len(groups) * args.group_size))
+            for g in groups:
+                task_seed = rng.randrange(EVAL_SEED_BASE)
+                slots += [(next(envs), task_seed, g) for _ in range(args.group_size)]
+        generator = torch.Generator().manual_seed(seed_of(args.seed, "sample", iteration))
+        model.eval()
+        episodes = rollout(model, codec, slots, args.max_new_tokens, generator, False, args.temperature, args.rollout_batch, args.max_tokens)
+        model.train()
+        rollout_seconds = time.perf_counter() - started
+        if args.advantage == "grpo":
+            advantages, zero = group_advantages([e.ret for e in episodes], [e.group for e in episodes], args.std_norm)
+            turn_adv = [[a] * len(e.rewards) for a, e in zip(advantages, episodes)]
+        else:
+            turn_adv, zero = turn_return_advantages([e.rewards for e in episodes], args.gamma), [False] * len(episodes)
+        kept = [i for i, z in enumerate(zero) if not z]
+        stats = {"loss": 0.0, "kl": 0.0, "grad_norm": 0.0, "nonfinite": False}
+        if kept:
+            stats = update(model, optimizer, ref_model, [episodes[i] for i in kept], [turn_adv[i] for i in kept], args, codec)
+        state["nonfinite_streak"] = state["nonfinite_streak"] + 1 if stats["nonfinite"] else 0
+        seconds = time.perf_counter() - started
+        state["rl_seconds"] += seconds
+        generated = sum(sum(e.mask) for e in episodes)
+        record = {
+            "kind": "train", "iteration": iteration, "phase": phase, **episode_stats(episodes),
+            "zero_variance_share": sum(zero) / len(zero), **stats,
+            "tokens_per_s": generated / rollout_seconds, "seconds": seconds, "rl_seconds": state["rl_seconds"],
+        }
+        log(record)
+        bar.update(1)
+        bar.set_postfix(success=f"{record['success']:.2f}", zero_var=f"{record['zero_variance_share']:.2f}")
+        if state["nonfinite_streak"] >= args.max_nonfinite:
+            stopped = f"{state['nonfinite_streak']} non-finite losses in a row; last good checkpoint kept"
+            log({"kind": "stop", "iteration": iteration, "reason": stopped})
+            break
+        if iteration == boundaries[phase] and len(args.schedule) > 1:
+            evaluate(model, codec, args, pool, iteration, log, phase)
+        elif iteration % args.eval_every == 0 or iteration == args.iterations:
+            evaluate(model, codec, args, pool, iteration, log)
+        if iteration % args.checkpoint_every == 0 or iteration == args.iterations:
+            save_checkpoint(out, iteration, model, tokenizer, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints)
+    bar.close()
+    if stopped and stopped.startswith("RL time limit"):
+        evaluate(model, codec, args, pool, iteration, log)
+        save_checkpoint(out, iteration, model, tokenizer, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints)
+    if args.plot and metrics_path.exists():
+        plot_metrics(metrics_path, out / "curves.png")
+    records = [json.loads(line) for line in metrics_path.read_text().splitlines()]
+    return {
+        "out_dir": str(out),
+        "iteration": iteration,
+        "stopped": stopped,
+        "rl_seconds": state["rl_seconds"],
+        "evals": [r for r in records if r["kind"] == "eval"],
+    }

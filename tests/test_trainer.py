@@ -1,0 +1,281 @@
+"""Tests of the baseline RFT trainer: masks, token-in/token-out, advantages, loss, checkpoints, runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+import llm_gym  # noqa: E402,F401
+from llm_gym.baselines import trainer  # noqa: E402
+from llm_gym.baselines.rollout import ChatCodec, oracle_episode, rollout  # noqa: E402
+from llm_gym.baselines.tiny import build_tiny, env_corpus, load_policy  # noqa: E402
+from llm_gym.baselines.train_cli import add_train_parser, args_from_namespace, load_config, run_train  # noqa: E402
+
+torch.set_num_threads(1)
+EASY = {"preset": "easy", "distractors": 0}
+TIMING = {"seconds", "rl_seconds", "tokens_per_s"}
+
+
+def small_args(out_dir, **overrides) -> trainer.Args:
+    values = dict(
+        out_dir=str(out_dir), tiny_hidden=32, tiny_layers=1, tiny_vocab=400,
+        cells=(trainer.Cell(difficulty=EASY, max_turns=3),), warm_steps=2, warm_batch=4,
+        iterations=4, groups=2, group_size=2, max_new_tokens=12, eval_seeds=4, eval_every=2,
+        checkpoint_every=2, progress=False, plot=False,
+    )
+    values.update(overrides)
+    return trainer.Args(**values)
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory):
+    env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=3)
+    path = build_tiny(tmp_path_factory.mktemp("tiny"), env_corpus([env], 60, seed=0), 400, seed=0, hidden=32, layers=1)
+    model, tokenizer = load_policy(path)
+    return path, model, tokenizer
+
+
+class Recorder(gym.Wrapper):
+    """Keeps every action text the env receives."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.actions: list[str] = []
+
+    def step(self, action):
+        self.actions.append(action)
+        return self.env.step(action)
+
+
+def sampled_episodes(model, tokenizer, count=6, seed=0):
+    codec = ChatCodec(tokenizer, drop_instructions=True)
+    envs = [Recorder(gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=3)) for _ in range(count)]
+    generator = torch.Generator().manual_seed(seed)
+    episodes = rollout(model, codec, [(env, 7 + i // 2, i // 2) for i, env in enumerate(envs)], 12, generator, batch_size=4)
+    return codec, envs, episodes
+
+
+def test_tiny_checkpoint_reloads_bit_exactly(policy, tmp_path):
+    path, model, tokenizer = policy
+    again, tokenizer_again = load_policy(path)
+    ids = torch.tensor([tokenizer.encode("craft 1 glass using 1 sand")])
+    assert torch.equal(model(input_ids=ids).logits, again(input_ids=ids).logits)
+    assert tokenizer_again.encode("Got 2 oak log.") == tokenizer.encode("Got 2 oak log.")
+    assert tokenizer_again.padding_side == "left" and tokenizer_again.chat_template == tokenizer.chat_template
+    assert 10_000 < sum(p.numel() for p in model.parameters()) < 100_000  # the test-sized model
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    third, _ = load_policy(tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), third.state_dict().values()))
+
+
+def test_loss_mask_covers_exactly_the_sampled_tokens(policy):
+    _, model, tokenizer = policy
+    _, _, episodes = sampled_episodes(model, tokenizer)
+    for episode in episodes:
+        produced = [i for i, m in zip(episode.ids, episode.mask) if m]
+        assert produced == [t for reply in episode.replies for t in reply]
+        assert len(episode.replies) == len(episode.rewards) >= 1
+        assert all((m == 1) == (t >= 0) for m, t in zip(episode.mask, episode.turn))
+    advantages = [[1.0] * len(e.rewards) for e in episodes]
+    total = 0
+    for batch in trainer.microbatches(episodes, advantages, 4, tokenizer.pad_token_id):
+        targets = batch["ids"][:, 1:]
+        assert torch.all(batch["mask"] <= batch["attention"][:, 1:])  # never on padding
+        assert torch.equal(batch["adv"] != 0, batch["mask"] != 0)
+        total += int(batch["mask"].sum())
+        assert int((targets == tokenizer.pad_token_id)[batch["mask"].bool()].sum()) == 0
+    assert total == sum(sum(e.mask) for e in episodes)
+
+
+def test_ids_in_equal_ids_out_and_logprobs_match_training_forward(policy):
+    _, model, tokenizer = policy
+    codec, envs, episodes = sampled_episodes(model, tokenizer)
+    for env, episode in zip(envs, episodes):
+        assert env.actions == [codec.decode(reply) for reply in episode.replies]
+        ids = torch.tensor([episode.ids])
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits[0, :-1]
+        logp = torch.log_softmax(logits, -1).gather(1, ids[0, 1:, None])[:, 0]
+        mask = torch.tensor(episode.mask[1:], dtype=torch.bool)
+        assert torch.allclose(logp[mask], torch.tensor(episode.logprobs[1:])[mask], atol=1e-4)
+
+
+def test_rollout_is_reproducible_for_a_seed(policy):
+    _, model, tokenizer = policy
+    first = sampled_episodes(model, tokenizer, seed=3)[2]
+    second = sampled_episodes(model, tokenizer, seed=3)[2]
+    assert [e.ids for e in first] == [e.ids for e in second]
+
+
+def test_oracle_episode_teaches_the_oracle_actions(policy):
+    _, _, tokenizer = policy
+    codec = ChatCodec(tokenizer)
+    env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=6)
+    episode = oracle_episode(env, codec, 3, 0.0, random.Random(0))
+    assert episode.success and len(episode.replies) == env.unwrapped.task.optimal_steps
+    assert all(reply[-1] == codec.stop_id for reply in episode.replies)
+
+
+def test_group_advantages_sum_to_zero_within_each_group():
+    rng = random.Random(0)
+    returns = [rng.choice([0.0, 1.0, 0.5]) for _ in range(40)]
+    groups = [i // 5 for i in range(40)]
+    for std_norm in (True, False):
+        advantages, zero = trainer.group_advantages(returns, groups, std_norm)
+        for g in set(groups):
+            assert abs(sum(a for a, k in zip(advantages, groups) if k == g)) < 1e-9
+    advantages, zero = trainer.group_advantages([1.0, 1.0, 0.0, 1.0], [0, 0, 1, 1])
+    assert zero == [True, True, False, False] and advantages[:2] == [0.0, 0.0]
+    assert advantages[3] > 0 > advantages[2]
+
+
+def test_turn_returns_are_discounted_and_batch_normalised():
+    advantages = trainer.turn_return_advantages([[0.0, 0.0, 1.0], [0.0, 1.0]], gamma=0.5)
+    flat = [a for turns in advantages for a in turns]
+    assert abs(sum(flat)) < 1e-9
+    assert advantages[0][0] < advantages[0][1] < advantages[0][2]
+
+
+def test_zero_variance_group_contributes_no_gradient(policy):
+    _, model, tokenizer = policy
+    _, _, episodes = sampled_episodes(model, tokenizer)
+    returns = [1.0, 1.0] + [float(i % 2) for i in range(len(episodes) - 2)]  # group 0 has no variance
+    advantages, zero = trainer.group_advantages(returns, [e.group for e in episodes])
+    assert zero[0] and zero[1] and not any(zero[2:])
+    turn_adv = [[a] * len(e.rewards) for a, e in zip(advantages, episodes)]
+    batch = next(trainer.microbatches(episodes[:2], turn_adv[:2], 8, tokenizer.pad_token_id))
+    model.zero_grad()
+    loss, _ = trainer.policy_loss(trainer.token_logprobs(model, batch), batch, int(batch["mask"].sum()), 0.2, 0.0)
+    loss.backward()
+    assert all(p.grad is None or float(p.grad.abs().max()) == 0.0 for p in model.parameters())
+    batch = next(trainer.microbatches(episodes[2:], turn_adv[2:], 8, tokenizer.pad_token_id))
+    loss, _ = trainer.policy_loss(trainer.token_logprobs(model, batch), batch, int(batch["mask"].sum()), 0.2, 0.0)
+    loss.backward()
+    assert any(p.grad is not None and float(p.grad.abs().max()) > 0 for p in model.parameters())
+    model.zero_grad()
+
+
+def test_ppo_clip_and_k3_kl():
+    logp = torch.tensor([[-1.0, -1.0]], requires_grad=True)
+    batch = {"mask": torch.ones(1, 2), "adv": torch.tensor([[1.0, 1.0]]), "old_logp": torch.tensor([[-2.0, -1.0]])}
+    loss, kl = trainer.policy_loss(logp, batch, 2, 0.2, 0.1, ref_logp=logp.detach())
+    assert float(kl) == 0.0
+    loss.backward()
+    assert float(logp.grad[0, 0]) == 0.0  # ratio e^1 is clipped for a positive advantage
+    assert float(logp.grad[0, 1]) == pytest.approx(-0.5)
+    _, kl = trainer.policy_loss(logp.detach(), batch, 2, 0.2, 0.1, ref_logp=logp.detach() - 1)
+    assert float(kl) == pytest.approx(2 * (math.exp(-1) + 1 - 1))
+
+
+def records(out_dir, kinds=("train", "eval")):
+    lines = Path(out_dir, "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in lines if json.loads(line)["kind"] in kinds]
+
+
+def test_smoke_run_sequential_phases_under_a_minute(tmp_path):
+    cells = (trainer.Cell(difficulty=EASY, max_turns=3), trainer.Cell(difficulty=EASY, max_turns=3, theme="cooking"))
+    phases = ({"iterations": 2, "cells": [cells[0]]}, {"iterations": 2, "cells": [cells[1]]})
+    started = time.perf_counter()
+    summary = trainer.train(small_args(tmp_path, cells=(), phases=phases, plot=True))
+    assert time.perf_counter() - started < 60
+    assert summary["iteration"] == 4 and summary["stopped"] is None
+    train = records(tmp_path, ("train",))
+    assert [r["phase"] for r in train] == [0, 0, 1, 1]
+    assert all(math.isfinite(r["loss"]) and 0 <= r["zero_variance_share"] <= 1 for r in train)
+    evals = records(tmp_path, ("eval",))
+    assert {(r["iteration"], r["cell"]) for r in evals} == {(i, c.label) for i in (0, 2, 4) for c in cells}
+    assert {r.get("phase") for r in evals if r["iteration"]} == {0, 1}
+    assert all(0 <= r["sampled_success"] <= 1 and 0 <= r["greedy_parse_error_rate"] <= 1 for r in evals)
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    assert trainer.latest_checkpoint(tmp_path).name == "iter_000004"
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    whole = trainer.train(small_args(tmp_path / "whole", iterations=4))
+    killed = tmp_path / "killed"
+    trainer.train(small_args(killed, iterations=3))
+    for leftover in ("iter_000003",):  # as if killed after iteration 3, before its checkpoint
+        import shutil
+
+        shutil.rmtree(killed / "checkpoints" / leftover)
+    resumed = trainer.train(small_args(killed, iterations=4, resume=True))
+    assert resumed["iteration"] == whole["iteration"] == 4
+    assert records(killed) == records(tmp_path / "whole")
+    assert len(records(killed, ("train",))) == 4
+
+
+def test_nonfinite_loss_is_skipped_then_stops_keeping_the_last_good_checkpoint(tmp_path, monkeypatch):
+    real = trainer.policy_loss
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        loss, kl = real(*args, **kwargs)
+        return (loss * float("nan") if calls["n"] > 1 else loss), kl
+
+    monkeypatch.setattr(trainer, "policy_loss", flaky)
+    # turn_returns: every batch is trained on, even when no episode succeeds
+    args = small_args(tmp_path, iterations=8, checkpoint_every=1, max_nonfinite=2, advantage="turn_returns")
+    summary = trainer.train(args)
+    assert summary["stopped"] and "non-finite" in summary["stopped"]
+    train = records(tmp_path, ("train",))
+    assert train[-1]["nonfinite"] and train[-2]["nonfinite"] and len(train) < 8
+    last_good = trainer.latest_checkpoint(tmp_path)
+    assert int(last_good.name.split("_")[1]) == train[-3]["iteration"]
+    model, _ = load_policy(last_good)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_bad_input_fails_before_any_work(tmp_path):
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match="Nope-v0"):
+        trainer.train(small_args(out, cells=(trainer.Cell(env_id="llm_gym/Nope-v0"),)))
+    with pytest.raises(ValueError, match="preset"):
+        trainer.train(small_args(out, cells=(trainer.Cell(difficulty="impossible"),)))
+    with pytest.raises(ValueError, match="does-not-exist"):
+        trainer.train(small_args(out, model=str(tmp_path / "does-not-exist")))
+    assert not out.exists()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    (broken / "tokenizer.json").write_text("{}")
+    with pytest.raises(ValueError, match="broken"):
+        load_policy(broken)
+    with pytest.raises(ValueError, match="unknown cell key"):
+        trainer.Cell.from_value({"env": "x"})
+    with pytest.raises(ValueError, match="advantage"):
+        small_args(out, advantage="ppo")
+    with pytest.raises(ValueError, match="bogus"):
+        trainer.Args.from_dict({"bogus": 1})
+
+
+def test_cli_reads_toml_and_flags_override(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text(
+        'iterations = 7\nlr = 1e-4\n[[cells]]\nenv_id = "llm_gym/TextCraft-v0"\n'
+        'difficulty = { preset = "easy", distractors = 0 }\nmax_turns = 4\n'
+    )
+    parser = argparse.ArgumentParser()
+    add_train_parser(parser.add_subparsers(dest="command"))
+    namespace = parser.parse_args(["train", "--config", str(config), "--lr", "2e-4", "--no-progress"])
+    args = args_from_namespace(namespace)
+    assert args.iterations == 7 and args.lr == 2e-4 and args.progress is False
+    assert args.cells == (trainer.Cell(difficulty=EASY, max_turns=4),)
+    (tmp_path / "bad.toml").write_text("iterations = [")
+    with pytest.raises(ValueError, match="bad.toml"):
+        load_config(tmp_path / "bad.toml")
+    with pytest.raises(ValueError, match="missing.toml"):
+        load_config(tmp_path / "missing.toml")
+    namespace = parser.parse_args(["train", "--cell", "llm_gym/Nope-v0", "--out-dir", str(tmp_path / "x")])
+    assert run_train(namespace) == 2
