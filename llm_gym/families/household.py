@@ -1,0 +1,823 @@
+"""Household: ALFWorld-style tasks in generated homes, offline and with knobs.
+
+The study's ALFWorld needs downloaded game files; this family generates the same kind of task:
+one of six task types (pick and place, pick two and place, clean, heat or cool and place, examine
+in light) in a home of receptacles (surfaces, containers that open and close, a sink, a
+microwave, a fridge) with objects on and in them, some inside closed ones. Commands, observations
+and the first-turn list of admissible commands read like ALFWorld's.
+
+Read top to bottom: difficulty knobs and presets, themes, the task generator (an abstract home
+from the seed, then names from the theme), the planner behind the oracle (one A* search over an
+abstract state serves every task type), and the environment (dynamics and rendering). The same
+seed gives the same home, task and optimal plan in every theme.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import math
+import random
+from typing import Any
+
+from llm_gym.core import TextEnv, Transition
+from llm_gym.difficulty import Config, knob
+from llm_gym.grammar import Arg, Command, CommandSpec, Grammar
+from llm_gym.registry import register_family
+from llm_gym.themes import made_up_words
+
+TASK_TYPES = ("pick", "pick_two", "clean", "heat", "cool", "examine")
+PROCESS_VERBS = ("clean", "heat", "cool")  # task types whose object must be treated at an appliance
+CLEAN, HOT, COLD = 1, 2, 4  # object state bits; heating clears COLD and cooling clears HOT
+_STATE_BIT = {"clean": CLEAN, "heat": HOT, "cool": COLD}
+_STATE_WORD = ((CLEAN, "clean"), (HOT, "hot"), (COLD, "cool"))
+
+
+@dataclasses.dataclass(frozen=True)
+class HouseholdConfig(Config):
+    task_types: tuple = knob(("pick", "examine"), doc="task types drawn from", choices=TASK_TYPES)
+    receptacles: int = knob(6, 5, 40, "receptacles in the home, the sink, microwave and fridge included")
+    objects: int = knob(3, 0, 80, "objects of other types than the task's object (clutter)")
+    same_type_distractors: int = knob(0, 0, 8, "extra objects of the task's type beyond those it needs")
+    closed_share: float = knob(0.0, 0.0, 1.0, "share of the receptacles that open and close which start closed")
+    hidden_share: float = knob(0.0, 0.0, 1.0, "share of the task's objects placed inside receptacles that open and close")
+    pick_count: int = knob(2, 2, 4, "objects a pick-two task asks for")
+
+
+PRESETS = {
+    "easy": HouseholdConfig(),
+    "medium": HouseholdConfig(
+        task_types=("pick", "clean", "heat", "cool", "examine"), receptacles=10, objects=8, closed_share=0.5
+    ),
+    "hard": HouseholdConfig(
+        task_types=TASK_TYPES, receptacles=16, objects=14, same_type_distractors=1, closed_share=1.0, hidden_share=1.0
+    ),
+    "expert": HouseholdConfig(
+        task_types=("pick_two", "clean", "heat", "cool"),
+        receptacles=24,
+        objects=24,
+        same_type_distractors=1,
+        closed_share=1.0,
+        hidden_share=1.0,
+        pick_count=3,
+    ),
+}
+
+# ----- themes ----------------------------------------------------------------------------------
+# Abstract receptacle kinds: surfaces, then containers (open and close), then the three appliances
+# (washer, heater, cooler). Abstract object kinds carry which treatments they accept. Every theme
+# names each abstract kind, position by position, so themes differ in semantics only.
+
+N_SURFACES, N_CONTAINERS = 12, 4
+N_STORAGE = N_SURFACES + N_CONTAINERS
+WASHER, HEATER, COOLER = N_STORAGE, N_STORAGE + 1, N_STORAGE + 2
+N_RECEPTACLE_KINDS = N_STORAGE + 3
+_C, _H, _K, _L = "clean", "heat", "cool", "examine"
+OBJECT_KIND_USES: tuple[frozenset[str], ...] = tuple(
+    frozenset(uses)
+    for uses in (
+        (_C, _H, _K), (_C, _H, _K), (_C, _H, _K), (_C, _H, _K), (_H, _K),
+        (_C, _H, _K, _L), (_C, _H, _K, _L), (_C, _K, _L), (_C, _H, _K, _L),
+        (_C,), (_C,), (_C,), (_C,),
+        (_L,), (_L,), (_L,), (_L,), (_L,), (_L,), (_L,), (_L,), (_L,),
+    )
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Lexicon:
+    """A theme's names: receptacle kinds (surfaces, containers, washer, heater, cooler), the lamp,
+    and object kinds, each in the order of the abstract kinds."""
+
+    receptacles: tuple[str, ...]
+    lamp: str
+    objects: tuple[str, ...]
+
+
+LEXICONS = {
+    "household": Lexicon(
+        (
+            "countertop", "diningtable", "sidetable", "shelf", "desk", "coffeetable", "dresser", "stoveburner",
+            "coffeemachine", "garbagecan", "armchair", "sofa",
+            "drawer", "cabinet", "safe", "wardrobe",
+            "sinkbasin", "microwave", "fridge",
+        ),
+        "desklamp",
+        (
+            "apple", "potato", "tomato", "egg", "bread", "mug", "cup", "plate", "bowl",
+            "knife", "spoon", "ladle", "cloth",
+            "book", "cellphone", "alarmclock", "pen", "keychain", "creditcard", "remotecontrol", "statue", "vase",
+        ),
+    ),
+    "laboratory": Lexicon(
+        (
+            "benchtop", "fumehood", "labcart", "rack", "desk", "sidetable", "balance", "centrifuge",
+            "stirrer", "wastebin", "windowsill", "trolley",
+            "drawer", "cabinet", "locker", "glovebox",
+            "labsink", "autoclave", "freezer",
+        ),
+        "microscope",
+        (
+            "sample", "culture", "reagent", "enzyme", "medium", "beaker", "flask", "petridish", "vial",
+            "scalpel", "spatula", "forceps", "wipe",
+            "notebook", "slide", "specimen", "pipette", "coverslip", "filterpaper", "crystal", "fossil", "mineral",
+        ),
+    ),
+    "workshop": Lexicon(
+        (
+            "workbench", "toolwall", "sawhorse", "shelf", "desk", "anvil", "vise", "drillpress",
+            "lathe", "scrapbin", "stool", "pallet",
+            "drawer", "cabinet", "toolchest", "locker",
+            "partswasher", "forge", "quenchtank",
+        ),
+        "worklight",
+        (
+            "bolt", "gear", "bracket", "hinge", "rod", "chisel", "wrench", "blade", "pipe",
+            "rasp", "trowel", "pliers", "rag",
+            "blueprint", "gauge", "caliper", "pencil", "ruler", "template", "spring", "nail", "clamp",
+        ),
+    ),
+}
+THEMES = (*LEXICONS, "made-up")
+
+
+def _lexicon(theme: str, seed: int) -> Lexicon:
+    if theme != "made-up":
+        return LEXICONS[theme]
+    words = made_up_words(random.Random(f"household-names/{seed}"), N_RECEPTACLE_KINDS + 1 + len(OBJECT_KIND_USES))
+    return Lexicon(tuple(words[:N_RECEPTACLE_KINDS]), words[N_RECEPTACLE_KINDS], tuple(words[N_RECEPTACLE_KINDS + 1 :]))
+
+
+_TASK_TEMPLATES = {
+    "pick": ("put a {o} in {r}.", "put some {o} on {r}."),
+    "pick_two": ("put {n} {o} in {r}.", "find {n} {o} and put them in {r}."),
+    "clean": ("put a clean {o} in {r}.", "clean some {o} and put it in {r}."),
+    "heat": ("put a hot {o} in {r}.", "heat some {o} and put it in {r}."),
+    "cool": ("put a cool {o} in {r}.", "cool some {o} and put it in {r}."),
+    "examine": ("look at {o} under the {l}.", "examine the {o} with the {l}."),
+}
+_NUMBER_WORDS = {2: "two", 3: "three", 4: "four"}
+
+# ----- the task generator --------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """What the planner needs of a task, in receptacle and object indices (no names)."""
+
+    task_type: str
+    need: int  # objects to place together (1, or pick_count for pick_two)
+    relevant: tuple[int, ...]  # the objects of the task's type
+    dests: tuple[int, ...]  # receptacles of the destination type (empty for examine)
+    station: int  # the appliance that treats the object, -1 if none
+    requirement: int  # the state bit the placed objects need (0 if none)
+    lamp_place: int
+    openable: int  # bitmask over receptacles
+
+
+@dataclasses.dataclass(frozen=True)
+class HouseholdTask:
+    seed: int
+    task_type: str
+    goal: str  # "put a clean mug in coffeemachine."
+    receptacles: tuple[str, ...]  # "drawer 2", in the order the room lists them
+    receptacle_kinds: tuple[int, ...]
+    initially_open: tuple[bool, ...]  # True also for receptacles that do not open and close
+    objects: tuple[str, ...]  # "mug 1"
+    object_kinds: tuple[int, ...]
+    object_places: tuple[int, ...]
+    lamp: str  # "desklamp 1"
+    problem: Problem
+    plan: tuple[Command, ...]  # the oracle's optimal plan from the start
+    optimal_steps: int
+    entities: tuple[str, ...]
+
+
+def _layout(seed: int, config: HouseholdConfig) -> dict[str, Any]:
+    """The abstract home and task for ``seed``: kinds, places and the task, no names."""
+    rng = random.Random(f"household/{seed}")
+    task_type = rng.choice([t for t in TASK_TYPES if t in config.task_types])
+    storage = config.receptacles - 3
+    kind_count = min(max(2, round(storage / 2.5)), N_STORAGE, storage)
+    surface, container = rng.randrange(N_SURFACES), N_SURFACES + rng.randrange(N_CONTAINERS)
+    others = [k for k in range(N_STORAGE) if k not in (surface, container)]
+    kinds = [surface, container, *rng.sample(others, kind_count - 2)]
+    counts = dict.fromkeys(kinds, 1)
+    for _ in range(storage - kind_count):
+        counts[rng.choice(kinds)] += 1
+    order = kinds + [WASHER, HEATER, COOLER]
+    rng.shuffle(order)
+    receptacle_kinds = [kind for kind in order for _ in range(counts.get(kind, 1))]
+    openable = [kind >= N_SURFACES and kind != WASHER for kind in receptacle_kinds]
+    openable_ids = [r for r, flag in enumerate(openable) if flag]
+    closed = set(rng.sample(openable_ids, round(config.closed_share * len(openable_ids))))
+
+    uses = _L if task_type == "examine" else task_type if task_type in PROCESS_VERBS else None
+    target_kind = rng.choice([k for k, u in enumerate(OBJECT_KIND_USES) if uses is None or uses in u])
+    dest_kind = -1 if task_type == "examine" else rng.choice(kinds)
+    need = config.pick_count if task_type == "pick_two" else 1
+    allowed = [r for r, kind in enumerate(receptacle_kinds) if kind != dest_kind]
+    inside = [r for r in allowed if openable[r]]
+    object_kinds = [target_kind] * (need + config.same_type_distractors)
+    hidden = round(config.hidden_share * len(object_kinds))
+    object_places = [rng.choice(inside if k < hidden else allowed) for k in range(len(object_kinds))]
+    other_kinds = [k for k in range(len(OBJECT_KIND_USES)) if k != target_kind]
+    for _ in range(config.objects):
+        object_kinds.append(rng.choice(other_kinds))
+        object_places.append(rng.randrange(len(receptacle_kinds)))
+    surfaces = [r for r, kind in enumerate(receptacle_kinds) if kind < N_SURFACES]
+    station_kind = {"clean": WASHER, "heat": HEATER, "cool": COOLER}.get(task_type)
+    problem = Problem(
+        task_type=task_type,
+        need=need,
+        relevant=tuple(range(need + config.same_type_distractors)),
+        dests=tuple(r for r, kind in enumerate(receptacle_kinds) if kind == dest_kind),
+        station=receptacle_kinds.index(station_kind) if station_kind is not None else -1,
+        requirement=_STATE_BIT.get(task_type, 0),
+        lamp_place=rng.choice(surfaces),
+        openable=sum(1 << r for r in openable_ids),
+    )
+    return {
+        "problem": problem,
+        "receptacle_kinds": receptacle_kinds,
+        "initially_open": tuple(r not in closed for r in range(len(receptacle_kinds))),
+        "object_kinds": object_kinds,
+        "object_places": object_places,
+        "target_kind": target_kind,
+        "dest_kind": dest_kind,
+        "template": rng.randrange(2),
+    }
+
+
+def _numbered(kinds: list[int], names: tuple[str, ...]) -> tuple[str, ...]:
+    seen: dict[int, int] = {}
+    numbered = []
+    for kind in kinds:
+        seen[kind] = seen.get(kind, 0) + 1
+        numbered.append(f"{names[kind]} {seen[kind]}")
+    return tuple(numbered)
+
+
+def generate_task(seed: int, config: HouseholdConfig, theme: str) -> HouseholdTask:
+    """A Household task: a home, a task and the oracle's optimal plan. Pure in its arguments."""
+    layout = _layout(seed, config)
+    problem: Problem = layout["problem"]
+    lexicon = _lexicon(theme, seed)
+    receptacles = _numbered(layout["receptacle_kinds"], lexicon.receptacles)
+    objects = _numbered(layout["object_kinds"], lexicon.objects)
+    lamp = f"{lexicon.lamp} 1"
+    places = tuple(layout["object_places"])
+    start = _start_state(problem, places, layout["initially_open"])
+    actions = plan(problem, start)
+    commands = tuple(_command(action, receptacles, objects, lamp, -1, problem.relevant) for action in actions)
+    template = _TASK_TEMPLATES[problem.task_type][layout["template"]]
+    goal = template.format(
+        o=lexicon.objects[layout["target_kind"]],
+        r=lexicon.receptacles[layout["dest_kind"]] if layout["dest_kind"] >= 0 else "",
+        l=lexicon.lamp,
+        n=_NUMBER_WORDS[problem.need] if problem.need in _NUMBER_WORDS else "",
+    )
+    entities = {lexicon.receptacles[k] for k in layout["receptacle_kinds"]}
+    entities |= {lexicon.objects[k] for k in layout["object_kinds"]} | {lexicon.lamp}
+    return HouseholdTask(
+        seed=seed,
+        task_type=problem.task_type,
+        goal=goal,
+        receptacles=receptacles,
+        receptacle_kinds=tuple(layout["receptacle_kinds"]),
+        initially_open=layout["initially_open"],
+        objects=objects,
+        object_kinds=tuple(layout["object_kinds"]),
+        object_places=places,
+        lamp=lamp,
+        problem=problem,
+        plan=commands,
+        optimal_steps=len(commands),
+        entities=tuple(sorted(entities)),
+    )
+
+
+# ----- the planner behind the oracle ---------------------------------------------------------
+# Abstract state: (location, held, places, ok, opened, lamp_on). ``held`` is -1 (nothing), -2 (an
+# object of another type) or the index of a relevant object (one of the task's type); ``places``
+# gives each relevant object's receptacle (-1 while held); ``ok`` is a bitmask of the relevant
+# objects that meet the requirement; ``opened`` a bitmask of the receptacles one can reach into.
+# Actions are only those that can lie on an optimal plan (every `go to` costs one step), and
+# receptacles that are interchangeable are represented by one of them.
+
+State = tuple[int, int, tuple[int, ...], int, int, bool]
+_JUNK = -2
+
+
+def _start_state(problem: Problem, places: tuple[int, ...], initially_open: tuple[bool, ...]) -> State:
+    opened = sum(1 << r for r, flag in enumerate(initially_open) if flag)
+    ok = 0 if problem.requirement else (1 << len(problem.relevant)) - 1
+    return (-1, -1, tuple(places[o] for o in problem.relevant), ok, opened, False)
+
+
+def _is_goal(problem: Problem, state: State) -> bool:
+    loc, held, places, ok, _, lamp = state
+    if problem.task_type == "examine":
+        return held >= 0 and lamp and loc == problem.lamp_place
+    for r in problem.dests:
+        if sum(1 for i, p in enumerate(places) if p == r and ok >> i & 1) >= problem.need:
+            return True
+    return False
+
+
+def _heuristic(problem: Problem, state: State) -> int:
+    """A lower bound on the steps left (admissible, so A* stays optimal).
+
+    Per candidate object: the steps only it needs (walk to it, take, walk to the appliance and
+    treat it, walk to the destination, put: one hand means each object is carried on its own), an
+    open of its closed receptacle shared with the candidates in the same receptacle; then the
+    cheapest candidates the destination still lacks, for the best destination.
+    """
+    loc, held, places, ok, opened, lamp = state
+    junk = 1 if held == _JUNK else 0
+    if problem.task_type == "examine":
+        light, lamp_off = problem.lamp_place, 0 if lamp else 1
+        if held >= 0:
+            return (loc != light) + lamp_off
+        best = min(
+            (p != loc) + (not opened >> p & 1) + 1 + (p != light) for p in places
+        )
+        return junk + best + lamp_off
+    station = problem.station
+    shares: dict[int, int] = {}  # closed receptacle -> relevant objects in it (they share one open)
+    for p in places:
+        if p >= 0 and not opened >> p & 1:
+            shares[p] = shares.get(p, 0) + 1
+    best, seen = float(1 << 30), set()
+    for r in problem.dests:
+        if r not in shares and r not in places and r != loc:  # empty destinations differ only in being open
+            if opened >> r & 1 in seen:
+                continue
+            seen.add(opened >> r & 1)
+        costs, have = [], 0
+        for i, p in enumerate(places):
+            ready = ok >> i & 1
+            if p == r and ready:
+                have += 1
+                continue
+            if i == held:
+                where, cost = loc, 0.0
+            else:
+                where, cost = p, (p != r and p != loc) + 1 + (1 / shares[p] if p in shares else 0)
+            if not ready:
+                cost += (where != station) + 1
+                where = station
+            costs.append(cost + (where != r) + 1)
+        missing = problem.need - have
+        if missing <= len(costs):
+            costs.sort()
+            best = min(best, sum(costs[:missing]) + (not opened >> r & 1) + junk)
+    return math.ceil(best - 1e-9)
+
+
+def _targets(problem: Problem, state: State) -> list[int]:
+    """Receptacles worth walking to, one per class of interchangeable ones."""
+    loc, held, places, ok, opened, lamp = state
+    examine = problem.task_type == "examine"
+    special = {problem.station, problem.lamp_place if examine else -1}
+    chosen: list[int] = []
+    if held >= 0:
+        if examine:
+            chosen.append(problem.lamp_place)
+        elif not ok >> held & 1:
+            chosen.append(problem.station)
+        else:
+            chosen.extend(_canonical(problem, state, problem.dests, special))
+    else:
+        wanted = sorted({p for p in places if p >= 0})
+        chosen.extend(_canonical(problem, state, wanted, special | set(problem.dests)))
+        chosen.extend(r for r in wanted if r in problem.dests)
+        if examine and not lamp:
+            chosen.append(problem.lamp_place)
+    return sorted({r for r in chosen if r != loc})
+
+
+def _canonical(problem: Problem, state: State, receptacles, keep: set[int]) -> list[int]:
+    """Keep one receptacle per class of interchangeable ones (same reachability, same relevant
+    objects in the same states); those in ``keep`` and the agent's place are never merged."""
+    loc, _, places, ok, opened, _ = state
+    seen, kept = set(), []
+    for r in receptacles:
+        if r in keep or r == loc:
+            kept.append(r)
+            continue
+        key = (opened >> r & 1, tuple(sorted(ok >> i & 1 for i, p in enumerate(places) if p == r)))
+        if key not in seen:
+            seen.add(key)
+            kept.append(r)
+    return kept
+
+
+def _successors(problem: Problem, state: State):
+    loc, held, places, ok, opened, lamp = state
+    for r in _targets(problem, state):
+        yield ("go", r), (r, held, places, ok, opened, lamp)
+    if loc < 0:
+        return
+    reachable = opened >> loc & 1
+    if not reachable:
+        yield ("open", loc), (loc, held, places, ok, opened | 1 << loc, lamp)
+    elif held == -1:
+        for i, p in enumerate(places):
+            if p == loc:
+                yield ("take", i, loc), (loc, i, places[:i] + (-1,) + places[i + 1 :], ok, opened, lamp)
+    elif held == _JUNK:
+        yield ("put", _JUNK, loc), (loc, -1, places, ok, opened, lamp)
+    elif loc in problem.dests and ok >> held & 1:
+        yield ("put", held, loc), (loc, -1, places[:held] + (loc,) + places[held + 1 :], ok, opened, lamp)
+    if held >= 0 and loc == problem.station and not ok >> held & 1:
+        yield (problem.task_type, held, loc), (loc, held, places, ok | 1 << held, opened, lamp)
+    if problem.task_type == "examine" and loc == problem.lamp_place and not lamp:
+        yield ("use",), (loc, held, places, ok, opened, True)
+
+
+def plan(problem: Problem, start: State) -> list[tuple]:
+    """An optimal action sequence from ``start`` to the goal (A* with an admissible heuristic).
+
+    Actions are ``("go", r)``, ``("open", r)``, ``("take", i, r)``, ``("put", i, r)`` (``i`` a
+    relevant object's index, or -2 for a held object of another type), ``(verb, i, r)`` for the
+    treatment, and ``("use",)``.
+    """
+    best = {start: 0}
+    parent: dict[State, tuple[State, tuple] | None] = {start: None}
+    heap = [(_heuristic(problem, start), 0, 0, start)]
+    counter = 0
+    while heap:
+        _, negative_g, _, state = heapq.heappop(heap)
+        g = -negative_g
+        if g > best[state]:
+            continue
+        if _is_goal(problem, state):
+            actions = []
+            while parent[state] is not None:
+                state, action = parent[state]
+                actions.append(action)
+            return actions[::-1]
+        for action, successor in _successors(problem, state):
+            if g + 1 < best.get(successor, 1 << 30):
+                best[successor] = g + 1
+                parent[successor] = (state, action)
+                counter += 1
+                heapq.heappush(heap, (g + 1 + _heuristic(problem, successor), -(g + 1), counter, successor))
+    raise RuntimeError(f"Household planner found no plan from {start}")
+
+
+def _command(action: tuple, receptacles, objects, lamp: str, held_object: int, relevant: tuple[int, ...]) -> Command:
+    """The real command for an abstract action; ``held_object`` is what a ``-2`` index stands for."""
+    verb = action[0]
+    if verb == "use":
+        return Command("use", (lamp,))
+    if verb in ("go", "open"):
+        return Command("go to" if verb == "go" else "open", (receptacles[action[1]],))
+    index = action[1]
+    obj = held_object if index == _JUNK else relevant[index]
+    return Command(verb, (objects[obj], receptacles[action[2]]))
+
+
+# ----- the environment -----------------------------------------------------------------------
+
+GRAMMAR = Grammar(
+    [
+        CommandSpec("go to", "go to {receptacle}", (Arg("receptacle", "name", "a receptacle, named with its number"),), "walk to a receptacle"),
+        CommandSpec("open", "open {receptacle}", (Arg("receptacle", "name"),), "open the receptacle you are at"),
+        CommandSpec("close", "close {receptacle}", (Arg("receptacle", "name"),), "close the receptacle you are at"),
+        CommandSpec(
+            "take",
+            "take {object} from {receptacle}",
+            (Arg("object", "name", "an object, named with its number"), Arg("receptacle", "name")),
+            "pick up an object from the receptacle you are at (you hold one object at a time)",
+        ),
+        CommandSpec(
+            "put",
+            "put {object} in/on {receptacle}",
+            (Arg("object", "name"), Arg("receptacle", "name")),
+            "put the object you hold in or on the receptacle you are at",
+        ),
+        CommandSpec("clean", "clean {object} with {receptacle}", (Arg("object", "name"), Arg("receptacle", "name")), "clean the object you hold with the washing place you are at"),
+        CommandSpec("heat", "heat {object} with {receptacle}", (Arg("object", "name"), Arg("receptacle", "name")), "heat the object you hold with the heating appliance you are at"),
+        CommandSpec("cool", "cool {object} with {receptacle}", (Arg("object", "name"), Arg("receptacle", "name")), "cool the object you hold with the cooling appliance you are at"),
+        CommandSpec("use", "use {object}", (Arg("object", "name", "a light, named with its number"),), "turn a light where you are on or off"),
+        CommandSpec("examine", "examine {thing}", (Arg("thing", "name", "a receptacle or object"),), "look closely at a receptacle or object"),
+        CommandSpec("look", "look", (), "describe where you are"),
+        CommandSpec("inventory", "inventory", (), "say what you carry"),
+    ]
+)
+
+
+NOTHING = Transition("Nothing happens.", status="illegal")
+
+
+def _listing(names: list[str]) -> str:
+    """ALFWorld's list: "a mug 1", "a mug 1, and a cup 2", "a mug 1, a cup 2, and a pen 1"."""
+    if not names:
+        return "nothing"
+    if len(names) == 1:
+        return f"a {names[0]}"
+    return ", ".join(f"a {name}" for name in names[:-1]) + f", and a {names[-1]}"
+
+
+class HouseholdEnv(TextEnv):
+    """Carry out an ALFWorld-style household task; admissible commands are listed on the first turn.
+
+    Example:
+        >>> import gymnasium as gym, llm_gym
+        >>> env = gym.make("llm_gym/Household-v0", difficulty="medium", theme="laboratory")
+        >>> observation, info = env.reset(seed=0)
+        >>> "Your task is to: " in observation, info["optimal_steps"] > 0
+        (True, True)
+    """
+
+    family = "Household"
+    config_class = HouseholdConfig
+    presets = PRESETS
+    themes = THEMES
+    grammar = GRAMMAR
+    native_action_list = "first_turn"
+    rules = (
+        "You are in a home with receptacles; some open and close, and objects lie on and in them. "
+        "Carry out the task you are given. You hold one object at a time, and you take from or put "
+        "into a receptacle only when you are at it and it is open. Clean, heat or cool the object you "
+        "hold with the appliance that does it, when you are at that appliance. To look at an object "
+        "under a light, hold it where the light is, with the light on."
+    )
+
+    @classmethod
+    def generate_task(cls, seed: int, config: HouseholdConfig, theme: str) -> HouseholdTask:
+        return generate_task(seed, config, theme)
+
+    @classmethod
+    def default_max_turns(cls, config: HouseholdConfig) -> int:
+        return 30 + config.receptacles + 4 * config.pick_count
+
+    # ----- state and dynamics -----
+
+    def _start(self, task: HouseholdTask) -> str:
+        problem = task.problem
+        self._problem = problem
+        self._rec_index = {name: r for r, name in enumerate(task.receptacles)}
+        self._obj_index = {name: o for o, name in enumerate(task.objects)}
+        self._openable = [bool(problem.openable >> r & 1) for r in range(len(task.receptacles))]
+        appliances = {WASHER: "clean", HEATER: "heat", COOLER: "cool"}
+        self._station_verb = [appliances.get(kind) for kind in task.receptacle_kinds]
+        self._go = [Command("go to", (name,)) for name in task.receptacles]
+        self._go_texts = [self._native(command) for command in self._go]
+        self._examine = [Command("examine", (name,)) for name in task.receptacles]
+        self._open_close = [
+            (Command("open", (name,)), Command("close", (name,))) for name in task.receptacles
+        ]
+        self._fixed = [Command("inventory"), Command("look")]
+        self._use = Command("use", (task.lamp,))
+        self._relevant_set = frozenset(problem.relevant)
+        self._loc = -1
+        self._held = -1
+        self._places = list(task.object_places)
+        self._states = [0] * len(task.objects)
+        self._open = list(task.initially_open)
+        self._lamp_on = False
+        self._contents: list[list[int]] = [[] for _ in task.receptacles]
+        for o, place in enumerate(task.object_places):
+            self._contents[place].append(o)
+        self._plan: tuple[Command, ...] | list[Command] | None = task.plan
+        self._plan_position = 0
+        self._here_cache: list[Command] | None = None
+        self._here_texts: list[str] | None = None
+        return self._room_text()
+
+    def _changed(self, command: Command) -> None:
+        """Bookkeeping after a state change: drop the admissible caches, follow or leave the plan."""
+        self._here_cache = self._here_texts = None
+        plan = self._plan
+        if plan is not None:
+            if self._plan_position < len(plan) and plan[self._plan_position] == command:
+                self._plan_position += 1
+            else:
+                self._plan = None
+
+    def _transition(self, command: Command) -> Transition:
+        verb = command.verb
+        if verb == "look":
+            return Transition(self._room_text() if self._loc < 0 else f"You are facing the {self._name(self._loc)}. {self._describe(self._loc)}")
+        if verb == "inventory":
+            if self._held < 0:
+                return Transition("You are not carrying anything.")
+            return Transition(f"You are carrying: a {self.task.objects[self._held]}.")
+        if verb == "examine":
+            return self._do_examine(command.args[0])
+        handler = self._HANDLERS.get(verb)
+        transition = handler(self, *command.args)
+        if transition.status == "ok":
+            self._changed(command)
+        return transition
+
+    def _name(self, r: int) -> str:
+        return self.task.receptacles[r]
+
+    def _do_go(self, name: str) -> Transition:
+        r = self._rec_index.get(name)
+        if r is None or r == self._loc:
+            return NOTHING
+        self._loc = r
+        return self._finish(f"You arrive at {name}. {self._describe(r)}")
+
+    def _do_open(self, name: str) -> Transition:
+        r = self._rec_index.get(name)
+        if r != self._loc or r is None or not self._openable[r] or self._open[r]:
+            return NOTHING
+        self._open[r] = True
+        return Transition(f"You open the {name}. {self._describe(r)}")
+
+    def _do_close(self, name: str) -> Transition:
+        r = self._rec_index.get(name)
+        if r != self._loc or r is None or not self._openable[r] or not self._open[r]:
+            return NOTHING
+        self._open[r] = False
+        return Transition(f"You close the {name}.")
+
+    def _do_take(self, obj: str, name: str) -> Transition:
+        o, r = self._obj_index.get(obj), self._rec_index.get(name)
+        if o is None or r != self._loc or r is None or self._held >= 0 or not self._open[r] or self._places[o] != r:
+            return NOTHING
+        self._contents[r].remove(o)
+        self._places[o] = -1
+        self._held = o
+        return self._finish(f"You pick up the {obj} from the {name}.")
+
+    def _do_put(self, obj: str, name: str) -> Transition:
+        o, r = self._obj_index.get(obj), self._rec_index.get(name)
+        if o is None or o != self._held or r != self._loc or r is None or not self._open[r]:
+            return NOTHING
+        self._contents[r].append(o)
+        self._places[o] = r
+        self._held = -1
+        return self._finish(f"You put the {obj} in/on the {name}.", placed=r)
+
+    def _do_treat(self, verb: str, obj: str, name: str) -> Transition:
+        o, r = self._obj_index.get(obj), self._rec_index.get(name)
+        if o is None or o != self._held or r != self._loc or r is None or self._station_verb[r] != verb:
+            return NOTHING
+        state = self._states[o]
+        if verb == "clean":
+            state |= CLEAN
+        elif verb == "heat":
+            state = (state | HOT) & ~COLD
+        else:
+            state = (state | COLD) & ~HOT
+        self._states[o] = state
+        return Transition(f"You {verb} the {obj} using the {name}.")
+
+    def _do_clean(self, obj: str, name: str) -> Transition:
+        return self._do_treat("clean", obj, name)
+
+    def _do_heat(self, obj: str, name: str) -> Transition:
+        return self._do_treat("heat", obj, name)
+
+    def _do_cool(self, obj: str, name: str) -> Transition:
+        return self._do_treat("cool", obj, name)
+
+    def _do_use(self, name: str) -> Transition:
+        if name != self.task.lamp or self._loc != self._problem.lamp_place:
+            return NOTHING
+        self._lamp_on = not self._lamp_on
+        return self._finish(f"You turn {'on' if self._lamp_on else 'off'} the {name}.")
+
+    _HANDLERS = {
+        "go to": _do_go,
+        "open": _do_open,
+        "close": _do_close,
+        "take": _do_take,
+        "put": _do_put,
+        "clean": _do_clean,
+        "heat": _do_heat,
+        "cool": _do_cool,
+        "use": _do_use,
+    }
+
+    def _finish(self, feedback: str, placed: int = -1) -> Transition:
+        """An ok transition, with success if the task is now done."""
+        problem = self._problem
+        if problem.task_type == "examine":
+            done = self._held in self._relevant_set and self._lamp_on and self._loc == problem.lamp_place
+        elif placed in problem.dests:
+            requirement, states = problem.requirement, self._states
+            relevant = self._relevant_set
+            count = sum(1 for o in self._contents[placed] if o in relevant and states[o] & requirement == requirement)
+            done = count >= problem.need
+        else:
+            done = False
+        if done:
+            return Transition(feedback, reward=1.0, outcome="success", score=1.0)
+        return Transition(feedback)
+
+    def _do_examine(self, name: str) -> Transition:
+        loc = self._loc
+        if loc >= 0 and name == self._name(loc):
+            return Transition(self._describe(loc))
+        if loc >= 0 and name == self.task.lamp and loc == self._problem.lamp_place:
+            return Transition(f"The {name} is {'on' if self._lamp_on else 'off'}.")
+        o = self._obj_index.get(name)
+        if o is None or not (o == self._held or (loc >= 0 and self._places[o] == loc and self._open[loc])):
+            return NOTHING
+        words = [word for bit, word in _STATE_WORD if self._states[o] & bit]
+        if not words:
+            return Transition(f"There's nothing special about {name}.")
+        return Transition(f"The {name} is {' and '.join(words)}.")
+
+    # ----- what the agent perceives -----
+
+    def _room_text(self) -> str:
+        return (
+            "You are in the middle of a room. Looking quickly around you, you see "
+            f"{_listing(list(self.task.receptacles))}."
+        )
+
+    def _describe(self, r: int) -> str:
+        name = self.task.receptacles[r]
+        if self._openable[r] and not self._open[r]:
+            return f"The {name} is closed."
+        seen = [self.task.objects[o] for o in self._contents[r]]
+        if r == self._problem.lamp_place:
+            seen.insert(0, self.task.lamp)
+        if self._openable[r]:
+            return f"The {name} is open. In it, you see {_listing(seen)}."
+        return f"On the {name}, you see {_listing(seen)}."
+
+    def _view(self) -> dict[str, Any]:
+        if self.turn == 0:
+            return {"feedback": self._feedback, "task": self.task.goal}
+        return {"feedback": self._feedback}
+
+    def render_view(self, view: dict[str, Any], first: bool) -> str:
+        if "task" in view:
+            return f"{view['feedback']}\n\nYour task is to: {view['task']}"
+        return view["feedback"]
+
+    def _admissible(self) -> list[Command]:
+        loc = self._loc
+        go = self._go if loc < 0 else self._go[:loc] + self._go[loc + 1 :]
+        return go + self._here()
+
+    def _admissible_texts(self) -> list[str]:
+        loc = self._loc
+        go = self._go_texts if loc < 0 else self._go_texts[:loc] + self._go_texts[loc + 1 :]
+        texts = self._here_texts
+        if texts is None:
+            texts = self._here_texts = [self._native(command) for command in self._here()]
+        return go + texts
+
+    def _here(self) -> list[Command]:
+        """The admissible commands other than `go to`, cached until the state changes."""
+        cached = self._here_cache
+        if cached is not None:
+            return cached
+        loc, held = self._loc, self._held
+        commands = []
+        if loc >= 0:
+            opened = self._open[loc]
+            if self._openable[loc]:
+                commands.append(self._open_close[loc][1 if opened else 0])
+            name = self.task.receptacles[loc]
+            objects = self.task.objects
+            if opened:
+                if held < 0:
+                    commands.extend(Command("take", (objects[o], name)) for o in self._contents[loc])
+                else:
+                    commands.append(Command("put", (objects[held], name)))
+            verb = self._station_verb[loc]
+            if verb is not None and held >= 0:
+                commands.append(Command(verb, (objects[held], name)))
+            if loc == self._problem.lamp_place:
+                commands.append(self._use)
+            commands.append(self._examine[loc])
+        if held >= 0:
+            commands.append(Command("examine", (self.task.objects[held],)))
+        commands.extend(self._fixed)
+        self._here_cache = commands
+        return commands
+
+    def _oracle(self) -> Command:
+        if self._plan is None:
+            self._plan = self._replan()
+            self._plan_position = 0
+        if self._plan_position >= len(self._plan):
+            return self._fixed[1]  # the task is done: any command is as good as another
+        return self._plan[self._plan_position]
+
+    def _replan(self) -> list[Command]:
+        problem = self._problem
+        relevant = problem.relevant
+        position = {o: i for i, o in enumerate(relevant)}
+        held = self._held if self._held < 0 else position.get(self._held, _JUNK)
+        requirement = problem.requirement
+        ok = sum(1 << i for i, o in enumerate(relevant) if self._states[o] & requirement == requirement)
+        opened = sum(1 << r for r, flag in enumerate(self._open) if flag)
+        state = (self._loc, held, tuple(self._places[o] for o in relevant), ok, opened, self._lamp_on)
+        task = self.task
+        return [_command(a, task.receptacles, task.objects, task.lamp, self._held, relevant) for a in plan(problem, state)]
+
+
+register_family(HouseholdEnv)
