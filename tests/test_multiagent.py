@@ -236,3 +236,18 @@ def test_seat_env_over_interfaces_scripted_opponents_still_play_natively():
     _, info = blotto.reset(seed=0)
     _, reward, *_, info = blotto.step('{"name": "send", "arguments": {"hill": 5, "bridge": 0, "village": 0}}')
     assert info["action_status"] == "ok" and len(info["view"]["history"]) == 1
+
+
+def test_hot_seat_against_a_bot_needs_no_handover():
+    shown: list[str] = []
+    bots = {"player_1": HeuristicPoker(seed=0)}
+
+    def read(prompt: str) -> str:  # checks when it can, else calls
+        return "check" if "Legal moves: check" in shown[-1] else "call"
+
+    result = ma.play_hot_seat(PokerEnv(difficulty="leduc"), read=read, write=shown.append, seed=4, bots=bots)
+    assert result["quit"] is False and result["rewards"]["player_0"] == -result["rewards"]["player_1"] != 0
+    assert not any("Pass the keyboard" in entry for entry in shown)
+    assert all("player_1's turn" not in entry for entry in shown)
+    with pytest.raises(ValueError, match="Unknown seats"):
+        ma.play_hot_seat(PokerEnv(), bots={"dealer_0": HeuristicPoker()})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from llm_gym.multiagent.adapter import act
+
 HELP_WORDS = ("help", "?")
 QUIT_WORDS = ("quit", "exit")
 CLEAR_SCREEN = "\x1b[2J\x1b[H"
@@ -20,11 +22,14 @@ def play_hot_seat(
     write: Callable[[str], Any] = print,
     seed: int | None = None,
     handover: bool = True,
+    bots: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Play one episode of ``env`` (a PettingZoo AEC or Parallel game) with people taking turns.
 
-    ``handover`` clears the screen and waits for Enter whenever the seat to act changes. Returns
-    each seat's total reward, its outcome (``info["outcome"]``), and whether the players quit.
+    ``handover`` clears the screen and waits for Enter whenever the person to act changes.
+    ``bots`` maps seats to policies (``act(observation, info)``, e.g. ``default_policies(env)``)
+    that play them, so one person can play alone. Returns each seat's total reward, its outcome
+    (``info["outcome"]``), and whether the players quit.
 
     Example:
         >>> from llm_gym.multiagent.poker import PokerEnv
@@ -45,6 +50,13 @@ def play_hot_seat(
     finals: dict[str, str] = {}
     stopped = {"rewards": totals, "outcomes": outcomes, "quit": True}
     write(f"Hot seat: {', '.join(env.possible_agents)}. Type 'help' for the rules and moves, 'quit' to stop.")
+    bots = dict(bots or {})
+    unknown = sorted(set(bots) - set(env.possible_agents))
+    if unknown:
+        raise ValueError(f"Unknown seats {unknown} in bots; allowed: {list(env.possible_agents)}")
+    for index, bot in enumerate(bots.values()):
+        if hasattr(bot, "reset"):
+            bot.reset(seed=None if seed is None else seed + index + 1)
     previous = None
     for agent in env.agent_iter():
         observation, _, terminated, truncated, info = env.last()
@@ -53,7 +65,11 @@ def play_hot_seat(
             finals[agent] = _text(observation)
             env.step(None)
             continue
-        if handover and agent != previous:
+        if agent in bots:
+            env.step(act(bots[agent], observation, info))
+            _add_rewards(totals, env.rewards)
+            continue
+        if handover and agent != previous and len(env.possible_agents) - len(bots) > 1:
             write(f"{CLEAR_SCREEN}Pass the keyboard to {agent}.")
             if _read(read, f"{agent}, press Enter when ready> ") in QUIT_WORDS:
                 write("Game stopped.")
@@ -71,8 +87,7 @@ def play_hot_seat(
                 break
             write(_help(info))
         env.step(line)
-        for name, value in env.rewards.items():
-            totals[name] += float(value)
+        _add_rewards(totals, env.rewards)
     if handover:
         write(CLEAR_SCREEN)
     write("===== Game over =====")
@@ -80,6 +95,11 @@ def play_hot_seat(
         write(f"--- {agent} ---\n{finals.get(agent, '')}")
         write(f"{agent}: {outcomes.get(agent, 'over')}, total reward {totals[agent]:g}")
     return {"rewards": totals, "outcomes": outcomes, "quit": False}
+
+
+def _add_rewards(totals: dict[str, float], rewards: dict[str, float]) -> None:
+    for name, value in rewards.items():
+        totals[name] += float(value)
 
 
 def _read(read: Callable[[str], str], prompt: str, raw: bool = False) -> str:
