@@ -148,12 +148,12 @@ def _lexicon(theme: str, seed: int) -> Lexicon:
     return Lexicon(tuple(words[:N_RECEPTACLE_KINDS]), words[N_RECEPTACLE_KINDS], tuple(words[N_RECEPTACLE_KINDS + 1 :]))
 
 
-_TASK_TEMPLATES = {
-    "pick": ("put a {o} in {r}.", "put some {o} on {r}."),
-    "pick_two": ("put {n} {o} in {r}.", "find {n} {o} and put them in {r}."),
-    "clean": ("put a clean {o} in {r}.", "clean some {o} and put it in {r}."),
-    "heat": ("put a hot {o} in {r}.", "heat some {o} and put it in {r}."),
-    "cool": ("put a cool {o} in {r}.", "cool some {o} and put it in {r}."),
+_TASK_TEMPLATES = {  # {p} is "in" for containers, "on" for surfaces
+    "pick": ("put a {o} {p} {r}.", "put some {o} {p} {r}."),
+    "pick_two": ("put {n} {o} {p} {r}.", "find {n} {o} and put them {p} {r}."),
+    "clean": ("put a clean {o} {p} {r}.", "clean some {o} and put it {p} {r}."),
+    "heat": ("put a hot {o} {p} {r}.", "heat some {o} and put it {p} {r}."),
+    "cool": ("put a cool {o} {p} {r}.", "cool some {o} and put it {p} {r}."),
     "examine": ("look at {o} under the {l}.", "examine the {o} with the {l}."),
 }
 _NUMBER_WORDS = {2: "two", 3: "three", 4: "four"}
@@ -274,8 +274,9 @@ def generate_task(seed: int, config: HouseholdConfig, theme: str) -> HouseholdTa
     goal = template.format(
         o=lexicon.objects[layout["target_kind"]],
         r=lexicon.receptacles[layout["dest_kind"]] if layout["dest_kind"] >= 0 else "",
+        p="on" if layout["dest_kind"] < N_SURFACES else "in",
         l=lexicon.lamp,
-        n=_NUMBER_WORDS[problem.need] if problem.need in _NUMBER_WORDS else "",
+        n=_NUMBER_WORDS.get(problem.need, ""),
     )
     entities = {lexicon.receptacles[k] for k in layout["receptacle_kinds"]}
     entities |= {lexicon.objects[k] for k in layout["object_kinds"]} | {lexicon.lamp}
