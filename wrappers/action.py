@@ -28,6 +28,7 @@ class _ActionWrapper(PresentationWrapper):
     """Shared machinery: read the agent's action, pass native text down, rewrite the info."""
 
     fmt: str
+    _instructions: tuple = (None, None, "")  # (instructions below, grammar, ours): a one-entry cache
 
     def _check_stack(self) -> None:
         self.forbid_below((ChatHistory, _ActionWrapper), "the stack's action format is already set")
@@ -56,9 +57,12 @@ class _ActionWrapper(PresentationWrapper):
 
     def format_command(self, command: Command) -> str | int:
         """Write ``command`` (canonical, as ``oracle_action()`` returns it) as the agent must."""
+        grammar = self.grammar
+        if self.fmt == "toolcall" and grammar is self.env.unwrapped.grammar:  # nothing renamed below
+            return formats.format_action(command, grammar, self.fmt)
         below = self.env.get_wrapper_attr("format_command")(command)
         listed = self._listed() if self.needs_action_list else None
-        return formats.format_action(below, self.grammar, self.fmt, actions=listed)
+        return formats.format_action(below, grammar, self.fmt, actions=listed)
 
     def parse_action(self, action: Any) -> Command | ParseError:
         """Read the agent's action into a canonical ``Command`` (or a ``ParseError``)."""
@@ -73,9 +77,12 @@ class _ActionWrapper(PresentationWrapper):
 
     @property
     def instructions(self) -> str:
-        below = self.env.get_wrapper_attr("instructions")
-        native, ours = self.grammar.instructions(), formats.format_instructions(self.grammar, self.fmt)
-        return below.replace(native, ours) if native in below else f"{below}\n\n{ours}".strip()
+        below, grammar = self.env.get_wrapper_attr("instructions"), self.grammar
+        if self._instructions[:2] != (below, grammar):
+            native, ours = grammar.instructions(), formats.format_instructions(grammar, self.fmt)
+            text = below.replace(native, ours) if native in below else f"{below}\n\n{ours}".strip()
+            self._instructions = (below, grammar, text)
+        return self._instructions[2]
 
     def step(self, action):
         payload = self._payload(action)

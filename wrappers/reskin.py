@@ -65,12 +65,34 @@ def match_case(source: str, target: str) -> str:
     return _word_case(source, target)
 
 
+def _trie_pattern(forms: list[str]) -> str:
+    """One regex matching any of ``forms``, factored by common prefixes (fast for many names).
+
+    Alternatives are tried longest first, so with the edge check after it the longest whole-word
+    name wins, as a plain alternation sorted by length would.
+    """
+    trie: dict = {}
+    for form in forms:
+        node = trie
+        for char in form:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
+
+
 def _alternation(forms) -> re.Pattern | None:
-    ordered = sorted(forms, key=lambda form: (-len(form), form))
-    if not ordered:
+    forms = sorted({form.lower() for form in forms})
+    if not forms:
         return None
-    body = "|".join(re.escape(form) for form in ordered)
-    return re.compile(f"{_EDGE_BEFORE}({body}){_EDGE_AFTER}", re.IGNORECASE)
+    return re.compile(f"{_EDGE_BEFORE}({_trie_pattern(forms)}){_EDGE_AFTER}", re.IGNORECASE)
 
 
 class Lexicon:
@@ -213,6 +235,7 @@ class Reskin(LLMGymWrapper):
         self._avoid = frozenset(_WORD.findall(env.unwrapped.instructions.lower()))
         self.lexicon = Lexicon({})
         self._grammar = env.unwrapped.grammar
+        self._instructions: tuple = (None, None, "")  # (lexicon, instructions below, renamed)
 
     def _vocabulary_pool(self) -> tuple[str, ...]:
         core = self.env.unwrapped
@@ -251,7 +274,10 @@ class Reskin(LLMGymWrapper):
 
     @property
     def instructions(self) -> str:
-        return self.lexicon.forward(self.env.get_wrapper_attr("instructions"))
+        below = self.env.get_wrapper_attr("instructions")
+        if self._instructions[:2] != (self.lexicon, below):
+            self._instructions = (self.lexicon, below, self.lexicon.forward(below))
+        return self._instructions[2]
 
     # ----- gymnasium --------------------------------------------------------------------------
 
