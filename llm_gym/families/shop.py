@@ -52,9 +52,9 @@ class ShopConfig(Config):
 
 PRESETS = {
     "easy": ShopConfig(catalogue_size=40, required_attributes=1, required_options=0, near_misses=2, price_tightness=0.0, results_per_page=10),
-    "medium": ShopConfig(catalogue_size=100, required_attributes=2, required_options=1, near_misses=6, price_tightness=0.3, results_per_page=10),
-    "hard": ShopConfig(catalogue_size=160, required_attributes=2, required_options=2, near_misses=12, price_tightness=0.6, results_per_page=5),
-    "expert": ShopConfig(catalogue_size=250, required_attributes=3, required_options=3, near_misses=24, price_tightness=0.9, results_per_page=5),
+    "medium": ShopConfig(catalogue_size=90, required_attributes=2, required_options=1, near_misses=6, price_tightness=0.3, results_per_page=10),
+    "hard": ShopConfig(catalogue_size=140, required_attributes=2, required_options=2, near_misses=12, price_tightness=0.6, results_per_page=5),
+    "expert": ShopConfig(catalogue_size=200, required_attributes=3, required_options=3, near_misses=24, price_tightness=0.9, results_per_page=5),
 }
 
 # ----- themes: per category (name, product types, attributes, option dimensions with values) ---
@@ -359,7 +359,9 @@ def _world(seed: int, config: ShopConfig, theme: str) -> _World:
     keyword_query = " ".join([*goal.attributes, goal.product_type, *(value for _, value in goal.options)])
 
     index = BM25Index([_document(product) for product in products])
-    satisfying = frozenset(i for i, product in enumerate(products) if _best_score(product, goal) == 1.0)
+    satisfying = frozenset(
+        i for i, product in enumerate(products) if product.product_type == goal.product_type and _best_score(product, goal) == 1.0
+    )
     oracle_query = next(
         query
         for query in (keyword_query, products[target_index].title, products[target_index].code)
