@@ -12,9 +12,19 @@ import time
 import llm_gym.multiagent as ma
 from llm_gym.multiagent.poker import PRESETS, HeuristicPoker, KuhnEquilibrium, RandomPoker, expected_payoffs
 from llm_gym.multiagent.wrappers import AgentInterface, ParallelAgentInterface
+from llm_gym.wrappers.formats import format_action
 
 
-def aec_steps_per_second(make, episodes: int) -> float:
+def in_format(env, fmt: str, agent: str, native: str):
+    """The scripted policies' native command, written in the interface format ``fmt``."""
+    if fmt == "native":
+        return native
+    game = env.unwrapped
+    listed = game.listed_actions(agent) if fmt in ("index", "discrete") else None
+    return format_action(game.parse_action(agent, native), game.grammars[agent], fmt, actions=listed)
+
+
+def aec_steps_per_second(make, episodes: int, fmt: str = "native") -> float:
     env = make()
     policies = ma.default_policies(env)
     steps, start = 0, time.perf_counter()
@@ -22,20 +32,26 @@ def aec_steps_per_second(make, episodes: int) -> float:
         env.reset(seed=seed)
         for agent in env.agent_iter(1000):
             observation, _, terminated, truncated, info = env.last()
-            env.step(None if terminated or truncated else policies[agent].act(observation, info))
+            if terminated or truncated:
+                env.step(None)
+            else:
+                env.step(in_format(env, fmt, agent, policies[agent].act(observation, info)))
+                assert env.infos[agent]["action_status"] == "ok"
             steps += 1
     return steps / (time.perf_counter() - start)
 
 
-def parallel_steps_per_second(make, episodes: int) -> float:
+def parallel_steps_per_second(make, episodes: int, fmt: str = "native") -> float:
     env = make()
     policies = ma.default_policies(env)
     steps, start = 0, time.perf_counter()
     for seed in range(episodes):
         observations, infos = env.reset(seed=seed)
         while env.agents:
-            actions = {agent: policies[agent].act(observations[agent], infos[agent]) for agent in env.agents}
+            actions = {agent: in_format(env, fmt, agent, policies[agent].act(observations[agent], infos[agent]))
+                       for agent in env.agents}
             observations, *_, infos = env.step(actions)
+            assert all(info["action_status"] == "ok" for info in infos.values())
             steps += len(actions)
     return steps / (time.perf_counter() - start)
 
@@ -55,6 +71,7 @@ def seat_steps_per_second(name: str, seat: str, episodes: int) -> float:
 
 
 def median(function, *args, repeats: int = 3) -> float:
+    """The median of ``repeats`` runs (the machine is shared, so single runs are noisy)."""
     return statistics.median(function(*args) for _ in range(repeats))
 
 
@@ -63,13 +80,15 @@ def main() -> None:
         ("Poker kuhn, AEC", median(aec_steps_per_second, lambda: ma.make("Poker"), 300)),
         ("Poker leduc, AEC", median(aec_steps_per_second, lambda: ma.make("Poker", difficulty="leduc"), 300)),
         ("Poker leduc, AgentInterface json+toolcall", median(
-            aec_steps_per_second, lambda: AgentInterface(ma.make("Poker", difficulty="leduc"), "json", "toolcall"), 300)),
+            aec_steps_per_second, lambda: AgentInterface(ma.make("Poker", difficulty="leduc"), "json", "toolcall"), 300,
+            "toolcall")),
         ("GuideFollower TextCraft medium, AEC", median(
             aec_steps_per_second, lambda: ma.make("GuideFollower", difficulty="medium"), 100)),
         ("Blotto medium, Parallel (agent steps)", median(
             parallel_steps_per_second, lambda: ma.make("Blotto", difficulty="medium"), 100)),
         ("Blotto medium, ParallelAgentInterface markdown+react", median(
-            parallel_steps_per_second, lambda: ParallelAgentInterface(ma.make("Blotto", difficulty="medium"), "markdown", "react"), 100)),
+            parallel_steps_per_second, lambda: ParallelAgentInterface(ma.make("Blotto", difficulty="medium"), "markdown", "react"),
+            100, "react")),
         ("SeatEnv Poker leduc player_1 (seat steps)", median(seat_steps_per_second, "Poker", "player_1", 300)),
         ("SeatEnv GuideFollower follower_0 (seat steps)", median(seat_steps_per_second, "GuideFollower", "follower_0", 100)),
     ]
