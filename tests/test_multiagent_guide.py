@@ -120,3 +120,18 @@ def test_same_seed_same_task_and_task_seed_option():
 def test_unknown_environment_is_a_value_error():
     with pytest.raises(ValueError, match="Unknown environment"):
         GuideFollowerEnv(env_id="llm_gym/Nope-v0")
+
+
+@pytest.mark.parametrize("family", ["Household", "BabyAI", "Shop"])
+def test_generic_over_other_families(family):
+    import llm_gym
+
+    if f"llm_gym/{family}-v0" not in llm_gym.env_ids():
+        pytest.skip(f"{family} is not registered")
+    env = GuideFollowerEnv(env_id=family, difficulty="easy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        api_test(GuideFollowerEnv(env_id=family), num_cycles=20)
+    result = play(env, seed=0)
+    assert result["totals"][GUIDE] == result["totals"][FOLLOWER] > 0
+    assert result["actions"][FOLLOWER] == env.core.task.optimal_steps
