@@ -39,8 +39,8 @@ class HouseholdConfig(Config):
     receptacles: int = knob(6, 5, 40, "receptacles in the home, the sink, microwave and fridge included")
     objects: int = knob(3, 0, 80, "objects of other types than the task's object (clutter)")
     same_type_distractors: int = knob(0, 0, 8, "extra objects of the task's type beyond those it needs")
-    closed_share: float = knob(0.0, 0.0, 1.0, "share of the receptacles that open and close which start closed")
-    hidden_share: float = knob(0.0, 0.0, 1.0, "share of the task's objects placed inside receptacles that open and close")
+    closed_share: float = knob(0.0, 0.0, 1.0, "share of the receptacles that open and close that start closed")
+    hidden_share: float = knob(0.0, 0.0, 1.0, "share of the task's objects put inside receptacles that open and close")
     pick_count: int = knob(2, 2, 4, "objects a pick-two task asks for")
 
 
@@ -468,7 +468,10 @@ def plan(problem: Problem, start: State) -> list[tuple]:
     raise RuntimeError(f"Household planner found no plan from {start}")
 
 
-def _command(action: tuple, receptacles, objects, lamp: str, held_object: int, relevant: tuple[int, ...]) -> Command:
+def _command(
+    action: tuple, receptacles: tuple[str, ...], objects: tuple[str, ...], lamp: str, held_object: int,
+    relevant: tuple[int, ...],
+) -> Command:
     """The real command for an abstract action; ``held_object`` is what a ``-2`` index stands for."""
     verb = action[0]
     if verb == "use":
@@ -482,28 +485,45 @@ def _command(action: tuple, receptacles, objects, lamp: str, held_object: int, r
 
 # ----- the environment -----------------------------------------------------------------------
 
+_RECEPTACLE = Arg("receptacle", "name", "a receptacle, named with its number")
+_OBJECT = Arg("object", "name", "an object, named with its number")
+
+
+def _treat(verb: str, appliance: str) -> CommandSpec:
+    return CommandSpec(
+        verb, f"{verb} {{object}} with {{receptacle}}", (_OBJECT, _RECEPTACLE),
+        f"{verb} the object you hold with the {appliance} you are at",
+    )
+
+
 GRAMMAR = Grammar(
     [
-        CommandSpec("go to", "go to {receptacle}", (Arg("receptacle", "name", "a receptacle, named with its number"),), "walk to a receptacle"),
-        CommandSpec("open", "open {receptacle}", (Arg("receptacle", "name"),), "open the receptacle you are at"),
-        CommandSpec("close", "close {receptacle}", (Arg("receptacle", "name"),), "close the receptacle you are at"),
+        CommandSpec("go to", "go to {receptacle}", (_RECEPTACLE,), "walk to a receptacle"),
+        CommandSpec("open", "open {receptacle}", (_RECEPTACLE,), "open the receptacle you are at"),
+        CommandSpec("close", "close {receptacle}", (_RECEPTACLE,), "close the receptacle you are at"),
         CommandSpec(
             "take",
             "take {object} from {receptacle}",
-            (Arg("object", "name", "an object, named with its number"), Arg("receptacle", "name")),
+            (_OBJECT, _RECEPTACLE),
             "pick up an object from the receptacle you are at (you hold one object at a time)",
         ),
         CommandSpec(
             "put",
             "put {object} in/on {receptacle}",
-            (Arg("object", "name"), Arg("receptacle", "name")),
+            (_OBJECT, _RECEPTACLE),
             "put the object you hold in or on the receptacle you are at",
         ),
-        CommandSpec("clean", "clean {object} with {receptacle}", (Arg("object", "name"), Arg("receptacle", "name")), "clean the object you hold with the washing place you are at"),
-        CommandSpec("heat", "heat {object} with {receptacle}", (Arg("object", "name"), Arg("receptacle", "name")), "heat the object you hold with the heating appliance you are at"),
-        CommandSpec("cool", "cool {object} with {receptacle}", (Arg("object", "name"), Arg("receptacle", "name")), "cool the object you hold with the cooling appliance you are at"),
-        CommandSpec("use", "use {object}", (Arg("object", "name", "a light, named with its number"),), "turn a light where you are on or off"),
-        CommandSpec("examine", "examine {thing}", (Arg("thing", "name", "a receptacle or object"),), "look closely at a receptacle or object"),
+        _treat("clean", "washing place"),
+        _treat("heat", "heating appliance"),
+        _treat("cool", "cooling appliance"),
+        CommandSpec(
+            "use", "use {object}", (Arg("object", "name", "a light, named with its number"),),
+            "turn a light where you are on or off",
+        ),
+        CommandSpec(
+            "examine", "examine {thing}", (Arg("thing", "name", "a receptacle or object"),),
+            "look closely at a receptacle or object",
+        ),
         CommandSpec("look", "look", (), "describe where you are"),
         CommandSpec("inventory", "inventory", (), "say what you carry"),
     ]
@@ -602,15 +622,27 @@ class HouseholdEnv(TextEnv):
     def _transition(self, command: Command) -> Transition:
         verb = command.verb
         if verb == "look":
-            return Transition(self._room_text() if self._loc < 0 else f"You are facing the {self._name(self._loc)}. {self._describe(self._loc)}")
+            if self._loc < 0:
+                return Transition(self._room_text())
+            return Transition(f"You are facing the {self._name(self._loc)}. {self._describe(self._loc)}")
         if verb == "inventory":
             if self._held < 0:
                 return Transition("You are not carrying anything.")
             return Transition(f"You are carrying: a {self.task.objects[self._held]}.")
         if verb == "examine":
             return self._do_examine(command.args[0])
-        handler = self._HANDLERS.get(verb)
-        transition = handler(self, *command.args)
+        if verb == "go to":
+            transition = self._do_go(*command.args)
+        elif verb == "take":
+            transition = self._do_take(*command.args)
+        elif verb == "put":
+            transition = self._do_put(*command.args)
+        elif verb in PROCESS_VERBS:
+            transition = self._do_treat(verb, *command.args)
+        elif verb == "use":
+            transition = self._do_use(*command.args)
+        else:
+            transition = self._do_open_or_close(verb == "open", *command.args)
         if transition.status == "ok":
             self._changed(command)
         return transition
@@ -625,23 +657,16 @@ class HouseholdEnv(TextEnv):
         self._loc = r
         return self._finish(f"You arrive at {name}. {self._describe(r)}")
 
-    def _do_open(self, name: str) -> Transition:
+    def _do_open_or_close(self, opening: bool, name: str) -> Transition:
         r = self._rec_index.get(name)
-        if r != self._loc or r is None or not self._openable[r] or self._open[r]:
+        if r is None or r != self._loc or not self._openable[r] or self._open[r] == opening:
             return NOTHING
-        self._open[r] = True
-        return Transition(f"You open the {name}. {self._describe(r)}")
-
-    def _do_close(self, name: str) -> Transition:
-        r = self._rec_index.get(name)
-        if r != self._loc or r is None or not self._openable[r] or not self._open[r]:
-            return NOTHING
-        self._open[r] = False
-        return Transition(f"You close the {name}.")
+        self._open[r] = opening
+        return Transition(f"You open the {name}. {self._describe(r)}" if opening else f"You close the {name}.")
 
     def _do_take(self, obj: str, name: str) -> Transition:
         o, r = self._obj_index.get(obj), self._rec_index.get(name)
-        if o is None or r != self._loc or r is None or self._held >= 0 or not self._open[r] or self._places[o] != r:
+        if o is None or r is None or r != self._loc or self._held >= 0 or not self._open[r] or self._places[o] != r:
             return NOTHING
         self._contents[r].remove(o)
         self._places[o] = -1
@@ -650,7 +675,7 @@ class HouseholdEnv(TextEnv):
 
     def _do_put(self, obj: str, name: str) -> Transition:
         o, r = self._obj_index.get(obj), self._rec_index.get(name)
-        if o is None or o != self._held or r != self._loc or r is None or not self._open[r]:
+        if o is None or o != self._held or r is None or r != self._loc or not self._open[r]:
             return NOTHING
         self._contents[r].append(o)
         self._places[o] = r
@@ -659,7 +684,7 @@ class HouseholdEnv(TextEnv):
 
     def _do_treat(self, verb: str, obj: str, name: str) -> Transition:
         o, r = self._obj_index.get(obj), self._rec_index.get(name)
-        if o is None or o != self._held or r != self._loc or r is None or self._station_verb[r] != verb:
+        if o is None or o != self._held or r is None or r != self._loc or self._station_verb[r] != verb:
             return NOTHING
         state = self._states[o]
         if verb == "clean":
@@ -671,32 +696,11 @@ class HouseholdEnv(TextEnv):
         self._states[o] = state
         return Transition(f"You {verb} the {obj} using the {name}.")
 
-    def _do_clean(self, obj: str, name: str) -> Transition:
-        return self._do_treat("clean", obj, name)
-
-    def _do_heat(self, obj: str, name: str) -> Transition:
-        return self._do_treat("heat", obj, name)
-
-    def _do_cool(self, obj: str, name: str) -> Transition:
-        return self._do_treat("cool", obj, name)
-
     def _do_use(self, name: str) -> Transition:
         if name != self.task.lamp or self._loc != self._problem.lamp_place:
             return NOTHING
         self._lamp_on = not self._lamp_on
         return self._finish(f"You turn {'on' if self._lamp_on else 'off'} the {name}.")
-
-    _HANDLERS = {
-        "go to": _do_go,
-        "open": _do_open,
-        "close": _do_close,
-        "take": _do_take,
-        "put": _do_put,
-        "clean": _do_clean,
-        "heat": _do_heat,
-        "cool": _do_cool,
-        "use": _do_use,
-    }
 
     def _finish(self, feedback: str, placed: int = -1) -> Transition:
         """An ok transition, with success if the task is now done."""
@@ -818,7 +822,8 @@ class HouseholdEnv(TextEnv):
         opened = sum(1 << r for r, flag in enumerate(self._open) if flag)
         state = (self._loc, held, tuple(self._places[o] for o in relevant), ok, opened, self._lamp_on)
         task = self.task
-        return [_command(a, task.receptacles, task.objects, task.lamp, self._held, relevant) for a in plan(problem, state)]
+        actions = plan(problem, state)
+        return [_command(a, task.receptacles, task.objects, task.lamp, self._held, relevant) for a in actions]
 
 
 register_family(HouseholdEnv)
