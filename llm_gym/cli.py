@@ -98,7 +98,18 @@ def cmd_play(args: argparse.Namespace) -> int:
         from llm_gym import multiagent
         from llm_gym.multiagent.play import play_hot_seat
 
-        play_hot_seat(multiagent.make(args.env, **kwargs), read=input, write=print, seed=args.seed)
+        description = multiagent.describe(args.env)
+        for key, allowed in (("difficulty", description.get("presets") or {}), ("theme", description.get("themes") or [])):
+            if key in kwargs and kwargs[key] not in allowed:
+                raise ValueError(f"Unknown {key} {kwargs[key]!r} for {description['id']}; allowed: {list(allowed)}")
+        game = multiagent.make(args.env, **kwargs)
+        bots = None
+        if args.seat:
+            seats = list(game.possible_agents)
+            if args.seat not in seats:
+                raise ValueError(f"Unknown seat {args.seat!r} for {description['id']}; allowed: {seats}")
+            bots = {seat: policy for seat, policy in multiagent.default_policies(game).items() if seat != args.seat}
+        play_hot_seat(game, read=input, write=print, seed=args.seed, bots=bots)
         return 0
     if args.interface or args.semantics:
         from llm_gym.wrappers import make
@@ -160,6 +171,14 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from llm_gym.baselines.study import load_study_config, run_study
+
+    config = load_study_config(args.config, quick=args.quick, out_dir=args.out)
+    print(run_study(config).read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from llm_gym.baselines.agents import AGENT_KINDS, BUILTIN_AGENTS
 
@@ -182,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     play_parser.add_argument("--interface", help="an interface preset, e.g. json+tagged")
     play_parser.add_argument("--semantics", help="a semantic preset, e.g. made-up")
     play_parser.add_argument("--seed", type=int)
+    play_parser.add_argument("--seat", help="multi-agent games: play this seat alone, scripted policies take the others")
     play_parser.set_defaults(run=cmd_play)
 
     eval_parser = commands.add_parser(
@@ -224,6 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     split_parser.add_argument("--threshold", type=float, default=0.5, help="success rate at which a task is easy")
     split_parser.add_argument("--out", default="split.json")
     split_parser.set_defaults(run=cmd_split)
+
+    study_parser = commands.add_parser(
+        "study", help="the study: difficulty, cross-family transfer, sequential vs mixture, and the gap split"
+    )
+    study_parser.add_argument("--config", help="a TOML or YAML file of study settings (see docs/study.md)")
+    study_parser.add_argument("--quick", action="store_true", help="a small preset that runs in minutes on a CPU")
+    study_parser.add_argument("--out", help="report directory (default: the config's out_dir, runs/study)")
+    study_parser.set_defaults(run=cmd_study)
 
     from llm_gym.baselines.train_cli import add_train_parser, run_train
 

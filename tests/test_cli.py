@@ -1,4 +1,5 @@
 import csv
+import itertools
 import json
 
 import gymnasium as gym
@@ -86,7 +87,7 @@ def test_evaluate_rejects_zero_episodes(tmp_path):
 def test_list_shows_multiagent_games_and_play_hot_seat(capsys, monkeypatch):
     assert main(["list"]) == 0
     assert "llm_gym/Poker-v0 (multi-agent)" in capsys.readouterr().out
-    moves = iter(["help", "check", "check"])
+    moves = itertools.cycle(["help", "check", ""])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(moves))
     assert main(["play", "poker", "--difficulty", "kuhn", "--seed", "0"]) == 0
     assert "Legal moves" in capsys.readouterr().out
@@ -96,3 +97,13 @@ def test_train_subcommand_is_wired(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "--warm-steps" in capsys.readouterr().out
+
+
+def test_multiagent_play_checks_its_arguments_and_plays_one_seat(capsys, monkeypatch):
+    assert main(["play", "poker", "--theme", "space"]) == 2
+    assert "Unknown theme 'space'" in capsys.readouterr().err
+    assert main(["play", "poker", "--seat", "dealer"]) == 2
+    assert "Unknown seat 'dealer'" in capsys.readouterr().err
+    moves = itertools.cycle(["call", "check", "fold"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(moves))
+    assert main(["play", "poker", "--difficulty", "kuhn", "--seat", "player_0", "--seed", "2"]) == 0
