@@ -416,6 +416,28 @@ def test_labels_and_describe():
     assert describe(make(ENV_IDS[0])) == []
 
 
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_sampled_actions_never_raise_and_replay_identically(env_id):
+    """What gymnasium's check_env does to a stack (sampled actions, spaces, determinism), on fixed
+    tasks: check_env resets with fresh task seeds, which is slow for families that compile games."""
+    for interface, semantics in [("markdown+react+history-2", "made-up"), ("kv+discrete", None)]:
+        runs = []
+        for _ in range(2):
+            env = make(env_id, interface=interface, semantics=semantics, difficulty=presets(env_id)[0])
+            env.action_space.seed(0)
+            observation, info = env.reset(seed=0)
+            trace = [text_of(observation)]
+            for _ in range(4):
+                assert env.observation_space.contains(observation)
+                observation, reward, terminated, truncated, info = env.step(env.action_space.sample())
+                assert info["action_status"] in llm_gym.ACTION_STATUSES and not (terminated and truncated)
+                trace.append((text_of(observation), reward, info["action_status"]))
+                if terminated or truncated:
+                    break
+            runs.append(trace)
+        assert runs[0] == runs[1]
+
+
 def test_gym_make_of_the_spec_rebuilds_the_stack():
     env = make(ENV_IDS[0], interface="kv+react+actions-every+history-2", semantics="made-up@4", difficulty="easy")
     again = gym.make(env.spec)
