@@ -256,3 +256,18 @@ def test_turn_limit_is_truncation():
     env.reset(seed=0)
     results = [env.step("look") for _ in range(2)]
     assert [r[3] for r in results] == [False, True] and results[-1][4]["outcome"] == "truncated"
+
+
+def test_fast_native_text_equals_the_grammar_rendering():
+    env = gym.make(ENV_ID, difficulty="hard", theme="made-up")
+    chooser = random.Random(1)
+    e = env.unwrapped
+    for seed in range(8):
+        _, info = env.reset(seed=seed)
+        for _ in range(15):
+            commands = e.admissible_commands()
+            assert info["admissible_actions"] == [e.grammar.render(c) for c in commands]
+            assert all(e.format_command(c) == e.grammar.render(c) for c in commands + [e.oracle_action()])
+            _, _, terminated, truncated, info = env.step(chooser.choice(info["admissible_actions"]))
+            if terminated or truncated:
+                break

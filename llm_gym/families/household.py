@@ -530,6 +530,20 @@ GRAMMAR = Grammar(
 )
 
 
+# Every argument of this grammar is a name, which the grammar writes as it is: so a command's
+# native text is its template with the names filled in by position, as fast as ``str.format``.
+_POSITIONAL_TEMPLATES = {
+    spec.verb: spec.template.format(**{arg.name: f"{{{index}}}" for index, arg in enumerate(spec.args)})
+    for spec in GRAMMAR
+}
+
+
+def _native_text(command: Command) -> str:
+    """``GRAMMAR.render(command)``, about ten times faster (the admissible list is written every step)."""
+    template = _POSITIONAL_TEMPLATES.get(command.verb)
+    return GRAMMAR.render(command) if template is None else template.format(*command.args)
+
+
 NOTHING = Transition("Nothing happens.", status="illegal")
 
 
@@ -575,6 +589,9 @@ class HouseholdEnv(TextEnv):
     def default_max_turns(cls, config: HouseholdConfig) -> int:
         return 30 + config.receptacles + 4 * config.pick_count
 
+    def format_command(self, command: Command) -> str:
+        return _native_text(command)
+
     # ----- state and dynamics -----
 
     def _start(self, task: HouseholdTask) -> str:
@@ -586,7 +603,7 @@ class HouseholdEnv(TextEnv):
         appliances = {WASHER: "clean", HEATER: "heat", COOLER: "cool"}
         self._station_verb = [appliances.get(kind) for kind in task.receptacle_kinds]
         self._go = [Command("go to", (name,)) for name in task.receptacles]
-        self._go_texts = [self._native(command) for command in self._go]
+        self._go_texts = [_native_text(command) for command in self._go]
         self._examine = [Command("examine", (name,)) for name in task.receptacles]
         self._open_close = [
             (Command("open", (name,)), Command("close", (name,))) for name in task.receptacles
@@ -771,7 +788,7 @@ class HouseholdEnv(TextEnv):
         go = self._go_texts if loc < 0 else self._go_texts[:loc] + self._go_texts[loc + 1 :]
         texts = self._here_texts
         if texts is None:
-            texts = self._here_texts = [self._native(command) for command in self._here()]
+            texts = self._here_texts = [_native_text(command) for command in self._here()]
         return go + texts
 
     def _here(self) -> list[Command]:
