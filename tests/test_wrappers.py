@@ -392,6 +392,16 @@ def test_reskin_is_seeded_and_consistent_across_tasks(env_id):
             assert a[name] == b[name] or b[name] in a.values()  # same image unless that image was taken
 
 
+def test_reskinned_env_does_not_accept_the_original_names():
+    env = make("llm_gym/TextCraft-v0", semantics="made-up", difficulty="easy")
+    env.reset(seed=0)
+    original = env.unwrapped.format_command(oracle_command(env))  # e.g. "get 1 cobblestone"
+    renamed = env.get_wrapper_attr("format_command")(oracle_command(env))
+    assert original != renamed
+    assert env.step(original)[4]["action_status"] == "illegal"
+    assert env.step(renamed)[4]["action_status"] == "ok"
+
+
 def test_reskin_rejects_unknown_vocabularies_and_wrong_placement():
     env_id = ENV_IDS[0]
     with pytest.raises(ValueError, match="allowed"):

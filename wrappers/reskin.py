@@ -21,6 +21,7 @@ import gymnasium as gym
 
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
 from llm_gym.themes import made_up_word
+from llm_gym.wrappers import formats
 from llm_gym.wrappers.base import LLMGymWrapper
 
 _EDGE_BEFORE = r"(?<![A-Za-z0-9_])"
@@ -232,7 +233,9 @@ class Reskin(LLMGymWrapper):
         self.vocabulary = vocabulary if isinstance(vocabulary, str) else tuple(vocabulary)
         self.seed = seed
         self._pool = self._vocabulary_pool()
-        self._avoid = frozenset(_WORD.findall(env.unwrapped.instructions.lower()))
+        core = env.unwrapped
+        scaffolding = [formats.format_instructions(core.grammar, fmt) for fmt in formats.ACTION_FORMATS]
+        self._avoid = frozenset(_WORD.findall(" ".join([core.instructions, *scaffolding]).lower()))
         self.lexicon = Lexicon({})
         self._grammar = env.unwrapped.grammar
         self._instructions: tuple = (None, None, "")  # (lexicon, instructions below, renamed)
