@@ -176,6 +176,10 @@ _TYPE_NAMES = {4: "door", 5: "key", 6: "ball", 7: "box"}  # minigrid's object en
 _COLOUR_NAMES = ("red", "green", "blue", "purple", "yellow", "grey")  # minigrid's colour encoding
 _DOOR_STATES = ("open", "closed", "locked")
 VIEW = 7  # minigrid's agent_view_size
+_HALF = VIEW // 2
+_CENTRE = _HALF * VIEW  # index of the view's middle column in its flattened codes
+_AGENT_INDEX = _CENTRE + VIEW - 1
+_MARKS = bytes.maketrans(bytes(range(11)), b"..w.ooooooo")  # minigrid's object codes: things, walls
 
 
 def _steps(count: int, direction: str) -> str:
@@ -219,7 +223,7 @@ class _Game:
     primitive action before minigrid steps it (the oracle follows the game that way).
     """
 
-    def __init__(self, config: BabyAIConfig, theme: str, level_seed: int, track_known: bool = True):
+    def __init__(self, config: BabyAIConfig, theme: str, level_seed: int):
         from minigrid.envs.babyai.core.levelgen import LevelGen
 
         self.engine = LevelGen(**config.level_kwargs())
@@ -244,9 +248,8 @@ class _Game:
             self.objects.append((cell, f"{label} {seen[label]}" if counts[label] > 1 else label))
         self.names = {id(cell): name for cell, name in self.objects}
         self.by_name = {name: cell for cell, name in self.objects}
-        self.track_known = track_known and self.high
-        self.known = np.zeros((grid.width, grid.height), dtype=bool)
-        self._offsets = _view_offsets() if self.track_known else None
+        self.known = np.zeros((grid.width, grid.height), dtype=bool)  # the cells the agent has seen
+        self._offsets = _view_offsets()
         self._observe(observation)
 
     # ----- state --------------------------------------------------------------------------
@@ -257,14 +260,10 @@ class _Game:
 
     def _observe(self, observation: dict) -> None:
         self.image = observation["image"]
-        if self.track_known:
-            direction = self.engine.agent_dir
-            x, y = self.engine.agent_pos
-            xs = self._offsets[direction, 0] + x
-            ys = self._offsets[direction, 1] + y
-            width, height = self.known.shape
-            mask = (self.image[:, :, 0] != 0) & (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
-            self.known[xs[mask], ys[mask]] = True
+        offsets = self._offsets[self.engine.agent_dir]
+        x, y = self.engine.agent_pos
+        seen = self.image[:, :, 0] != 0  # seen cells always lie inside the grid
+        self.known[offsets[0][seen] + x, offsets[1][seen] + y] = True
 
     def front(self):
         x, y = self.engine.agent_pos
@@ -282,14 +281,15 @@ class _Game:
 
     # ----- primitive actions ----------------------------------------------------------------
 
-    def _primitive_problem(self, action: int) -> str | None:
-        """Why ``action`` is not allowed now, or ``None`` when it is."""
-        if action in (LEFT, RIGHT):
+    def _primitive_problem(self, action: int, ahead: Any = False) -> str | None:
+        """Why ``action`` is not allowed now, or ``None`` when it is (``ahead``: the front cell, if known)."""
+        if action == LEFT or action == RIGHT:
             return None
-        ahead = self.front()
+        if ahead is False:
+            ahead = self.front()
         carrying = self.engine.carrying
         if action == FORWARD:
-            if ahead is None or ahead.can_overlap():
+            if ahead is None or (ahead.type == "door" and ahead.is_open):
                 return None
             return f"You cannot move forward: {self._describe(ahead)} is in the way."
         if action == PICKUP:
@@ -309,6 +309,23 @@ class _Game:
         if ahead.is_locked and not (carrying is not None and carrying.type == "key" and carrying.color == ahead.color):
             return f"The {self.names[id(ahead)]} is locked; you need a {self.lexicon[ahead.color]} {self.lexicon['key']}."
         return None
+
+    def legal_primitives(self) -> list[int]:
+        ahead, carrying = self.front(), self.engine.carrying
+        legal = [LEFT, RIGHT]
+        if ahead is None:
+            legal.append(FORWARD)
+            if carrying is not None:
+                legal.append(DROP)
+            return legal
+        if ahead.type == "door":
+            if ahead.is_open:
+                legal.append(FORWARD)
+            if self._primitive_problem(TOGGLE, ahead) is None:
+                legal.append(TOGGLE)
+        elif carrying is None and ahead.can_pickup():
+            legal.append(PICKUP)
+        return legal
 
     def _describe(self, cell) -> str:
         name = self.names.get(id(cell))
@@ -456,7 +473,7 @@ class _Game:
         return f"You go through the {name}.", "ok"
 
     def admissible(self) -> list[Command]:
-        commands = [PRIMITIVE_COMMANDS[a] for a in range(6) if self._primitive_problem(a) is None]
+        commands = [PRIMITIVE_COMMANDS[a] for a in self.legal_primitives()]
         if not self.high:
             return commands
         reachable = self.reachable()
@@ -484,30 +501,34 @@ class _Game:
     # ----- what the agent perceives -----------------------------------------------------------
 
     def view(self) -> dict[str, Any]:
+        """What the agent sees, read off minigrid's encoding of its view (``image[x, y]``, the
+        agent at the bottom middle): things with their places, the nearest walls, what it carries."""
         image = self.image
-        types = image[:, :, 0]
+        marks = image[:, :, 0].tobytes().translate(_MARKS)  # marks[x * VIEW + y]: "o" thing, "w" wall
         things = []
-        xs, ys = np.nonzero(types >= 4)
-        if len(xs):
-            ax, ay = self.engine.agent_pos
-            fx, fy = _VECTORS[self.engine.agent_dir]
-            grid = self.engine.grid
-            for vx, vy in zip(xs.tolist(), ys.tolist()):
-                forward, right = VIEW - 1 - vy, vx - VIEW // 2
-                if forward == 0 and right == 0:
-                    continue  # what the agent carries
-                cell = grid.get(ax + fx * forward - fy * right, ay + fy * forward + fx * right)
-                thing = {"name": self.names[id(cell)], "forward": forward, "right": right}
-                if cell.type == "door":
-                    thing["state"] = _DOOR_STATES[int(image[vx, vy, 2])]
-                things.append(thing)
-            things.sort(key=lambda t: (t["forward"] + abs(t["right"]), t["name"]))
-        ahead = types[VIEW // 2].tolist()
-        row = types[:, VIEW - 1].tolist()
+        index = marks.find(b"o")
+        if index >= 0:
+            (ax, ay), (fx, fy) = map(int, self.engine.agent_pos), _VECTORS[self.engine.agent_dir]
+            get, names = self.engine.grid.get, self.names
+            while index >= 0:
+                if index != _AGENT_INDEX:  # the agent's own cell shows what it carries
+                    vx, vy = divmod(index, VIEW)
+                    forward, right = VIEW - 1 - vy, vx - _HALF
+                    cell = get(ax + fx * forward - fy * right, ay + fy * forward + fx * right)
+                    thing = {"name": names[id(cell)], "forward": forward, "right": right}
+                    if cell.type == "door":
+                        thing["state"] = _DOOR_STATES[image[vx, vy, 2]]
+                    things.append(thing)
+                index = marks.find(b"o", index + 1)
+            if len(things) > 1:
+                things.sort(key=_nearest_first)
+        ahead = marks.rfind(b"w", _CENTRE, _AGENT_INDEX)
+        row = marks[VIEW - 1 :: VIEW]  # the agent's row, left to right
+        left, right = row.rfind(b"w", 0, _HALF), row.find(b"w", _HALF + 1)
         walls = {
-            "forward": next((VIEW - 1 - j for j in range(VIEW - 2, -1, -1) if ahead[j] == 2), None),
-            "left": next((VIEW // 2 - i for i in range(VIEW // 2 - 1, -1, -1) if row[i] == 2), None),
-            "right": next((i - VIEW // 2 for i in range(VIEW // 2 + 1, VIEW) if row[i] == 2), None),
+            "forward": None if ahead < 0 else _AGENT_INDEX - ahead,
+            "left": None if left < 0 else _HALF - left,
+            "right": None if right < 0 else right - _HALF,
         }
         carrying = self.engine.carrying
         return {
@@ -516,6 +537,10 @@ class _Game:
             "walls": walls,
             "carrying": None if carrying is None else self.names[id(carrying)],
         }
+
+
+def _nearest_first(thing: dict[str, Any]) -> tuple[int, str]:
+    return thing["forward"] + abs(thing["right"]), thing["name"]
 
 
 # ----- the oracle: minigrid's BabyAI bot -------------------------------------------------------
@@ -601,11 +626,27 @@ def _remaining(instr):
 
 
 def _fresh_oracle(game: _Game) -> _Oracle:
-    """A bot on a copy of the game as it is now, told only what is left of the mission."""
+    """A bot on a copy of the game as it is now, told only what is left of the mission and what
+    the agent has seen. What the agent carries is put down first, unless the mission's next step
+    is to put that very object somewhere."""
+    from minigrid.envs.babyai.core.verifier import AndInstr, BeforeInstr, PutNextInstr
+    from minigrid.utils.baby_ai_bot import DropSubgoal, GoNextToSubgoal
+
     oracle = _Oracle(copy.deepcopy(game.engine))
-    oracle.bot.stack.clear()
-    oracle.bot._process_instr(_remaining(oracle.engine.instrs))
-    oracle.bot.vis_mask |= game.known
+    bot, remaining = oracle.bot, _remaining(oracle.engine.instrs)
+    bot.vis_mask |= game.known
+    bot.stack.clear()
+    bot._process_instr(remaining)
+    carrying = oracle.engine.carrying
+    if carrying is not None:
+        first = remaining
+        while isinstance(first, (BeforeInstr, AndInstr)):
+            first = first.instr_a
+        if isinstance(first, PutNextInstr) and any(carrying is obj for obj in first.desc_move.obj_set):
+            del bot.stack[-2:]  # already holding it: skip going to it and picking it up
+        else:
+            bot.stack.append(DropSubgoal(bot))
+            bot.stack.append(GoNextToSubgoal(bot, bot._find_drop_pos()))
     oracle.applied = len(game.history)
     return oracle
 
@@ -667,10 +708,16 @@ class BabyAIEnv(TextEnv):
             raise ValueError(f"Unknown reward_mode {reward_mode!r}; allowed: {list(REWARD_MODES)}")
         self.reward_mode = reward_mode
         super().__init__(difficulty=difficulty, theme=theme, max_turns=max_turns, render_mode=render_mode)
-        if self.config.action_level == "primitive":
-            self.grammar = PRIMITIVE_GRAMMAR
+        specs = PRIMITIVE_SPECS if self.config.action_level == "primitive" else PRIMITIVE_SPECS + HIGH_SPECS
+        if specs != GRAMMAR.specs or self.theme != "default":
+            lexicon = LEXICONS[self.theme]
+            self.grammar = Grammar(
+                [dataclasses.replace(spec, description=_themed(spec.description, lexicon)) for spec in specs]
+            )
             self.instructions = self._instructions()
         self._game: _Game | None = None
+        # exact primitive texts skip the regular expressions; the grammar reads them the same way
+        self._exact = {self.grammar.render(command): command for command in PRIMITIVE_COMMANDS}
 
     @classmethod
     def generate_task(cls, seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
@@ -684,7 +731,7 @@ class BabyAIEnv(TextEnv):
         words = LEXICONS[self.theme]
         rules = (
             "You are in a grid world of rooms and must carry out the mission. You see up to 6 cells "
-            "ahead and 3 to each side; walls and closed doors block the view. Places are given in "
+            f"ahead and 3 to each side; walls and closed {words['door']}s block the view. Places are given in "
             f"steps forward and left or right of you. You carry one object at a time. A locked {words['door']} "
             f"opens only while you carry the {words['key']} of its colour; a {words['box']} cannot be opened."
         )
@@ -695,8 +742,9 @@ class BabyAIEnv(TextEnv):
     def _start(self, task: BabyAITask) -> str:
         self._game = _Game(self.config, self.theme, task.level_seed)
         self._plan_position = 0  # how far the agent has followed task.plan; -1 once it strays
-        self._advisor: _Oracle | None = None
-        self._admissible_cache: tuple[int, list[Command]] = (-1, [])
+        self._advisor: _Oracle | None = None  # the bot that advises off the planned path
+        self._advice: Command | None = None  # its advice for the current state, once asked
+        self._admissible_cache: tuple[int, list[Command], list[str]] = (-1, [], [])
         return ""
 
     def _transition(self, command: Command) -> Transition:
@@ -708,6 +756,9 @@ class BabyAIEnv(TextEnv):
             self._plan_position += 1
         else:
             self._plan_position = -1
+        if command != self._advice:
+            self._advisor = None
+        self._advice = None
         outcome = self._game.outcome
         if outcome == "success":
             reward = 1.0 if self.reward_mode == "sparse" else 1.0 - 0.9 * self.turn / self.max_turns
@@ -735,31 +786,46 @@ class BabyAIEnv(TextEnv):
         return "\n".join(lines)
 
     def _admissible(self) -> list[Command]:
-        version, commands = self._admissible_cache
-        if version != self._game.version or not commands:
+        return self._admissible_both()[0]
+
+    def _admissible_texts(self) -> list[str]:
+        return list(self._admissible_both()[1])
+
+    def _admissible_both(self) -> tuple[list[Command], list[str]]:
+        """The admissible commands and their native texts, computed once per game state."""
+        version, commands, texts = self._admissible_cache
+        if version != self._game.version:
             commands = self._game.admissible()
-            self._admissible_cache = (self._game.version, commands)
-        return commands
+            texts = [self._native(command) for command in commands]
+            self._admissible_cache = (self._game.version, commands, texts)
+        return commands, texts
+
+    def format_command(self, command: Command) -> str:
+        return self._native(command)
+
+    def parse_action(self, text: Any):
+        command = self._exact.get(text) if isinstance(text, str) else None
+        return command if command is not None else self.grammar.parse(text)
 
     def _oracle(self) -> Command:
         plan = self.task.plan
         if 0 <= self._plan_position < len(plan):
             return plan[self._plan_position]
-        from minigrid.utils.baby_ai_bot import DisappearedBoxError
+        if self._advice is None:
+            self._advice = self._advise()
+        return self._advice
 
+    def _advise(self) -> Command:
+        """Off the planned path: the bot, started afresh on the current state, and kept while the
+        agent follows it."""
         game = self._game
         try:
             if self._advisor is None:
-                shadow = _Game(self.config, self.theme, self.task.level_seed, track_known=False).engine
-                self._advisor = _Oracle(shadow)
-            self._advisor.catch_up(game.history)
+                self._advisor = _fresh_oracle(game)
+            else:
+                self._advisor.catch_up(game.history)
             return _decide(game, self._advisor)
-        except (AssertionError, DisappearedBoxError, IndexError, TypeError):
-            pass
-        try:
-            self._advisor = _fresh_oracle(game)
-            return _decide(game, self._advisor)
-        except (AssertionError, DisappearedBoxError, IndexError, TypeError):
+        except AssertionError:  # the bot's own checks; it rarely gives up on a state
             self._advisor = None
             return self._admissible()[0]
 

@@ -1,0 +1,144 @@
+"""BabyAI speed: our step against minigrid's own step on the same level and the same actions.
+
+For each preset, a walk of legal primitive actions is drawn on our env (action level
+"primitive"); the same actions are then timed on minigrid's ``LevelGen`` (raw) and on our env
+(as text), side by side in alternating rounds. Prints the median per-step times and the median
+of the per-round ratios ours/raw (target <= 1.3), unwrapped and through ``gym.make``; then the
+high-level step, per primitive action it runs, and reset times.
+
+Run: python benchmarks/bench_babyai.py [--rounds 15] [--steps 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import random
+import statistics
+import time
+
+import gymnasium as gym
+
+import llm_gym  # noqa: F401  (registers the families)
+from llm_gym.families.babyai import PRESETS, PRIMITIVE_COMMANDS, PRIMITIVE_GRAMMAR
+
+
+def legal_walk(env, steps: int, task_seed: int) -> list[int]:
+    """Primitive action indices of a random walk over admissible primitive commands that stops
+    short of ending the episode (a finished episode steps no engine, so it would flatter us)."""
+    rng = random.Random(task_seed)
+    env.reset(options={"task_seed": task_seed})
+    walk: list[int] = []
+    while len(walk) < steps:
+        history = list(env.unwrapped._game.history)
+        command = rng.choice(env.unwrapped.admissible_commands())
+        _, _, terminated, truncated, _ = env.step(PRIMITIVE_GRAMMAR.render(command))
+        if terminated or truncated:  # replay the walk so far, and try another action
+            env.reset(options={"task_seed": task_seed})
+            for action in walk:
+                env.step(PRIMITIVE_GRAMMAR.render(PRIMITIVE_COMMANDS[action]))
+            continue
+        assert env.unwrapped._game.history == history + [PRIMITIVE_COMMANDS.index(command)]
+        walk.append(PRIMITIVE_COMMANDS.index(command))
+    return walk
+
+
+def time_raw(engine, level_seed: int, walk: list[int]) -> float:
+    with contextlib.redirect_stdout(io.StringIO()):
+        engine.reset(seed=level_seed)
+    start = time.perf_counter()
+    for action in walk:
+        engine.step(action)
+    return (time.perf_counter() - start) / len(walk)
+
+
+def time_ours(env, task_seed: int, texts: list[str]) -> float:
+    env.reset(options={"task_seed": task_seed})
+    start = time.perf_counter()
+    for text in texts:
+        env.step(text)
+    return (time.perf_counter() - start) / len(texts)
+
+
+def compare(preset: str, rounds: int, steps: int, wrapped: bool) -> dict[str, float]:
+    from minigrid.envs.babyai.core.levelgen import LevelGen
+
+    difficulty = {"preset": preset, "action_level": "primitive"}
+    env = gym.make("llm_gym/BabyAI-v0", difficulty=difficulty, max_turns=100_000)
+    task_seed = 7
+    walk = legal_walk(env, steps, task_seed)
+    texts = [PRIMITIVE_GRAMMAR.render(PRIMITIVE_COMMANDS[a]) for a in walk]
+    level_seed = env.unwrapped.task.level_seed
+    kwargs = env.unwrapped.config.level_kwargs()
+    raw = gym.make("BabyAI-BossLevel-v0", **kwargs) if wrapped else LevelGen(**kwargs)
+    ours = env if wrapped else env.unwrapped
+    raw_times, our_times, ratios = [], [], []
+    for _ in range(rounds):
+        r = time_raw(raw, level_seed, walk)
+        o = time_ours(ours, task_seed, texts)
+        raw_times.append(r)
+        our_times.append(o)
+        ratios.append(o / r)
+    return {
+        "steps": len(walk),
+        "raw_us": statistics.median(raw_times) * 1e6,
+        "ours_us": statistics.median(our_times) * 1e6,
+        "ratio": statistics.median(ratios),
+    }
+
+
+def high_level(preset: str, episodes: int) -> dict[str, float]:
+    """Oracle episodes at the high action level: time per step and per primitive action run."""
+    env = gym.make("llm_gym/BabyAI-v0", difficulty=preset)
+    steps = primitives = 0
+    elapsed = 0.0
+    for seed in range(episodes):
+        env.reset(seed=seed)
+        done = False
+        while not done:
+            command = env.unwrapped.oracle_action()
+            text = env.unwrapped.format_command(command)
+            before = len(env.unwrapped._game.history)
+            start = time.perf_counter()
+            _, _, terminated, truncated, _ = env.step(text)
+            elapsed += time.perf_counter() - start
+            primitives += len(env.unwrapped._game.history) - before
+            steps += 1
+            done = terminated or truncated
+    return {"step_ms": elapsed / steps * 1e3, "per_primitive_us": elapsed / primitives * 1e6}
+
+
+def resets(preset: str, count: int) -> float:
+    env = gym.make("llm_gym/BabyAI-v0", difficulty=preset)
+    start = time.perf_counter()
+    for seed in range(count):
+        env.reset(seed=seed)
+    return (time.perf_counter() - start) / count * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=200)
+    args = parser.parse_args()
+    print("primitive step, ours vs minigrid's, same level and actions (median of per-round ratios)")
+    for wrapped in (False, True):
+        label = "gym.make" if wrapped else "unwrapped"
+        for preset in PRESETS:
+            row = compare(preset, args.rounds, args.steps, wrapped)
+            print(
+                f"  {label:9s} {preset:7s} steps={row['steps']:4d} raw={row['raw_us']:7.1f} us "
+                f"ours={row['ours_us']:7.1f} us ratio={row['ratio']:.3f}"
+            )
+    print("high-level oracle episodes (go to / pick up / go through expand into several primitives)")
+    for preset in PRESETS:
+        row = high_level(preset, 5)
+        print(f"  {preset:7s} {row['step_ms']:6.2f} ms/step, {row['per_primitive_us']:6.1f} us per primitive run")
+    print("reset (task generation runs the oracle once to record optimal_steps)")
+    for preset in PRESETS:
+        print(f"  {preset:7s} {resets(preset, 10):7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""BabyAI family: generator purity, text view, both action levels, legality, oracle, themes, rewards."""
+
+import random
+import re
+
+import gymnasium as gym
+import pytest
+
+import llm_gym
+from llm_gym.families.babyai import (
+    COLOURS,
+    KINDS,
+    PRESETS,
+    BabyAIConfig,
+    BabyAIEnv,
+    generate_task,
+)
+
+ENV_ID = "llm_gym/BabyAI-v0"
+
+
+def make(preset="easy", action_level=None, **kwargs):
+    difficulty = preset if action_level is None else {"preset": preset, "action_level": action_level}
+    return gym.make(ENV_ID, difficulty=difficulty, **kwargs)
+
+
+def oracle_episode(env, seed):
+    _, info = env.reset(seed=seed)
+    steps, total = 0, 0.0
+    while True:
+        text = env.unwrapped.format_command(env.unwrapped.oracle_action())
+        assert text in info["admissible_actions"]
+        _, reward, terminated, truncated, info = env.step(text)
+        steps, total = steps + 1, total + reward
+        if terminated or truncated:
+            return info, steps, total
+
+
+def test_registered_and_described():
+    assert ENV_ID in llm_gym.env_ids()
+    described = llm_gym.describe("BabyAI")
+    assert list(described["presets"]) == ["easy", "medium", "hard", "expert"]
+    assert set(described["knobs"]) >= {"action_level", "room_size", "num_dists", "num_rows", "action_kinds"}
+    assert described["themes"] == ["default", "made-up"]
+    assert described["native_action_list"] == "every_turn"
+
+
+def test_generator_is_pure_and_theme_keeps_the_level():
+    config = PRESETS["hard"]
+    first, again = generate_task(5, config, "default"), generate_task(5, config, "default")
+    assert first == again
+    themed = generate_task(5, config, "made-up")
+    assert themed.level_seed == first.level_seed and themed.optimal_steps == first.optimal_steps
+    assert [c.verb for c in themed.plan] == [c.verb for c in first.plan]
+    assert not set(themed.entities) & set(COLOURS + KINDS)
+    assert generate_task(6, config, "default") != first
+
+
+@pytest.mark.parametrize("action_level", ["high", "primitive"])
+def test_oracle_solves_every_preset_in_optimal_steps(action_level):
+    for preset in PRESETS:
+        env = make(preset, action_level)
+        for seed in range(2):
+            info, steps, total = oracle_episode(env, seed)
+            assert info["outcome"] == "success" and total == 1.0
+            assert steps == info["optimal_steps"], (preset, seed)
+
+
+@pytest.mark.parametrize("action_level", ["high", "primitive"])
+def test_mean_optimal_steps_increase_across_presets(action_level):
+    means = []
+    for preset in PRESETS:
+        config = BabyAIConfig(**{**PRESETS[preset].as_dict(), "action_level": action_level})
+        steps = [generate_task(seed, config, "default").optimal_steps for seed in range(6)]
+        means.append(sum(steps) / len(steps))
+    assert means == sorted(means) and len(set(means)) == 4, means
+
+
+def test_high_level_steps_are_fewer_than_primitive_ones():
+    high = generate_task(3, PRESETS["hard"], "default")
+    primitive = generate_task(3, BabyAIConfig(**{**PRESETS["hard"].as_dict(), "action_level": "primitive"}), "default")
+    assert high.level_seed == primitive.level_seed
+    assert high.optimal_steps < primitive.optimal_steps
+
+
+def test_observation_places_match_the_grid():
+    env = make("expert")
+    for seed in range(4):
+        observation, info = env.reset(seed=seed)
+        game = env.unwrapped._game
+        engine = game.engine
+        (ax, ay), (fx, fy) = engine.agent_pos, engine.dir_vec
+        assert f"Mission: {info['view']['mission']}." in observation
+        for thing in info["view"]["things"]:
+            x = ax + fx * thing["forward"] - fy * thing["right"]
+            y = ay + fy * thing["forward"] + fx * thing["right"]
+            assert game.name_at((x, y)) == thing["name"]
+            assert thing["name"] in observation
+        walls = info["view"]["walls"]
+        if walls["forward"] is not None:
+            cell = engine.grid.get(ax + fx * walls["forward"], ay + fy * walls["forward"])
+            assert cell is not None and cell.type == "wall"
+            assert f"a wall {walls['forward']} step" in observation
+
+
+def test_primitive_commands_and_what_the_agent_carries():
+    env = make("medium", "primitive")
+    assert "go to" not in env.unwrapped.instructions
+    for seed in range(10):
+        observation, info = env.reset(seed=seed)
+        assert not any(action.startswith("go ") for action in info["admissible_actions"])
+        assert env.step("go to red ball")[4]["action_status"] == "parse_error"
+        game = env.unwrapped._game
+        while info["outcome"] == "running" and game.engine.carrying is None:
+            observation, _, _, _, info = env.step(env.unwrapped.format_command(env.unwrapped.oracle_action()))
+        if info["outcome"] == "running":
+            break
+    name = game.names[id(game.engine.carrying)]
+    assert info["view"]["carrying"] == name and f"You carry: the {name}." in observation
+    assert "pick up" not in info["admissible_actions"]
+
+
+def _blocked_state(env, preset_seeds):
+    """Reset and walk forward until something blocks the way, the episode still running."""
+    for seed in preset_seeds:
+        _, info = env.reset(seed=seed)
+        game = env.unwrapped._game
+        while info["outcome"] == "running" and game._primitive_problem(2) is None:
+            _, _, _, _, info = env.step("move forward")
+        if info["outcome"] == "running":
+            return game, info
+    raise AssertionError("no blocked state found")
+
+
+def test_illegal_actions_leave_minigrid_untouched():
+    env = make("hard", "primitive")
+    game, info = _blocked_state(env, range(10))
+    assert "move forward" not in info["admissible_actions"]
+    steps, position, view = game.engine.step_count, tuple(game.engine.agent_pos), env.unwrapped.view()
+    bad = ["move forward", "dance", "", None, "go through the wall"]
+    bad += ["drop"] if game.engine.carrying is None else ["pick up"]
+    bad += ["toggle"] if game.front().type not in ("door",) else []
+    for action in bad:
+        _, reward, terminated, _, info = env.step(action)
+        assert info["action_status"] in ("illegal", "parse_error") and reward == 0.0 and not terminated
+        assert game.engine.step_count == steps and tuple(game.engine.agent_pos) == position
+        assert {k: v for k, v in info["view"].items() if k != "feedback"} == {
+            k: v for k, v in view.items() if k != "feedback"
+        }
+
+
+def test_a_box_cannot_be_opened_and_a_locked_door_needs_its_key():
+    env = make("expert", "primitive")
+    game = env.unwrapped._game
+    for seed in range(40):
+        env.reset(seed=seed)
+        game = env.unwrapped._game
+        boxes = [cell for cell, _ in game.objects if cell.type == "box"]
+        locked = [cell for cell, _ in game.objects if cell.type == "door" and cell.is_locked]
+        if boxes and locked:
+            break
+    assert game._primitive_problem(5, boxes[0]) is not None
+    assert "locked" in game._primitive_problem(5, locked[0])
+
+
+def test_go_to_expands_into_primitives_and_faces_the_target():
+    env = make("expert")
+    for seed in range(6):
+        _, info = env.reset(seed=seed)
+        targets = [a for a in info["admissible_actions"] if a.startswith("go to ")]
+        if targets:
+            break
+    game = env.unwrapped._game
+    name = targets[-1][len("go to ") :]
+    route = game.route(game._position(game.by_name[name]))
+    before = game.engine.step_count
+    _, _, _, _, info = env.step(targets[-1])
+    assert info["action_status"] == "ok" and info["turn"] == 1
+    assert game.engine.step_count == before + len(route) > before
+    if info["outcome"] == "running":
+        assert game.front() is game.by_name[name]
+        assert f"go to {name}" not in info["admissible_actions"]
+
+
+def test_things_not_yet_seen_cannot_be_named():
+    env = make("expert")
+    for seed in range(10):
+        env.reset(seed=seed)
+        game = env.unwrapped._game
+        unseen = [name for cell, name in game.objects if not game.known[game._position(cell)]]
+        if unseen:
+            break
+    _, _, _, _, info = env.step(f"go to {unseen[0]}")
+    assert info["action_status"] == "illegal" and "not seen" in info["view"]["feedback"]
+    _, _, _, _, info = env.step("go to purple unicorn")
+    assert info["action_status"] == "illegal"
+
+
+def test_oracle_recovers_from_random_detours():
+    for action_level in ("high", "primitive"):
+        env = make("hard", action_level, max_turns=600)
+        for seed in range(3):
+            rng = random.Random(seed)
+            _, info = env.reset(seed=seed)
+            for _ in range(12):
+                _, _, terminated, _, info = env.step(rng.choice(info["admissible_actions"]))
+                if terminated:
+                    break
+            while info["outcome"] == "running":
+                text = env.unwrapped.format_command(env.unwrapped.oracle_action())
+                assert text in info["admissible_actions"]
+                _, _, _, _, info = env.step(text)
+            assert info["outcome"] == "success", (action_level, seed)
+
+
+def test_reward_modes():
+    info, steps, total = oracle_episode(make("medium", reward_mode="babyai"), 4)
+    assert info["outcome"] == "success"
+    assert total == pytest.approx(1 - 0.9 * steps / info["max_turns"])
+    with pytest.raises(ValueError, match="reward_mode"):
+        BabyAIEnv(reward_mode="dense")
+
+
+def test_made_up_theme_renames_colours_and_kinds_only():
+    default, themed = make("hard"), make("hard", theme="made-up")
+    _, info = default.reset(seed=1)
+    themed_observation, themed_info = themed.reset(seed=1)
+    assert info["optimal_steps"] == themed_info["optimal_steps"]
+    words = set(re.findall(r"[a-z]+", themed_observation.lower()))
+    assert not words & set(COLOURS + KINDS)
+    assert set(themed_info["entities"]) & words
+    for _ in range(6):
+        command, same = default.unwrapped.oracle_action(), themed.unwrapped.oracle_action()
+        assert command.verb == same.verb
+        _, reward, *_ = default.step(default.unwrapped.format_command(command))
+        _, themed_reward, *_ = themed.step(themed.unwrapped.format_command(same))
+        assert reward == themed_reward
+        assert default.unwrapped._game.history == themed.unwrapped._game.history
+
+
+def test_reskin_renames_every_entity_word():
+    from llm_gym.wrappers import Reskin
+
+    env = Reskin(make("medium"), seed=3)
+    observation, info = env.reset(seed=2)
+    words = set(re.findall(r"[a-z]+", observation.lower()))
+    assert not words & set(COLOURS + ("ball", "box"))
+    while info["outcome"] == "running":
+        observation, _, _, _, info = env.step(env.get_wrapper_attr("format_command")(env.unwrapped.oracle_action()))
+    assert info["outcome"] == "success"
+
+
+def test_sampling_rejections_are_silent(capsys):
+    for seed in range(8):
+        generate_task(seed, PRESETS["hard"], "default")
+    assert capsys.readouterr().out == ""
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="num_dists"):
+        BabyAIConfig(room_size=5, num_dists=9)
+    with pytest.raises(ValueError, match="open"):
+        BabyAIConfig(action_kinds=("open",))
+    with pytest.raises(ValueError, match="locked_room_prob"):
+        BabyAIConfig(locked_room_prob=0.5)
+    with pytest.raises(ValueError, match="action_level"):
+        BabyAIConfig(action_level="macro")
+    custom = gym.make(ENV_ID, difficulty={"preset": "hard", "num_dists": 4})
+    _, info = custom.reset(seed=0)
+    assert info["difficulty"]["preset"] == "custom" and info["difficulty"]["num_dists"] == 4
+
+
+def test_gymnasium_check_env_and_determinism():
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(make("medium").unwrapped, skip_render_check=True)
+    runs = []
+    for _ in range(2):
+        env = make("hard")
+        observation, info = env.reset(seed=9)
+        trace = [observation]
+        rng = random.Random(0)
+        for _ in range(15):
+            action = rng.choice(info["admissible_actions"] + [env.unwrapped.format_command(env.unwrapped.oracle_action())])
+            observation, reward, terminated, truncated, info = env.step(action)
+            trace.append((observation, reward))
+            if terminated or truncated:
+                break
+        runs.append(trace)
+    assert runs[0] == runs[1]
