@@ -52,8 +52,8 @@ class SearchQAConfig(Config):
 PRESETS = {
     "easy": SearchQAConfig(hops=1, kb_size=30),
     "medium": SearchQAConfig(hops=2, comparison=0.25, kb_size=50, distractors=6, namesakes=0.2),
-    "hard": SearchQAConfig(hops=3, comparison=0.35, kb_size=80, distractors=14, namesakes=0.35),
-    "expert": SearchQAConfig(hops=4, comparison=0.5, kb_size=110, distractors=24, namesakes=0.5),
+    "hard": SearchQAConfig(hops=3, comparison=0.3, kb_size=80, distractors=14, namesakes=0.35),
+    "expert": SearchQAConfig(hops=4, comparison=0.25, kb_size=110, distractors=24, namesakes=0.5),
 }
 
 # ----- the structure's vocabulary (the same in every theme) ----------------------------------
@@ -638,7 +638,7 @@ class SearchQAEnv(TextEnv):
 
     @classmethod
     def default_max_turns(cls, config: SearchQAConfig) -> int:
-        return 6 + 4 * config.hops
+        return 6 + 2 * config.hops
 
     def parse_action(self, text: Any) -> Command | ParseError:
         """The grammar's parser, after one optional leading ``<think>...</think>`` block is removed."""
