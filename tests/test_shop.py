@@ -27,7 +27,6 @@ from llm_gym.families.shop import (
     match_score,
 )
 from llm_gym.grammar import Command
-from llm_gym.testing import check_text_env
 
 ENV_ID = "llm_gym/Shop-v0"
 
@@ -45,13 +44,7 @@ def play_oracle(env: ShopEnv) -> tuple[int, dict]:
             return steps, info
 
 
-# ----- contract and difficulty ----------------------------------------------------------------
-
-
-def test_contract_checker_passes():
-    report = check_text_env(ENV_ID, seeds=2, difficulty_seeds=8, cross_process=False)
-    assert report["presets"] == ["easy", "medium", "hard", "expert"]
-    assert all(rate == 1.0 for rate in report["oracle_success"].values())
+# ----- oracle and difficulty (tests/test_conformance.py runs the whole contract checker) --------
 
 
 @pytest.mark.parametrize("theme", THEMES)
@@ -71,6 +64,26 @@ def test_mean_optimal_steps_strictly_increase():
         env = make(preset)
         means.append(sum(env.reset(seed=seed)[1]["optimal_steps"] for seed in range(10)) / 10)
     assert all(a < b for a, b in zip(means, means[1:])), means
+
+
+def first_result_policy_success(preset: str, seeds: range) -> float:
+    """A reference policy: search the instruction's keywords, open the first result, pick the asked
+    options it offers, buy. It ignores features, prices and paging, so near misses fool it."""
+    env, wins = make(preset), 0
+    for seed in seeds:
+        _, info = env.reset(seed=seed)
+        _, _, _, _, info = env.step(info["admissible_actions"][0])
+        _, _, _, _, info = env.step(next(a for a in info["admissible_actions"] if a.startswith("click[b0")))
+        for _, value in env.task.goal.options:
+            if f"click[{value}]" in info["admissible_actions"]:
+                env.step(f"click[{value}]")
+        wins += env.step("click[buy now]")[4]["outcome"] == "success"
+    return wins / len(seeds)
+
+
+def test_reference_policy_success_falls_across_presets():
+    rates = [first_result_policy_success(preset, range(40)) for preset in PRESETS]
+    assert all(a > b for a, b in zip(rates, rates[1:])), rates
 
 
 def test_oracle_is_optimal_from_reachable_states():

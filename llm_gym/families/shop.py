@@ -39,7 +39,7 @@ class ShopConfig(Config):
     catalogue_size: int = knob(40, 10, 1000, "products in the catalogue")
     required_attributes: int = knob(1, 0, 4, "attributes the instruction asks for (waterproof, leak proof...)")
     required_options: int = knob(0, 0, DIMENSIONS, "options the buyer must select on the item page (size, colour...)")
-    near_misses: int = knob(2, 0, 100, "products one detail away from the goal: an attribute, an option, the price or the type")
+    near_misses: int = knob(1, 0, 100, "products one detail away from the goal: an attribute, an option, the price or the type")
     price_tightness: float = knob(0.0, 0.0, 1.0, "how close the price limit sits above the goal product's price (1 = within 4%)")
     results_per_page: int = knob(10, 1, MAX_RESULTS, "search results shown per page")
 
@@ -51,7 +51,7 @@ class ShopConfig(Config):
 
 
 PRESETS = {
-    "easy": ShopConfig(catalogue_size=40, required_attributes=1, required_options=0, near_misses=2, price_tightness=0.0, results_per_page=10),
+    "easy": ShopConfig(catalogue_size=40, required_attributes=1, required_options=0, near_misses=1, price_tightness=0.0, results_per_page=10),
     "medium": ShopConfig(catalogue_size=90, required_attributes=2, required_options=1, near_misses=6, price_tightness=0.3, results_per_page=10),
     "hard": ShopConfig(catalogue_size=140, required_attributes=2, required_options=2, near_misses=12, price_tightness=0.6, results_per_page=5),
     "expert": ShopConfig(catalogue_size=200, required_attributes=3, required_options=3, near_misses=24, price_tightness=0.9, results_per_page=5),
