@@ -1,0 +1,175 @@
+"""TextWorld family speed and hygiene figures.
+
+Run: ``python benchmarks/bench_textworld.py`` (games come from the cache; the first run generates
+them). Prints:
+
+1. step time of ``gym.make("llm_gym/TextWorld-v0")`` against the raw engine (``textworld.start``
+   with the same ``EnvInfos``) on the same game and the same commands (target: ratio <= 1.1);
+2. reset time for cached games (target: under 50 ms);
+3. ``gym.make_vec`` async with 2 workers against sync (target: >= 1.6x throughput);
+4. open files, child processes and RSS before and after 1,000 resets (target: no growth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import statistics
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import llm_gym  # noqa: F401  (registers the ids)
+from llm_gym.families import textworld_games as tw
+
+ENV_ID = "llm_gym/TextWorld-v0"
+PRESET = "medium"  # treasure_hunter: commands without `take` never end an episode
+ENDLESS = 1_000_000
+
+
+def game_path(seed: int) -> str:
+    """The compiled game that ``reset(seed=seed)`` plays."""
+    env = gym.make(ENV_ID, difficulty=PRESET)
+    env.reset(seed=seed)
+    path = env.unwrapped.task.path
+    env.close()
+    return path
+
+
+def endless_commands(seed: int, count: int) -> list[str]:
+    """Random admissible commands that never end the game (no `take`), from the raw engine."""
+    engine = tw._start_engine(game_path(seed))
+    state = engine.reset()
+    chooser, commands = random.Random(seed), []
+    for _ in range(count):
+        command = chooser.choice([c for c in state["admissible_commands"] if not c.startswith("take")])
+        commands.append(command)
+        state, _, done = engine.step(command)
+        assert not done
+    engine.close()
+    return commands
+
+
+def step_ratio(seed: int, steps: int, rounds: int) -> tuple[float, float, float]:
+    commands = endless_commands(seed, steps)
+    env = gym.make(ENV_ID, difficulty=PRESET, max_turns=ENDLESS)
+    env.reset(seed=seed)
+    path = env.unwrapped.task.path
+    raw_times, our_times = [], []
+    for _ in range(rounds):
+        engine = tw._start_engine(path)
+        engine.reset()
+        start = time.perf_counter()
+        for command in commands:
+            engine.step(command)
+        raw_times.append((time.perf_counter() - start) / steps)
+        engine.close()
+        env.reset(seed=seed)
+        start = time.perf_counter()
+        for command in commands:
+            env.step(command)
+        our_times.append((time.perf_counter() - start) / steps)
+    env.close()
+    raw, ours = statistics.median(raw_times), statistics.median(our_times)
+    return raw, ours, ours / raw
+
+
+def cached_reset(seeds: list[int], rounds: int) -> tuple[float, float]:
+    env = gym.make(ENV_ID, difficulty=PRESET)
+    for seed in seeds:
+        env.reset(seed=seed)  # generate into the cache if needed
+    same, switching = [], []
+    for index in range(rounds):
+        start = time.perf_counter()
+        env.reset(seed=seeds[0])
+        same.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        env.reset(seed=seeds[index % len(seeds)])
+        switching.append(time.perf_counter() - start)
+    env.close()
+    return statistics.median(same), statistics.median(switching)
+
+
+def vector_throughput(mode: str, steps: int, seed: int) -> float:
+    envs = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode=mode, difficulty=PRESET, max_turns=ENDLESS)
+    _, info = envs.reset(seed=seed)
+    chooser = random.Random(seed)
+
+    def actions(info):
+        return tuple(
+            chooser.choice([a for a in info["admissible_actions"][i] if not a.startswith("take")]) for i in range(2)
+        )
+
+    for _ in range(10):  # warm up
+        _, _, _, _, info = envs.step(actions(info))
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, info = envs.step(actions(info))
+        assert not np.any(terminated | truncated)
+    elapsed = time.perf_counter() - start
+    envs.close()
+    return 2 * steps / elapsed
+
+
+def resources() -> tuple[int, int, int]:
+    pid = os.getpid()
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    children = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    children += int(stat.read().rsplit(")", 1)[1].split()[1]) == pid
+            except OSError:
+                pass
+    with open(f"/proc/{pid}/status") as status:
+        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+    return fds, children, rss
+
+
+def leak_check(resets: int) -> tuple[tuple, tuple]:
+    env = gym.make(ENV_ID, difficulty="easy")
+    for seed in (0, 1):
+        env.reset(seed=seed)
+    for seed in range(20):  # let allocator pools settle before the baseline
+        env.reset(seed=seed % 2)
+    gc.collect()
+    before = resources()
+    for index in range(resets):
+        env.reset(seed=index % 2)
+        env.step(env.unwrapped.format_command(env.unwrapped.oracle_action()))
+    gc.collect()
+    after = resources()
+    env.close()
+    return before, after
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--resets", type=int, default=1000)
+    args = parser.parse_args()
+
+    raw, ours, ratio = step_ratio(0, args.steps, args.rounds)
+    print(f"step: raw textworld {raw * 1e3:.3f} ms, llm_gym {ours * 1e3:.3f} ms, ratio {ratio:.3f} (target <= 1.1)")
+    same, switching = cached_reset([0, 1, 2], 30)
+    print(f"cached reset: same game {same * 1e3:.1f} ms, other game {switching * 1e3:.1f} ms (target < 50 ms)")
+    sync = vector_throughput("sync", args.steps, 0)
+    asynchronous = vector_throughput("async", args.steps, 0)
+    print(
+        f"make_vec 2 envs: sync {sync:.0f} env-steps/s, async {asynchronous:.0f} env-steps/s, "
+        f"speed-up {asynchronous / sync:.2f}x (target >= 1.6x)"
+    )
+    before, after = leak_check(args.resets)
+    print(
+        f"{args.resets} resets: open fds {before[0]} -> {after[0]}, child processes {before[1]} -> {after[1]}, "
+        f"RSS {before[2] / 1024:.1f} -> {after[2] / 1024:.1f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
