@@ -16,6 +16,17 @@ from llm_gym.spaces import TEXT_CHARSET, TextSpace
 from llm_gym import families  # noqa: E402,F401  (registers the families)
 
 __version__ = "0.1.0"
+
+
+def make(env_id: str, interface: str | None = None, semantics: str | None = None, **kwargs):
+    """``gym.make`` plus wrapper presets: ``llm_gym.make(id, interface="json+toolcall", semantics="made-up")``.
+
+    See ``llm_gym.wrappers.make``; the wrappers are imported only when this is called.
+    """
+    from llm_gym.wrappers import make as make_wrapped
+
+    return make_wrapped(env_id, interface=interface, semantics=semantics, **kwargs)
+
 __all__ = [
     "ACTION_STATUSES",
     "INFO_KEYS",
@@ -33,5 +44,6 @@ __all__ = [
     "describe",
     "env_ids",
     "knob",
+    "make",
     "register_family",
 ]

@@ -33,6 +33,7 @@ _ARG_PATTERNS = {
     "counted_names": r"\d{1,6} [^,]+?(?:, ?\d{1,6} [^,]+?)*",
 }
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_TOOL_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _COUNTED_NAME = re.compile(r"(\d+) (.+)")
 
 
@@ -91,6 +92,11 @@ class CommandSpec:
             )
 
     @property
+    def tool_name(self) -> str:
+        """The verb as a function name tool-calling APIs accept (``go to`` -> ``go_to``)."""
+        return _TOOL_NAME_UNSAFE.sub("_", self.verb)
+
+    @property
     def syntax(self) -> str:
         """The template with readable placeholders, as shown to agents."""
         kinds = {arg.name: arg.kind for arg in self.args}
@@ -124,7 +130,7 @@ class CommandSpec:
         return {
             "type": "function",
             "function": {
-                "name": self.verb,
+                "name": self.tool_name,
                 "description": self.description or self.syntax,
                 "parameters": {
                     "type": "object",
@@ -145,6 +151,9 @@ class Grammar:
         if len(set(verbs)) != len(verbs):
             raise ValueError(f"Duplicate verbs in grammar: {verbs}")
         self._by_verb = {spec.verb: spec for spec in self.specs}
+        self._by_tool_name = {spec.tool_name: spec for spec in self.specs}
+        if len(self._by_tool_name) != len(self.specs):
+            raise ValueError(f"Verbs {verbs} collide as tool names {list(self._by_tool_name)}")
         self._patterns = [(spec, spec.pattern()) for spec in self.specs]
 
     def __iter__(self):
@@ -190,11 +199,12 @@ class Grammar:
         """OpenAI-style function-calling schemas, one per command."""
         return [spec.tool_schema() for spec in self.specs]
 
-    def from_arguments(self, verb: str, arguments: dict) -> Command | ParseError:
-        """Build a ``Command`` from a tool call's name and JSON arguments."""
-        spec = self._by_verb.get(verb)
+    def from_arguments(self, name: str, arguments: dict) -> Command | ParseError:
+        """Build a ``Command`` from a tool call's name (tool name or verb) and JSON arguments."""
+        spec = (self._by_tool_name.get(name) or self._by_verb.get(name)) if isinstance(name, str) else None
         if spec is None:
-            return ParseError(f"Unknown tool {verb!r}. Valid tools: {list(self._by_verb)}.")
+            return ParseError(f"Unknown tool {name!r}. Valid tools: {list(self._by_tool_name)}.")
+        verb = spec.verb
         if not isinstance(arguments, dict) or set(arguments) != {arg.name for arg in spec.args}:
             expected = [arg.name for arg in spec.args]
             return ParseError(f"Tool {verb!r} takes exactly the arguments {expected}.")

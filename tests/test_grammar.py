@@ -97,3 +97,22 @@ def test_spec_validation():
         Arg("x", "float")
     with pytest.raises(ValueError, match="Duplicate"):
         Grammar([CommandSpec("a", "a"), CommandSpec("a", "a")])
+
+
+def test_verbs_with_spaces_become_valid_tool_names():
+    grammar = Grammar([CommandSpec("go to", "go to {place}", (Arg("place", "name"),))])
+    (schema,) = grammar.tool_schemas()
+    assert schema["function"]["name"] == "go_to"
+    command = Command("go to", ("drawer 2",))
+    assert grammar.from_arguments("go_to", grammar.to_arguments(command)) == command
+    assert grammar.from_arguments("go to", {"place": "drawer 2"}) == command
+
+
+def test_every_registered_family_has_api_safe_tool_names():
+    import re
+
+    import llm_gym
+
+    for env_id in llm_gym.env_ids():
+        for schema in llm_gym.describe(env_id)["tool_schemas"]:
+            assert re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", schema["function"]["name"]), (env_id, schema["function"]["name"])

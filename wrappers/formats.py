@@ -172,7 +172,7 @@ def format_action(
         command = grammar.parse(native) if isinstance(command, str) else command
         if isinstance(command, ParseError):
             raise ValueError(f"{native!r} is not a command of this grammar: {command.message}")
-        return json.dumps({"name": command.verb, "arguments": grammar.to_arguments(command)})
+        return json.dumps({"name": grammar.spec(command.verb).tool_name, "arguments": grammar.to_arguments(command)})
     listed = [_native(action, grammar) for action in _require_actions(actions, fmt)]
     if native not in listed:
         raise ValueError(f"{native!r} is not among the listed actions, so it has no {fmt} form")
@@ -279,7 +279,7 @@ def format_instructions(grammar: Grammar, fmt: str) -> str:
             f"Commands:\n{commands}"
         )
     if fmt == "toolcall":
-        example = {"name": grammar.specs[0].verb, "arguments": _example_arguments(grammar.specs[0])}
+        example = {"name": grammar.specs[0].tool_name, "arguments": _example_arguments(grammar.specs[0])}
         tools = "\n".join(json.dumps(schema) for schema in grammar.tool_schemas())
         return (
             "Reply with exactly one tool call, a JSON object with a name and its arguments, "
