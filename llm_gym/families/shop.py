@@ -181,7 +181,7 @@ class Product:
     @property
     def description(self) -> str:
         choices = " ".join(f"Choose your {dim} from {len(values)} options." for dim, values in self.options)
-        return f"The {self.brand} {self.product_type} from our {self.category} range is {_join(self.attributes)}. {choices}"
+        return f"{self.brand} {self.product_type}, from our {self.category} range: {_join(self.attributes)}. {choices}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -297,8 +297,11 @@ def _codes(bulk: np.random.Generator, count: int) -> list[str]:
     return codes
 
 
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
+def _article(first_word: str, product_type: str) -> str:
+    """``a``/``an`` before a singular product type; nothing before a plural one (``hiking boots``)."""
+    if product_type.endswith("s") and not product_type.endswith("ss"):
+        return ""
+    return "an " if first_word[:1] in "aeiou" else "a "
 
 
 @dataclasses.dataclass(frozen=True)
@@ -352,7 +355,7 @@ def _world(seed: int, config: ShopConfig, theme: str) -> _World:
         tuple((cat.dimensions[d][0], cat.dimensions[d][1][v]) for d, v in wanted),
         limit,
     )
-    described = f"{opener} {_article((goal.attributes or (goal.product_type,))[0])} "
+    described = f"{opener} {_article((goal.attributes or (goal.product_type,))[0], goal.product_type)}"
     described += (", ".join(goal.attributes) + " " if goal.attributes else "") + goal.product_type
     instruction = "".join([described, *(f", and {dim}: {value}" for dim, value in goal.options)])
     instruction += f", and price lower than {limit:.2f} dollars"
