@@ -293,6 +293,19 @@ def test_any_search_text_is_safe(query):
 _SEARCH_ENV = make("easy")
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=60))
+def test_any_click_text_is_safe(target):
+    env = _SEARCH_ENV
+    env.reset(options={"task_seed": 1})
+    env.step(f"search[{env.task.keyword_query}]")
+    before = {k: v for k, v in env.view().items() if k != "feedback"}
+    _, reward, terminated, _, info = env.step(f"click[{target}]")
+    if info["action_status"] != "ok":
+        assert {k: v for k, v in info["view"].items() if k != "feedback"} == before
+    assert reward == 0 and not terminated
+
+
 def _buy(env: ShopEnv, product_index: int, options: dict[str, str]) -> dict:
     """Reach ``product_index``'s page by its code, select ``options``, buy; return the last info."""
     env.step(f"search[{env.task.products[product_index].code}]")

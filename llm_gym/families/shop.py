@@ -15,7 +15,8 @@ import functools
 import math
 import random
 import string
-from typing import Any
+import types
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -311,7 +312,7 @@ class _World:
     task: ShopTask
     index: BM25Index
     clickable_codes: tuple[str, ...]  # product codes, lower-case, as clicked
-    by_code: dict[str, int]  # read-only after construction
+    by_code: Mapping[str, int]  # read-only
 
 
 def _world(seed: int, config: ShopConfig, theme: str) -> _World:
@@ -383,7 +384,8 @@ def _world(seed: int, config: ShopConfig, theme: str) -> _World:
         entities=tuple(sorted(entities)),
     )
     clickable_codes = tuple(product.code.lower() for product in products)
-    return _World(task, index, clickable_codes, {code: i for i, code in enumerate(clickable_codes)})
+    by_code = types.MappingProxyType({code: i for i, code in enumerate(clickable_codes)})
+    return _World(task, index, clickable_codes, by_code)
 
 
 @functools.lru_cache(maxsize=64)
