@@ -22,7 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-MAX_QUERY_TOKENS = 64  # longer queries are cut: ranking cost stays bounded whatever an agent writes
+MAX_QUERY_CHARS = 2_000  # longer queries are cut (then to MAX_QUERY_TOKENS words): the cost of a
+MAX_QUERY_TOKENS = 64  # search stays bounded whatever an agent writes
 STOPWORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then there "
     "these they this to was will with i me my we our you your".split()
@@ -67,7 +68,7 @@ class BM25Index:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
         if not isinstance(query, str) or self._retriever is None or k == 0:
             return []
-        ids = [self._vocab[token] for token in tokenize(query)[:MAX_QUERY_TOKENS] if token in self._vocab]
+        ids = [self._vocab[token] for token in tokenize(query[:MAX_QUERY_CHARS])[:MAX_QUERY_TOKENS] if token in self._vocab]
         if not ids:
             return []
         scores = np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float64)

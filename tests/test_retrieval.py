@@ -57,6 +57,14 @@ def test_unknown_empty_or_garbage_queries_give_nothing(index, query):
     assert index.search(query, k=3) == []
 
 
+def test_huge_queries_are_cut_and_stay_fast(index):
+    index.search("warm up", k=1)
+    start = time.perf_counter()
+    assert index.search("hat " + "zz " * 1_000_000, k=3) == [2]  # only the first words count
+    assert index.search("zz " * 1_000_000 + "hat", k=3) == []
+    assert time.perf_counter() - start < 0.05
+
+
 def test_case_and_punctuation_are_ignored(index):
     assert index.search("NAVY, Wool-Hat!!", k=1) == [2]
 
