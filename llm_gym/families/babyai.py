@@ -30,6 +30,7 @@ ACTION_KINDS = ("goto", "pickup", "open", "putnext")
 INSTR_KINDS = ("action", "and", "seq")
 REWARD_MODES = ("sparse", "babyai")
 MAX_ATTEMPTS = 25  # level seeds tried per task seed before giving up
+RECENT_TASKS = 32  # tasks an env remembers, so resetting to a seed again skips generation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -716,12 +717,26 @@ class BabyAIEnv(TextEnv):
             )
             self.instructions = self._instructions()
         self._game: _Game | None = None
+        self._tasks: dict[tuple[int, str], BabyAITask] = {}  # recent tasks: generation runs the bot
+        self.generate_task = self._generate_recent  # reset() asks the instance; the class stays pure
         # exact primitive texts skip the regular expressions; the grammar reads them the same way
         self._exact = {self.grammar.render(command): command for command in PRIMITIVE_COMMANDS}
 
     @classmethod
     def generate_task(cls, seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
         return generate_task(seed, config, theme)
+
+    def _generate_recent(self, seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
+        """``generate_task``, remembering the last few tasks of this env (same seed, same task)."""
+        key = (seed, theme)
+        task = self._tasks.get(key) if config == self.config else None
+        if task is None:
+            task = generate_task(seed, config, theme)
+            if config == self.config:
+                if len(self._tasks) >= RECENT_TASKS:
+                    del self._tasks[next(iter(self._tasks))]
+                self._tasks[key] = task
+        return task
 
     @classmethod
     def default_max_turns(cls, config: BabyAIConfig) -> int:
@@ -771,8 +786,8 @@ class BabyAIEnv(TextEnv):
     def render_view(self, view: dict[str, Any], first: bool) -> str:
         places = []
         for thing in view["things"]:
-            state = f" ({thing['state']})" if "state" in thing else ""
-            places.append(f"{thing['name']}{state} {_PLACES[thing['forward']][thing['right'] + 3]}")
+            state = f", {thing['state']}" if "state" in thing else ""
+            places.append(f"{thing['name']}{state} ({_PLACES[thing['forward']][thing['right'] + 3]})")
         walls = view["walls"]
         for side in ("forward", "left", "right"):
             if walls[side] is not None:
