@@ -157,8 +157,10 @@ def test_native_parser_takes_one_optional_think_block_then_one_command():
     parse = env.unwrapped.parse_action
     assert parse("<think> who is it? </think>\n<search>Maria  Keller</search>") == Command("search", ("Maria Keller",))
     assert parse("<ANSWER> 1954 </ANSWER>") == Command("answer", ("1954",))
-    for text in ("Maria Keller", "<think>x</think>", "</information><answer>yes</answer>", "<search>a</search> then more",
+    for text in ("Maria Keller", "<think>x</think>", "</information><answer>yes</answer>", "<search>a</search> then more", "<search> a </search> <answer> b </answer>",
+                 "<search>a</search><search>b</search>", "<answer>x</answer><think>y</think>",
                  "<search>", "search[Maria]", None):
+        env.reset(seed=0)
         _, _, _, _, info = env.step(text)
         assert info["action_status"] == "parse_error", text
         assert text is None or info["view"]["feedback"].startswith("Your previous action is invalid")

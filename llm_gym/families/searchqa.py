@@ -601,6 +601,7 @@ GRAMMAR = Grammar(
     ]
 )
 _THINK = re.compile(r"\s*<think>.*?</think>\s*", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?(?:search|answer|think|information)>", re.IGNORECASE)
 
 
 class SearchQAEnv(TextEnv):
@@ -641,12 +642,15 @@ class SearchQAEnv(TextEnv):
         return 6 + 2 * config.hops
 
     def parse_action(self, text: Any) -> Command | ParseError:
-        """The grammar's parser, after one optional leading ``<think>...</think>`` block is removed."""
+        """The grammar's parser, after one optional leading ``<think>...</think>`` block is removed;
+        a command whose argument holds a tag (two commands in one turn) is not read either."""
         if isinstance(text, str):
             thought = _THINK.match(text)
             if thought:
                 text = text[thought.end() :]
         parsed = self.grammar.parse(text)
+        if isinstance(parsed, Command) and _TAG.search(parsed.args[0]):
+            parsed = ParseError("two commands")
         if isinstance(parsed, ParseError) and isinstance(text, str):
             return ParseError(
                 f"Your previous action is invalid. Write an optional <think> ... </think> and then exactly one "
