@@ -299,7 +299,7 @@ def _abstract_world(rng: random.Random, config: SearchQAConfig) -> list[_Entity]
 @dataclasses.dataclass(frozen=True)
 class _Question:
     kind: str
-    text: tuple  # the question as a template and the entity ids it names: (template, (np, np))
+    text: tuple  # (template, noun phrases to fill it with), each noun phrase as _noun_phrase returns it
     answer: tuple  # ("year", int) or ("name", entity id)
     path: tuple[int, ...]  # entity ids whose documents the answer needs, in order
     anchors: tuple[int, ...]  # the entities the question names
@@ -329,7 +329,7 @@ def _relation(entities: list[_Entity], source: int, target: int) -> str:
 
 
 def _noun_phrase(entities: list[_Entity], path: list[int]) -> tuple:
-    """A nested noun phrase for the last entity of ``path``: ("np", relations..., anchor id)."""
+    """The last entity of ``path`` described from the first: (relations along the path, anchor id)."""
     relations = tuple(_relation(entities, a, b) for a, b in zip(path, path[1:]))
     return (relations, path[0])
 
@@ -537,8 +537,8 @@ def generate_task(seed: int, config: SearchQAConfig, theme: str) -> SearchQATask
         oracle_queries=tuple(queries[i] for i in dict.fromkeys(question.path)),
         opening_actions=_with_text(Command("search", (queries[i],)) for i in question.anchors),
         suggested_actions=tuple(
-            _with_text([*(Command("search", (q,)) for q in searches), *(Command("answer", (a,)) for a in answers)])
-            for searches, answers in mentions
+            _with_text([*(Command("search", (q,)) for q in doc_queries), *(Command("answer", (a,)) for a in doc_answers)])
+            for doc_queries, doc_answers in mentions
         ),
         optimal_steps=searches + 1,
         entities=tuple(sorted(set(names))),
