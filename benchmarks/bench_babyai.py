@@ -22,23 +22,24 @@ import time
 import gymnasium as gym
 
 import llm_gym  # noqa: F401  (registers the families)
-from llm_gym.families.babyai import PRESETS, PRIMITIVE_COMMANDS, PRIMITIVE_GRAMMAR
+from llm_gym.families.babyai import PRESETS, PRIMITIVE_COMMANDS
 
 
 def legal_walk(env, steps: int, task_seed: int) -> list[int]:
     """Primitive action indices of a random walk over admissible primitive commands that stops
     short of ending the episode (a finished episode steps no engine, so it would flatter us)."""
     rng = random.Random(task_seed)
+    write = env.unwrapped.grammar.render
     env.reset(options={"task_seed": task_seed})
     walk: list[int] = []
     while len(walk) < steps:
         history = list(env.unwrapped._game.history)
         command = rng.choice(env.unwrapped.admissible_commands())
-        _, _, terminated, truncated, _ = env.step(PRIMITIVE_GRAMMAR.render(command))
+        _, _, terminated, truncated, _ = env.step(write(command))
         if terminated or truncated:  # replay the walk so far, and try another action
             env.reset(options={"task_seed": task_seed})
             for action in walk:
-                env.step(PRIMITIVE_GRAMMAR.render(PRIMITIVE_COMMANDS[action]))
+                env.step(write(PRIMITIVE_COMMANDS[action]))
             continue
         assert env.unwrapped._game.history == history + [PRIMITIVE_COMMANDS.index(command)]
         walk.append(PRIMITIVE_COMMANDS.index(command))
@@ -54,7 +55,7 @@ def compare(preset: str, rounds: int, steps: int, wrapped: bool, block: int = 10
     env = gym.make("llm_gym/BabyAI-v0", difficulty=difficulty, max_turns=100_000)
     task_seed = 7
     walk = legal_walk(env, steps, task_seed)
-    texts = [PRIMITIVE_GRAMMAR.render(PRIMITIVE_COMMANDS[a]) for a in walk]
+    texts = [env.unwrapped.grammar.render(PRIMITIVE_COMMANDS[a]) for a in walk]
     level_seed = env.unwrapped.task.level_seed
     kwargs = env.unwrapped.config.level_kwargs()
     raw = gym.make("BabyAI-BossLevel-v0", **kwargs) if wrapped else LevelGen(**kwargs)
