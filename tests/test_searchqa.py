@@ -13,9 +13,9 @@ from llm_gym.families.searchqa import (
     SearchQAConfig,
     answer_f1,
     generate_task,
-    name_pools,
+    NAME_POOLS,
     normalize_answer,
-    structural_vocabulary,
+    STRUCTURAL_VOCABULARY,
 )
 from llm_gym.grammar import Command
 from llm_gym.retrieval import tokenize
@@ -29,9 +29,9 @@ def make(difficulty="easy", **kwargs):
 
 
 def test_name_pools_are_single_distinct_tokens_outside_the_structure():
-    structure = structural_vocabulary()
+    structure = STRUCTURAL_VOCABULARY
     for theme in THEMES:
-        pools = name_pools(theme)
+        pools = NAME_POOLS[theme]
         assert {pool: len(words) for pool, words in pools.items()} == POOL_SIZES
         words = [word.lower() for pool in pools.values() for word in pool]
         assert len(set(words)) == len(words), theme
@@ -62,7 +62,7 @@ def test_themes_are_token_for_token_renamings(seed):
             assert len(tokens_a) == len(tokens_b)
             for x, y in zip(tokens_a, tokens_b):
                 assert forward.setdefault(x, y) == y and backward.setdefault(y, x) == x
-        assert all(x == y for x, y in forward.items() if x in structural_vocabulary() or x.isdigit())
+        assert all(x == y for x, y in forward.items() if x in STRUCTURAL_VOCABULARY or x.isdigit())
         assert not set(base.entities) & set(other.entities)
         for query_a, query_b in zip(base.oracle_queries, other.oracle_queries):
             assert base.index.search(query_a, config.top_k) == other.index.search(query_b, config.top_k)

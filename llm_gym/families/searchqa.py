@@ -103,6 +103,13 @@ DISTRACTORS = (  # (title suffix, text); a distractor is named after an entity a
     ("Bridge", "{title} is a bridge in the {kind} {name}, built in {year}."),
 )
 
+DOCUMENT_TEMPLATES = {
+    PERSON: "{name} is {article} {sub} born in {year} in the {place}. {name} worked for the {employer}.",
+    PLACE: "{name} is {article} {sub} founded in {year}.",
+    ORG: "{name} is {article} {sub} founded in {year} by the {founder}. It is based in the {based_in}.",
+    WORK: "{name} is {article} {sub} {verb} by the {creator} in {year}. It was released by the {publisher}.",
+}
+
 # ----- themes: word pools, one word per name slot ---------------------------------------------
 
 POOL_SIZES = {"first": 30, "last": 40, "place": 100, "org": 30, "org_suffix": len(ORG_KINDS), "adjective": 30, "noun": 30}
@@ -176,16 +183,20 @@ LEXICONS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
     },
 }
-THEMES = (*LEXICONS, "made-up")
 
 
-@functools.lru_cache(maxsize=len(THEMES))
-def name_pools(theme: str) -> dict[str, tuple[str, ...]]:
-    """Each name slot's word pool for ``theme``; every pool has ``POOL_SIZES`` words."""
-    if theme in LEXICONS:
-        return LEXICONS[theme]
-    rng = random.Random("searchqa/made-up")
-    words = made_up_words(rng, sum(POOL_SIZES.values()), taken=structural_vocabulary())
+def _structural_vocabulary() -> frozenset[str]:
+    texts = [*OCCUPATIONS, *PLACE_KINDS, *ORG_KINDS, *(word for pair in WORK_KINDS for word in pair)]
+    texts += [*NOUN_PHRASES.values(), *QUESTIONS.values(), *COMPARISONS.values(), *DOCUMENT_TEMPLATES.values()]
+    texts += [part for entry in DISTRACTORS for part in entry]
+    return frozenset(word for text in texts for word in re.findall(r"[a-z]+", text.lower()))
+
+
+STRUCTURAL_VOCABULARY = _structural_vocabulary()  # every word of documents and questions besides names and years
+
+
+def _made_up_pools() -> dict[str, tuple[str, ...]]:
+    words = made_up_words(random.Random("searchqa/made-up"), sum(POOL_SIZES.values()), taken=STRUCTURAL_VOCABULARY)
     pools, start = {}, 0
     for pool, size in POOL_SIZES.items():
         pools[pool] = tuple(word.capitalize() for word in words[start : start + size])
@@ -193,23 +204,12 @@ def name_pools(theme: str) -> dict[str, tuple[str, ...]]:
     return pools
 
 
-@functools.lru_cache(maxsize=1)
-def structural_vocabulary() -> frozenset[str]:
-    """Every word the documents and questions use besides names (and years)."""
-    texts = [*OCCUPATIONS, *PLACE_KINDS, *ORG_KINDS, *(word for pair in WORK_KINDS for word in pair)]
-    texts += [*NOUN_PHRASES.values(), *QUESTIONS.values(), *COMPARISONS.values(), *DOCUMENT_TEMPLATES.values()]
-    texts += [part for entry in DISTRACTORS for part in entry]
-    return frozenset(word for text in texts for word in re.findall(r"[a-z]+", text.lower()))
+NAME_POOLS = {**LEXICONS, "made-up": _made_up_pools()}  # each theme's word pool for every name slot
+THEMES = tuple(NAME_POOLS)
 
 
 # ----- the world generator: abstract entities, then names, documents and an index --------------
 
-DOCUMENT_TEMPLATES = {
-    PERSON: "{name} is {article} {sub} born in {year} in the {place}. {name} worked for the {employer}.",
-    PLACE: "{name} is {article} {sub} founded in {year}.",
-    ORG: "{name} is {article} {sub} founded in {year} by the {founder}. It is based in the {based_in}.",
-    WORK: "{name} is {article} {sub} {verb} by the {creator} in {year}. It was released by the {publisher}.",
-}
 
 
 @dataclasses.dataclass
@@ -484,7 +484,7 @@ def _world_and_question(rng: random.Random, config: SearchQAConfig, theme: str) 
     if first is None:
         return None
     _add_namesakes(rng, entities, first, config.namesakes)
-    pools = name_pools(theme)
+    pools = NAME_POOLS[theme]
     names = [_name(entity, pools) for entity in entities]
     documents, doc_of, mentions = _documents(rng, entities, names, first, config.distractors)
     index = BM25Index([f"{document.title} {document.text}" for document in documents])
