@@ -1,0 +1,433 @@
+"""The study in one command: the three axes of arXiv 2603.12011, and the transfer gap split apart.
+
+``run_study(config)`` trains with ``trainer.train`` and reads the evaluations it logs:
+
+1. within-family difficulty: train on the base family's training preset and evaluate on every
+   preset; curricula easy -> hard and hard -> easy;
+2. cross-family transfer: train on each family, evaluate on all; held-in (the diagonal) and
+   held-out (off the diagonal) deltas over each run's own warm start;
+3. sequential training over the families, each phase evaluated on all of them (forgetting),
+   against mixture training on the same families for the same number of iterations;
+4. at the base family, shift only the interface, only the semantics (a theme), or both, on
+   paired instances (the same evaluation seeds), and split the transfer gap into a semantic part,
+   an interface part and their interaction, with ``llm_gym.shift`` distances beside them.
+
+Every run starts from one tiny base model whose tokenizer was trained on the text of every cell,
+so all runs speak the same vocabulary. The report directory holds CSV tables, figures, each run's
+metrics and curves, and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from llm_gym.baselines import trainer
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyConfig:
+    out_dir: str = "runs/study"
+    seed: int = 0
+    base: str = "llm_gym/TextCraft-v0"  # the family of axes 1 and 4
+    families: tuple[str, ...] = ("llm_gym/TextCraft-v0", "llm_gym/Household-v0", "llm_gym/BabyAI-v0")
+    train_difficulty: str = "easy"
+    difficulties: tuple[str, ...] = ("easy", "medium", "hard")  # axis 1; curricula go first <-> last
+    interface_shift: str = "json+tagged"  # axis 4: an llm_gym.wrappers interface preset
+    semantic_shift: str = "made-up"  # axis 4: another theme of the base family
+    knobs: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # per family, over every preset
+    max_turns: dict[str, int] = dataclasses.field(default_factory=dict)  # per family
+    trainer: dict[str, Any] = dataclasses.field(default_factory=dict)  # trainer.Args fields for every run
+    shift_episodes: int = 4
+
+    def __post_init__(self):
+        import llm_gym
+
+        ids = llm_gym.env_ids()
+        object.__setattr__(self, "families", tuple(self.families))
+        object.__setattr__(self, "difficulties", tuple(self.difficulties))
+        for family in (self.base, *self.families, *self.knobs, *self.max_turns):
+            if family not in ids:
+                raise ValueError(f"Unknown environment {family!r} in the study config; allowed: {ids}")
+        if self.base not in self.families:
+            raise ValueError(f"base {self.base!r} must be one of families {list(self.families)}")
+        presets = list(llm_gym.registry.env_class(self.base).presets)
+        for preset in (self.train_difficulty, *self.difficulties):
+            if preset not in presets:
+                raise ValueError(f"Unknown difficulty {preset!r} for {self.base}; allowed: {presets}")
+        themes = llm_gym.registry.env_class(self.base).themes
+        if self.semantic_shift not in themes[1:]:
+            raise ValueError(f"semantic_shift {self.semantic_shift!r} must be a non-default theme of {self.base}: {list(themes[1:])}")
+        reserved = sorted(set(self.trainer) & {"out_dir", "cells", "phases", "eval_cells", "model", "resume"})
+        if reserved:
+            raise ValueError(f"the study sets trainer keys {reserved} itself; remove them from [trainer]")
+        trainer.Args.from_dict({**self.trainer, "cells": [self.base]})  # validates the shared settings
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> StudyConfig:
+        allowed = [field.name for field in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown study key(s) {unknown}; allowed: {allowed}")
+        return cls(**values)
+
+
+QUICK = {
+    "families": ("llm_gym/TextCraft-v0", "llm_gym/Household-v0"),
+    "difficulties": ("easy", "medium", "hard"),
+    "knobs": {"llm_gym/TextCraft-v0": {"distractors": 0}},
+    "max_turns": {"llm_gym/TextCraft-v0": 8, "llm_gym/Household-v0": 8},
+    "trainer": {
+        "tiny_hidden": 64, "tiny_layers": 2, "tiny_vocab": 512, "warm_steps": 60, "warm_batch": 8,
+        "iterations": 4, "groups": 4, "group_size": 4, "eval_seeds": 16, "eval_every": 100,
+        "checkpoint_every": 100, "max_new_tokens": 24, "progress": False, "plot": True,
+    },
+    "shift_episodes": 2,
+}
+
+
+# ----- cells and runs ---------------------------------------------------------------------------
+
+
+def cell(config: StudyConfig, family: str, preset: str, interface: str | None = None, theme: str | None = None) -> trainer.Cell:
+    knobs = config.knobs.get(family)
+    difficulty: Any = {"preset": preset, **knobs} if knobs else preset
+    return trainer.Cell(env_id=family, difficulty=difficulty, interface=interface, theme=theme, max_turns=config.max_turns.get(family))
+
+
+def shift_cells(config: StudyConfig) -> dict[str, trainer.Cell]:
+    """The four cells of axis 4: (interface, semantics) each native or shifted."""
+    base = config.train_difficulty
+    return {
+        "native": cell(config, config.base, base),
+        "semantic": cell(config, config.base, base, theme=config.semantic_shift),
+        "interface": cell(config, config.base, base, interface=config.interface_shift),
+        "both": cell(config, config.base, base, interface=config.interface_shift, theme=config.semantic_shift),
+    }
+
+
+def plan_runs(config: StudyConfig) -> dict[str, dict[str, Any]]:
+    """Every training run of the study, as trainer settings (without paths)."""
+    iterations = config.trainer.get("iterations", trainer.Args.iterations)
+    train = config.train_difficulty
+    first, last = config.difficulties[0], config.difficulties[-1]
+    by_preset = [cell(config, config.base, p) for p in config.difficulties]
+    everywhere = [cell(config, f, train) for f in config.families]
+    shifted = list(shift_cells(config).values())[1:]
+    runs = {
+        # the base run serves axes 1, 2 and 4 at once
+        "base": {"cells": [cell(config, config.base, train)], "eval_cells": _unique(by_preset + everywhere + shifted)},
+        "curriculum_up": {
+            "phases": [
+                {"iterations": max(1, iterations // 2), "cells": [cell(config, config.base, first)]},
+                {"iterations": max(1, iterations - iterations // 2), "cells": [cell(config, config.base, last)]},
+            ],
+            "eval_cells": by_preset,
+        },
+        "curriculum_down": {
+            "phases": [
+                {"iterations": max(1, iterations // 2), "cells": [cell(config, config.base, last)]},
+                {"iterations": max(1, iterations - iterations // 2), "cells": [cell(config, config.base, first)]},
+            ],
+            "eval_cells": by_preset,
+        },
+    }
+    for family in config.families:
+        if family != config.base:
+            runs[f"transfer_{_short(family)}"] = {"cells": [cell(config, family, train)], "eval_cells": everywhere}
+    runs["sequential"] = {
+        "phases": [{"iterations": iterations, "cells": [c]} for c in everywhere],
+        "eval_cells": everywhere,
+    }
+    runs["mixture"] = {"cells": everywhere, "iterations": iterations * len(everywhere), "eval_cells": everywhere}
+    return runs
+
+
+def _unique(cells: list[trainer.Cell]) -> list[trainer.Cell]:
+    return list(dict.fromkeys(cells))
+
+
+def _short(family: str) -> str:
+    return family.split("/")[-1].removesuffix("-v0")
+
+
+def build_base_model(config: StudyConfig, out: Path) -> Path:
+    """One tiny model for every run, its tokenizer trained on the text of every cell of the study."""
+    from llm_gym.baselines.tiny import build_tiny, env_corpus
+
+    path = out / "base_model"
+    if (path / "config.json").is_file():
+        return path
+    settings = trainer.Args.from_dict({**config.trainer, "cells": [config.base]})
+    cells = _unique([c for run in plan_runs(config).values() for c in _run_cells(run)])
+    envs = [trainer.make_env(c) for c in cells]
+    corpus = env_corpus(envs, 20, seed=config.seed)
+    for env in envs:
+        env.close()
+    return build_tiny(path, corpus, vocab_size=settings.tiny_vocab, seed=config.seed,
+                      hidden=settings.tiny_hidden, layers=settings.tiny_layers)
+
+
+def _run_cells(run: dict[str, Any]) -> list[trainer.Cell]:
+    cells = list(run.get("cells", [])) + list(run.get("eval_cells", []))
+    for phase in run.get("phases", []):
+        cells += phase["cells"]
+    return cells
+
+
+def load_study_config(path: str | Path | None, quick: bool = False, out_dir: str | None = None) -> StudyConfig:
+    """The study settings: the ``--quick`` preset or the defaults, then a TOML/YAML file over them."""
+    from llm_gym.baselines.train_cli import load_config
+
+    values: dict[str, Any] = dict(QUICK) if quick else {}
+    if path is not None:
+        loaded = load_config(path)
+        values.update({k: v for k, v in loaded.items() if k != "trainer"})
+        values["trainer"] = {**values.get("trainer", {}), **loaded.get("trainer", {})}
+    if out_dir is not None:
+        values["out_dir"] = out_dir
+    return StudyConfig.from_dict(values)
+
+
+def run_study(config: StudyConfig, progress: bool = True) -> Path:
+    """Train every run (skipping finished ones), then write the tables, figures and report."""
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "study.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
+    started = time.perf_counter()
+    model = build_base_model(config, out)
+    runs = plan_runs(config)
+    evals: dict[str, list[dict[str, Any]]] = {}
+    for index, (name, run) in enumerate(runs.items()):
+        run_dir = out / "runs" / name
+        if progress:
+            print(f"[{index + 1}/{len(runs)}] {name} ({time.perf_counter() - started:.0f}s)", flush=True)
+        evals[name] = _train_once(config, run, run_dir, model)
+    report = write_report(config, runs, evals, out)
+    if progress:
+        print(f"study done in {time.perf_counter() - started:.0f}s: {report}")
+    return report
+
+
+def _train_once(config: StudyConfig, run: dict[str, Any], run_dir: Path, model: Path) -> list[dict[str, Any]]:
+    done = run_dir / "evals.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    settings = {"instructions": "drop", **config.trainer, **run, "out_dir": str(run_dir), "model": str(model), "seed": config.seed}
+    summary = trainer.train(trainer.Args.from_dict(settings))
+    done.write_text(json.dumps(summary["evals"]))
+    return summary["evals"]
+
+
+# ----- tables -----------------------------------------------------------------------------------
+
+
+def success(evals: list[dict[str, Any]], label: str, iteration: int | None = None, phase: int | None = None) -> dict[str, float]:
+    """Sampled and greedy success of a cell at an iteration (default: the last), or at a phase end."""
+    rows = [r for r in evals if r["cell"] == label]
+    if phase is not None:
+        rows = [r for r in rows if r.get("phase") == phase]
+    elif iteration is not None:
+        rows = [r for r in rows if r["iteration"] == iteration]
+    row = max(rows, key=lambda r: r["iteration"])
+    return {"sampled": row["sampled_success"], "greedy": row.get("greedy_success", float("nan"))}
+
+
+def difficulty_table(config, runs, evals) -> list[dict[str, Any]]:
+    table = []
+    regimes = [("warm start", "base", 0), (f"RL on {config.train_difficulty}", "base", None),
+               ("curriculum easy->hard", "curriculum_up", None), ("curriculum hard->easy", "curriculum_down", None)]
+    for regime, run, iteration in regimes:
+        row: dict[str, Any] = {"regime": regime}
+        for preset in config.difficulties:
+            row[preset] = success(evals[run], cell(config, config.base, preset).label, iteration)["sampled"]
+        table.append(row)
+    return table
+
+
+def transfer_table(config, runs, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    table, held_in, held_out = [], [], []
+    for train_family in config.families:
+        run = "base" if train_family == config.base else f"transfer_{_short(train_family)}"
+        for test_family in config.families:
+            label = cell(config, test_family, config.train_difficulty).label
+            warm = success(evals[run], label, 0)["sampled"]
+            final = success(evals[run], label)["sampled"]
+            table.append({"train": _short(train_family), "test": _short(test_family), "warm": warm, "final": final, "delta": final - warm})
+            (held_in if train_family == test_family else held_out).append(final - warm)
+    summary = {"held_in_delta": _mean(held_in), "held_out_delta": _mean(held_out)}
+    return table, summary
+
+
+def sequential_table(config, runs, evals) -> list[dict[str, Any]]:
+    table = []
+    labels = {f: cell(config, f, config.train_difficulty).label for f in config.families}
+    for phase, trained in enumerate(config.families):
+        row: dict[str, Any] = {"after": f"phase {phase + 1}: {_short(trained)}"}
+        for family, label in labels.items():
+            row[_short(family)] = success(evals["sequential"], label, phase=phase)["sampled"]
+        table.append(row)
+    table.append({"after": "mixture", **{_short(f): success(evals["mixture"], l)["sampled"] for f, l in labels.items()}})
+    forgetting = {"after": "forgetting (best - final)"}
+    for family in config.families:
+        column = [row[_short(family)] for row in table[: len(config.families)]]
+        forgetting[_short(family)] = max(column) - column[-1]
+    table.append(forgetting)
+    return table
+
+
+def shift_table(config, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    from llm_gym.shift import EnvConfig, distance
+
+    cells = shift_cells(config)
+    rows, final = [], {}
+    reference = EnvConfig(config.base, difficulty=cells["native"].difficulty)
+    for name, shifted in cells.items():
+        measured = success(evals["base"], shifted.label)
+        warm = success(evals["base"], shifted.label, 0)["sampled"]
+        target = EnvConfig(config.base, difficulty=shifted.difficulty, theme=shifted.theme, interface=shifted.interface)
+        report = distance(reference, target, episodes=config.shift_episodes, seed=config.seed)
+        final[name] = measured["sampled"]
+        rows.append({"cell": name, "interface": shifted.interface or "native", "theme": shifted.theme or "default",
+                     "warm": warm, "final": measured["sampled"], "greedy": measured["greedy"],
+                     "semantic_distance": report.semantic, "interface_distance": report.interface})
+    gap = {
+        "total_gap": final["native"] - final["both"],
+        "semantic_part": final["native"] - final["semantic"],
+        "interface_part": final["native"] - final["interface"],
+    }
+    gap["interaction"] = gap["total_gap"] - gap["semantic_part"] - gap["interface_part"]
+    return rows, gap
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _markdown(rows: list[dict[str, Any]]) -> str:
+    head = list(rows[0])
+    cell_text = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell_text(row[k]) for k in head) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ----- figures and report -----------------------------------------------------------------------
+
+
+def write_report(config: StudyConfig, runs, evals, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    difficulty = difficulty_table(config, runs, evals)
+    transfer, transfer_summary = transfer_table(config, runs, evals)
+    sequential = sequential_table(config, runs, evals)
+    shift, gap = shift_table(config, evals)
+    for name, rows in (("difficulty", difficulty), ("transfer", transfer), ("sequential", sequential), ("shift", shift)):
+        _write_csv(out / f"{name}.csv", rows)
+    _write_csv(out / "gap.csv", [{**gap, **transfer_summary}])
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for row in difficulty:
+        ax.plot(config.difficulties, [row[p] for p in config.difficulties], marker="o", label=row["regime"])
+    ax.set_ylabel("sampled success")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"{_short(config.base)}: difficulty")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "difficulty.png", dpi=100)
+    plt.close(fig)
+
+    names = [_short(f) for f in config.families]
+    matrix = [[next(r["delta"] for r in transfer if r["train"] == a and r["test"] == b) for b in names] for a in names]
+    fig, ax = plt.subplots(figsize=(1.4 + 1.1 * len(names), 1.2 + 1.0 * len(names)))
+    image = ax.imshow(matrix, cmap="RdBu", vmin=-1, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=30)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("evaluated on")
+    ax.set_ylabel("trained on")
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=8)
+    fig.colorbar(image, ax=ax, label="success delta over warm start")
+    fig.tight_layout()
+    fig.savefig(out / "transfer.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    phases = [row["after"] for row in sequential[: len(names)]]
+    for name in names:
+        ax.plot(range(1, len(phases) + 1), [row[name] for row in sequential[: len(names)]], marker="o", label=name)
+        ax.axhline(sequential[len(names)][name], linestyle="--", linewidth=0.8, color=ax.lines[-1].get_color())
+    ax.set_xticks(range(1, len(phases) + 1), [f"after {i + 1}" for i in range(len(phases))])
+    ax.set_ylabel("sampled success (dashed: mixture)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "sequential.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(4.5, 3))
+    parts = ["semantic_part", "interface_part", "interaction", "total_gap"]
+    ax.bar(parts, [gap[p] for p in parts], color=["tab:orange", "tab:blue", "tab:gray", "black"])
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_ylabel("success lost")
+    ax.set_title(f"{_short(config.base)}: the transfer gap, split")
+    fig.tight_layout()
+    fig.savefig(out / "gap.png", dpi=100)
+    plt.close(fig)
+
+    text = f"""# llm-gym study report
+
+Base family {config.base}, trained at `{config.train_difficulty}`; families {', '.join(names)}.
+Success is sampled success (temperature 1) on the trainer's fixed evaluation seeds, disjoint from
+training seeds and shared by every cell (paired instances). Trainer settings: `{json.dumps(config.trainer)}`.
+
+## 1. Difficulty within {_short(config.base)}
+
+{_markdown(difficulty)}
+
+![difficulty](difficulty.png)
+
+## 2. Cross-family transfer (delta = final - warm start of the same run)
+
+{_markdown(transfer)}
+
+Held-in mean delta {transfer_summary['held_in_delta']:+.3f}; held-out mean delta {transfer_summary['held_out_delta']:+.3f}.
+
+![transfer](transfer.png)
+
+## 3. Sequential training and forgetting, against mixture
+
+{_markdown(sequential)}
+
+![sequential](sequential.png)
+
+## 4. Interface and semantic shift at {_short(config.base)}: the gap split
+
+Interface shift `{config.interface_shift}`, semantic shift: theme `{config.semantic_shift}`.
+
+{_markdown(shift)}
+
+Total gap {gap['total_gap']:+.3f} = semantic {gap['semantic_part']:+.3f} + interface {gap['interface_part']:+.3f} + interaction {gap['interaction']:+.3f}.
+
+![gap](gap.png)
+
+Each run's metrics (`metrics.jsonl`) and learning curves (`curves.png`) are under `runs/<name>/`.
+"""
+    report = out / "report.md"
+    report.write_text(text)
+    return report
