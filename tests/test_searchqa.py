@@ -91,6 +91,24 @@ def test_oracle_is_optimal_on_many_seeds(preset):
         assert result == {"outcome": "success", "steps": result["optimal_steps"], "return": 1.0, "optimal_steps": result["optimal_steps"]}
 
 
+def test_any_valid_config_yields_tasks_the_oracle_solves():
+    chooser = random.Random(7)
+    for trial in range(12):
+        hops = chooser.randint(1, 4)
+        config = SearchQAConfig(
+            hops=hops,
+            comparison=0.0 if hops == 1 else chooser.random(),
+            kb_size=chooser.choice((12, 20, 60, 150)),
+            distractors=chooser.choice((0, 10, 60)),
+            namesakes=chooser.random(),
+            top_k=chooser.randint(1, 5),
+            retry=chooser.random() < 0.5,
+        )
+        env = make(config)
+        result = run_oracle_episode(env, trial)
+        assert result["outcome"] == "success" and result["steps"] == result["optimal_steps"] <= hops + 1, config
+
+
 def test_oracle_finishes_from_any_reachable_state_and_is_always_admissible():
     env = make("expert")
     chooser = random.Random(0)
