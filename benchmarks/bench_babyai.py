@@ -3,9 +3,10 @@
 For each preset, a walk of legal primitive actions is drawn on our env (action level
 "primitive"); the same actions are then timed on minigrid's ``LevelGen`` (raw) and on our env
 (as text), side by side: both walk in lockstep, alternating blocks of 10 steps, so both see the
-same machine load. Prints the median per-step times and the median of the per-block ratios
-ours/raw (target <= 1.3), unwrapped and through ``gym.make``; then the high-level step, per
-primitive action it runs, and reset times.
+same machine load, timed in CPU time of this thread (time.thread_time), so that other processes
+on a shared machine do not count. Prints the median per-step times and the median of the
+per-block ratios ours/raw (target <= 1.3), unwrapped and through ``gym.make``; then (wall clock)
+the high-level step, per primitive action it runs, and reset times.
 
 Run: python benchmarks/bench_babyai.py [--rounds 15] [--steps 200]
 """
@@ -61,7 +62,7 @@ def compare(preset: str, rounds: int, steps: int, wrapped: bool, block: int = 10
     raw = gym.make("BabyAI-BossLevel-v0", **kwargs) if wrapped else LevelGen(**kwargs)
     ours = env if wrapped else env.unwrapped
     raw_times, our_times, ratios = [], [], []
-    clock = time.perf_counter
+    clock = time.thread_time  # CPU time of this thread: other processes on a shared machine do not count
     for _ in range(rounds):
         with contextlib.redirect_stdout(io.StringIO()):
             raw.reset(seed=level_seed)

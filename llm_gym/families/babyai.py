@@ -25,6 +25,7 @@ from llm_gym.core import TextEnv, Transition
 from llm_gym.difficulty import Config, knob
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar
 from llm_gym.registry import register_family
+from llm_gym.spaces import MAX_TEXT_LENGTH, to_printable
 
 ACTION_KINDS = ("goto", "pickup", "open", "putnext")
 INSTR_KINDS = ("action", "and", "seq")
@@ -121,6 +122,7 @@ LEXICONS: dict[str, dict[str, str]] = {
 }
 THEMES = tuple(LEXICONS)
 _WORD = re.compile(r"[a-z]+")
+_UNPRINTABLE = re.compile(r"[^\t\n\x0b\x0c\r\x20-\x7e]")  # outside string.printable, llm-gym's charset
 
 
 def _themed(text: str, lexicon: dict[str, str]) -> str:
@@ -245,7 +247,8 @@ class _Game:
             self.objects.append((cell, f"{label} {seen[label]}" if counts[label] > 1 else label))
         self.names = {id(cell): name for cell, name in self.objects}
         self.by_name = {name: cell for cell, name in self.objects}
-        self.known = np.zeros((grid.width, grid.height), dtype=bool)  # the cells the agent has seen
+        self._known = np.zeros((grid.width, grid.height), dtype=bool)
+        self._views: list[tuple[int, int, int, np.ndarray]] = []  # views not yet folded into _known
         self._offsets = _view_offsets()
         self._observe(observation)
 
@@ -257,10 +260,18 @@ class _Game:
 
     def _observe(self, observation: dict) -> None:
         self.image = observation["image"]
-        offsets = self._offsets[self.engine.agent_dir]
         x, y = self.engine.agent_pos
-        seen = self.image[:, :, 0] != 0  # seen cells always lie inside the grid
-        self.known[offsets[0][seen] + x, offsets[1][seen] + y] = True
+        self._views.append((x, y, self.engine.agent_dir, self.image))
+
+    @property
+    def known(self) -> np.ndarray:
+        """The cells the agent has seen (views are folded in only when asked: steps stay cheap)."""
+        for x, y, direction, image in self._views:
+            offsets = self._offsets[direction]
+            seen = image[:, :, 0] != 0  # seen cells always lie inside the grid
+            self._known[offsets[0][seen] + x, offsets[1][seen] + y] = True
+        self._views.clear()
+        return self._known
 
     def front(self):
         x, y = self.engine.agent_pos
@@ -302,7 +313,7 @@ class _Game:
                 return f"You cannot drop here: {self._describe(ahead)} is in front of you."
             return None
         if ahead is None or ahead.type != "door":
-            return "There is no door in front of you to open or close."
+            return f"There is no {self.lexicon['door']} in front of you to open or close."
         if ahead.is_locked and not (carrying is not None and carrying.type == "key" and carrying.color == ahead.color):
             return f"The {self.names[id(ahead)]} is locked; you need a {self.lexicon[ahead.color]} {self.lexicon['key']}."
         return None
@@ -356,13 +367,14 @@ class _Game:
     # ----- high-level commands: routes over the cells seen so far ---------------------------
 
     def _passable(self, x: int, y: int) -> bool:
-        if not self.known[x, y]:
+        if not self._known[x, y]:
             return False
         cell = self.engine.grid.get(x, y)
         return cell is None or (cell.type == "door" and cell.is_open)
 
     def reachable(self) -> set[tuple[int, int]]:
         """Cells the agent can walk to over seen, free cells and open doors."""
+        self.known  # fold in the latest views
         start = tuple(int(v) for v in self.engine.agent_pos)
         found, frontier = {start}, [start]
         while frontier:
@@ -376,6 +388,7 @@ class _Game:
 
     def route(self, target: tuple[int, int]) -> list[int] | None:
         """Fewest primitive actions to stand next to ``target`` and face it (BFS on position and facing)."""
+        self.known  # fold in the latest views
         x, y = (int(v) for v in self.engine.agent_pos)
         start = (x, y, int(self.engine.agent_dir))
         parents: dict[tuple, tuple | None] = {start: None}
@@ -417,7 +430,7 @@ class _Game:
                 return f"You already carry the {self.names[id(self.engine.carrying)]}; drop it first.", None
         if verb == "go_through":
             if cell.type != "door":
-                return f"The {name} is not a door.", None
+                return f"The {name} is not a {self.lexicon['door']}.", None
             if position == tuple(int(v) for v in self.engine.agent_pos):
                 return f"You are standing in the {name}; move forward to go on.", None
             carrying = self.engine.carrying
@@ -476,11 +489,11 @@ class _Game:
         reachable = self.reachable()
         here = tuple(int(v) for v in self.engine.agent_pos)
         front = (here[0] + _VECTORS[self.engine.agent_dir][0], here[1] + _VECTORS[self.engine.agent_dir][1])
-        carrying = self.engine.carrying
+        carrying, known = self.engine.carrying, self.known
         go_to, pick_up, go_through = [], [], []
         for cell, name in self.objects:
             position = self._position(cell)
-            if position is None or not self.known[position]:
+            if position is None or not known[position]:
                 continue
             x, y = position
             if not any((x + dx, y + dy) in reachable for dx, dy in _VECTORS):
@@ -756,6 +769,7 @@ class BabyAIEnv(TextEnv):
         self._advisor: _Oracle | None = None  # the bot that advises off the planned path
         self._advice: Command | None = None  # its advice for the current state, once asked
         self._admissible_cache: tuple[int, list[Command], list[str]] = (-1, [], [])
+        self._actions_line: tuple[int, str] = (-1, "")
         return ""
 
     def _transition(self, command: Command) -> Transition:
@@ -777,7 +791,21 @@ class BabyAIEnv(TextEnv):
         return Transition(feedback, outcome=outcome)
 
     def _view(self) -> dict[str, Any]:
-        return {"feedback": self._feedback, **self._game.view()}
+        # the feedback is the one part that can quote the agent's text; the rest is ours, printable
+        return {"feedback": to_printable(self._feedback), **self._game.view()}
+
+    def compose_observation(self, body: str, first: bool, action_list: str | None = None) -> str:
+        """As ``TextEnv``'s, with the action list written once per state and a fast printable check."""
+        mode = self.native_action_list if action_list is None else action_list
+        parts = [self.instructions, body] if first else [body]
+        if mode == "every_turn" or (mode == "first_turn" and first):
+            version, line = self._actions_line
+            if version != self._game.version:
+                line = "Available actions: " + ", ".join(self.format_command(c) for c in self._admissible())
+                self._actions_line = (self._game.version, line)
+            parts.append(line)
+        text = "\n\n".join(part for part in parts if part)
+        return text if len(text) <= MAX_TEXT_LENGTH and not _UNPRINTABLE.search(text) else to_printable(text)
 
     def render_view(self, view: dict[str, Any], first: bool) -> str:
         places = []
