@@ -333,20 +333,23 @@ def _world(seed: int, config: ShopConfig, theme: str) -> _World:
     brands = [word.capitalize() for word in made_up_words(random.Random(f"shop-brands/{seed}"), 24, frozenset(entities))]
 
     products = []
-    named_options: dict[tuple, tuple[str, tuple[str, ...]]] = {}  # memo: (category, dimension, ids) -> names
+    names: dict[tuple, Any] = {}  # memo of (category, abstract ids) -> names, shared by many products
     for spec, code, brand_index, keys in zip(specs, codes, brand_of, title_keys):
         cat = lexicon[spec.category]
-        attributes = tuple(cat.attributes[a] for a in spec.attributes)
-        shown = sorted(sorted(spec.attributes, key=keys.__getitem__)[:2])
+        attribute_key = (spec.category, spec.attributes)
+        if attribute_key not in names:
+            names[attribute_key] = tuple(cat.attributes[a] for a in spec.attributes)
+        option_key = (spec.category, spec.options)
+        if option_key not in names:
+            names[option_key] = tuple(
+                (dim, tuple(values[v] for v in ids)) for (dim, values), ids in zip(cat.dimensions, spec.options)
+            )
+        shown = spec.attributes if len(spec.attributes) <= 2 else sorted(sorted(spec.attributes, key=keys.__getitem__)[:2])
         brand, product_type = brands[brand_index], cat.types[spec.kind]
-        title = " ".join([brand, *(cat.attributes[a] for a in shown), product_type])
-        options = []
-        for d, values in enumerate(spec.options):
-            key = (spec.category, d, values)
-            if key not in named_options:
-                named_options[key] = (cat.dimensions[d][0], tuple(cat.dimensions[d][1][v] for v in values))
-            options.append(named_options[key])
-        products.append(Product(code, brand, title, cat.name, product_type, attributes, tuple(options), spec.price))
+        title = " ".join([brand, *[cat.attributes[a] for a in shown], product_type])
+        products.append(
+            Product(code, brand, title, cat.name, product_type, names[attribute_key], names[option_key], spec.price)
+        )
 
     cat = lexicon[category]
     goal = Goal(
