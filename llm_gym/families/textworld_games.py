@@ -137,10 +137,9 @@ def _require_textworld():
 
 def game_key(seed: int, config: TextWorldConfig) -> str:
     """The cache folder name of a game: challenge, settings, seed and engine version, hashed."""
-    import importlib.metadata
+    import textworld
 
-    version = importlib.metadata.version("textworld")
-    text = json.dumps([CACHE_FORMAT, version, config.challenge, config.settings(), seed], sort_keys=True)
+    text = json.dumps([CACHE_FORMAT, textworld.__version__, config.challenge, config.settings(), seed], sort_keys=True)
     return f"{config.challenge}-{seed}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
@@ -477,7 +476,10 @@ class TextWorldEnv(TextEnv):
 
     def parse_action(self, text: Any) -> Command | ParseError:
         safe = sanitize(text)
-        return safe if isinstance(safe, ParseError) else self.grammar.parse(safe)
+        if isinstance(safe, ParseError):
+            return safe
+        admissible = self._commands.get(" ".join(safe.lower().split())) if self.task is not None else None
+        return admissible[0] if admissible else self.grammar.parse(safe)  # the lookup is parse's shortcut
 
     def _transition(self, command: Command) -> Transition:
         rendered = self.grammar.render(command)
