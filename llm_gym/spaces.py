@@ -24,7 +24,7 @@ _PRINTABLE = frozenset(TEXT_CHARSET)
 _CODES = np.full(128, len(TEXT_CHARSET), dtype=np.int32)
 for _index, _char in enumerate(TEXT_CHARSET):
     _CODES[ord(_char)] = _index
-_DECODE = np.array(list(TEXT_CHARSET) + [""], dtype=object)
+_DECODE = np.frombuffer(TEXT_CHARSET.encode("ascii"), dtype=np.uint8)  # code -> ASCII byte
 
 
 class TextSpace(spaces.Text):
@@ -68,7 +68,9 @@ class SharedTextBatch(Sequence):
     def __getitem__(self, index):
         if isinstance(index, slice):
             return tuple(self[i] for i in range(*index.indices(len(self))))
-        return "".join(_DECODE[self._codes[index]])
+        row = self._codes[index]
+        padding = np.flatnonzero(row == len(TEXT_CHARSET))  # the text is the codes before the first pad
+        return _DECODE[row[: padding[0] if padding.size else len(row)]].tobytes().decode("ascii")
 
     def __deepcopy__(self, memo) -> tuple[str, ...]:
         return tuple(self)
