@@ -263,6 +263,8 @@ def test_config_validation():
         BabyAIConfig(action_kinds=("open",))
     with pytest.raises(ValueError, match="locked_room_prob"):
         BabyAIConfig(locked_room_prob=0.5)
+    with pytest.raises(ValueError, match="putnext"):
+        BabyAIConfig(num_dists=1, action_kinds=("putnext",))
     with pytest.raises(ValueError, match="action_level"):
         BabyAIConfig(action_level="macro")
     custom = gym.make(ENV_ID, difficulty={"preset": "hard", "num_dists": 4})

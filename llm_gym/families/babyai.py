@@ -61,6 +61,8 @@ class BabyAIConfig(Config):
             raise ValueError(f"BabyAIConfig.locked_room_prob = {self.locked_room_prob} needs more than one room")
         if self.rooms == 1 and "open" in self.action_kinds:
             raise ValueError("BabyAIConfig.action_kinds contains 'open', which needs more than one room (doors)")
+        if "putnext" in self.action_kinds and self.num_dists < 2:
+            raise ValueError(f"BabyAIConfig.num_dists = {self.num_dists} is too few for 'putnext'; allowed: 2 or more")
         capacity = self.rooms * (self.room_size - 2) ** 2 // 3
         if self.num_dists > capacity:
             raise ValueError(
@@ -166,7 +168,10 @@ def generate_task(seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
             continue
         if game.outcome == "success":
             return BabyAITask(seed, level_seed, game.mission, tuple(plan), len(plan), game.entities())
-    raise RuntimeError(f"BabyAI found no solvable level for seed {seed} in {MAX_ATTEMPTS} attempts: {config}")
+    raise ValueError(
+        f"BabyAI found no level the oracle solves within {limit} turns for seed {seed} in {MAX_ATTEMPTS} "
+        f"attempts; make the config easier (fewer rooms, objects or clauses): {config}"
+    )
 
 
 # ----- the game: a minigrid level and our commands on it --------------------------------------
@@ -726,6 +731,7 @@ class BabyAIEnv(TextEnv):
             )
             self.instructions = self._instructions()
         self._game: _Game | None = None
+        self._primitive_lists: dict[tuple[int, ...], tuple[list[Command], list[str], str]] = {}
         self._tasks: dict[tuple[int, str], BabyAITask] = {}  # recent tasks: generation runs the bot
         self.generate_task = self._generate_recent  # reset() asks the instance; the class stays pure
         # exact primitive texts skip the regular expressions; the grammar reads them the same way
@@ -757,7 +763,7 @@ class BabyAIEnv(TextEnv):
             "You are in a grid world of rooms and must carry out the mission. You see up to 6 cells "
             f"ahead and 3 to each side; walls and closed {words['door']}s block the view. Places are given in "
             f"steps forward and left or right of you. You carry one object at a time. A locked {words['door']} "
-            f"opens only while you carry the {words['key']} of its colour; a {words['box']} cannot be opened."
+            f"opens only while you carry the {words['key']} of its colour; no {words['box']} can be opened."
         )
         if self.config.action_level == "high":
             rules += " Walking commands take the shortest way over the cells you have seen, as one turn."
@@ -768,8 +774,7 @@ class BabyAIEnv(TextEnv):
         self._plan_position = 0  # how far the agent has followed task.plan; -1 once it strays
         self._advisor: _Oracle | None = None  # the bot that advises off the planned path
         self._advice: Command | None = None  # its advice for the current state, once asked
-        self._admissible_cache: tuple[int, list[Command], list[str]] = (-1, [], [])
-        self._actions_line: tuple[int, str] = (-1, "")
+        self._admissible_cache: tuple[int, tuple] = (-1, ([], [], ""))
         return ""
 
     def _transition(self, command: Command) -> Transition:
@@ -795,15 +800,11 @@ class BabyAIEnv(TextEnv):
         return {"feedback": to_printable(self._feedback), **self._game.view()}
 
     def compose_observation(self, body: str, first: bool, action_list: str | None = None) -> str:
-        """As ``TextEnv``'s, with the action list written once per state and a fast printable check."""
+        """As ``TextEnv``'s, with the action line cached and a fast printable check."""
         mode = self.native_action_list if action_list is None else action_list
         parts = [self.instructions, body] if first else [body]
         if mode == "every_turn" or (mode == "first_turn" and first):
-            version, line = self._actions_line
-            if version != self._game.version:
-                line = "Available actions: " + ", ".join(self.format_command(c) for c in self._admissible())
-                self._actions_line = (self._game.version, line)
-            parts.append(line)
+            parts.append(self._admissible_lists()[2])
         text = "\n\n".join(part for part in parts if part)
         return text if len(text) <= MAX_TEXT_LENGTH and not _UNPRINTABLE.search(text) else to_printable(text)
 
@@ -825,19 +826,26 @@ class BabyAIEnv(TextEnv):
         return "\n".join(lines)
 
     def _admissible(self) -> list[Command]:
-        return self._admissible_both()[0]
+        return list(self._admissible_lists()[0])
 
     def _admissible_texts(self) -> list[str]:
-        return list(self._admissible_both()[1])
+        return list(self._admissible_lists()[1])
 
-    def _admissible_both(self) -> tuple[list[Command], list[str]]:
-        """The admissible commands and their native texts, computed once per game state."""
-        version, commands, texts = self._admissible_cache
+    def _admissible_lists(self) -> tuple[list[Command], list[str], str]:
+        """The admissible commands, their native texts and the action line, once per game state
+        (at the primitive level, once per set of legal primitives)."""
+        version, lists = self._admissible_cache
         if version != self._game.version:
-            commands = self._game.admissible()
-            texts = [self._native(command) for command in commands]
-            self._admissible_cache = (self._game.version, commands, texts)
-        return commands, texts
+            legal = None if self._game.high else tuple(self._game.legal_primitives())
+            lists = self._primitive_lists.get(legal)
+            if lists is None:
+                commands = self._game.admissible() if legal is None else [PRIMITIVE_COMMANDS[a] for a in legal]
+                texts = [self._native(command) for command in commands]
+                lists = (commands, texts, "Available actions: " + ", ".join(texts))
+                if legal is not None:
+                    self._primitive_lists[legal] = lists
+            self._admissible_cache = (self._game.version, lists)
+        return lists
 
     def format_command(self, command: Command) -> str:
         return self._native(command)
