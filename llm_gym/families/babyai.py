@@ -640,6 +640,28 @@ def _remaining(instr):
     return instr
 
 
+def _seen_on_this_side(game: _Game) -> np.ndarray:
+    """The seen cells the agent can get to without opening a door (moving objects allowed), and
+    the walls and closed doors around them: what a fresh bot may take as seen. (The bot assumes
+    that whatever it has seen it can reach; a door closed since would break that.)"""
+    known, grid = game.known, game.engine.grid
+    mask = np.zeros_like(known)
+    start = tuple(int(v) for v in game.engine.agent_pos)
+    mask[start] = True
+    frontier = [start]
+    while frontier:
+        x, y = frontier.pop()
+        for dx, dy in _VECTORS:
+            nx, ny = x + dx, y + dy
+            if mask[nx, ny] or not known[nx, ny]:
+                continue
+            mask[nx, ny] = True
+            cell = grid.get(nx, ny)
+            if cell is None or not (cell.type == "wall" or (cell.type == "door" and not cell.is_open)):
+                frontier.append((nx, ny))
+    return mask
+
+
 def _fresh_oracle(game: _Game) -> _Oracle:
     """A bot on a copy of the game as it is now, told only what is left of the mission and what
     the agent has seen. What the agent carries is put down first, unless the mission's next step
@@ -649,7 +671,7 @@ def _fresh_oracle(game: _Game) -> _Oracle:
 
     oracle = _Oracle(copy.deepcopy(game.engine))
     bot, remaining = oracle.bot, _remaining(oracle.engine.instrs)
-    bot.vis_mask |= game.known
+    bot.vis_mask |= _seen_on_this_side(game)
     bot.stack.clear()
     bot._process_instr(remaining)
     carrying = oracle.engine.carrying
