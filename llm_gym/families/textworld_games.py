@@ -21,6 +21,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -231,12 +232,16 @@ class _time_limit:
     def __enter__(self):
         if self.active:
             self.previous = signal.signal(signal.SIGALRM, self._expire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.previous_timer = signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.started = time.monotonic()
 
     def __exit__(self, kind, error, traceback):
         if self.active:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous)
+            delay, interval = self.previous_timer
+            if delay > 0:  # give back a timer someone else had set, minus the time spent here
+                signal.setitimer(signal.ITIMER_REAL, max(1e-3, delay - (time.monotonic() - self.started)), interval)
         if self.expired and error is not None and not isinstance(error, _GenerationTimeout):
             # the generator's parser wraps exceptions raised inside it; the cause is still the timer
             raise _GenerationTimeout(f"generation took more than {self.seconds:g} s") from error
