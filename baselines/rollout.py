@@ -196,9 +196,10 @@ def play_batch(model, codec: ChatCodec, episodes: list[Episode], max_new_tokens:
                     token = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(device)
                 chosen = torch.log_softmax(logits, dim=-1).gather(1, token[:, None]).squeeze(1)
                 appended = ~finished
+                tokens, chosen_list = token.tolist(), chosen.tolist()
                 for row in appended.nonzero().flatten().tolist():
-                    replies[row].append(int(token[row]))
-                    logprobs[row].append(float(chosen[row]))
+                    replies[row].append(tokens[row])
+                    logprobs[row].append(chosen_list[row])
                 finished = finished | torch.isin(token, stops)
                 if bool(finished.all()) or step == max_new_tokens - 1:
                     break

@@ -39,7 +39,11 @@ INSTRUCTIONS = ("auto", "keep", "drop")
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """One training or evaluation environment: id, difficulty, interface, theme, mixture weight."""
+    """One training or evaluation environment: id, difficulty, interface, theme, mixture weight.
+
+    ``interface`` and ``semantics`` name a wrapper stack of ``llm_gym.wrappers.make`` (such as
+    ``"json+toolcall"`` and ``"cooking@3"``); ``theme`` is the family's own lexicon at generation.
+    """
 
     env_id: str = "llm_gym/TextCraft-v0"
     difficulty: Any = "easy"  # a preset name or a dict of knobs (optionally with "preset")
@@ -47,6 +51,7 @@ class Cell:
     theme: str | None = None
     weight: float = 1.0
     max_turns: int | None = None
+    semantics: str | None = None  # a reskin; None: the theme's own names
 
     @classmethod
     def from_value(cls, value: Any) -> Cell:
@@ -70,7 +75,7 @@ class Cell:
     @property
     def label(self) -> str:
         difficulty = self.difficulty if isinstance(self.difficulty, str) else json.dumps(self.difficulty, sort_keys=True)
-        parts = [self.env_id.split("/")[-1], difficulty] + [p for p in (self.interface, self.theme) if p]
+        parts = [self.env_id.split("/")[-1], difficulty] + [p for p in (self.interface, self.theme, self.semantics) if p]
         return ":".join(parts)
 
 
@@ -209,7 +214,7 @@ def seed_of(*parts: Any) -> int:
 
 
 def make_env(cell: Cell):
-    """Make a cell's env: ``gym.make``, or ``llm_gym.wrappers.make`` when an interface is named."""
+    """Make a cell's env: ``gym.make``, or ``llm_gym.wrappers.make`` when an interface or semantics is named."""
     import gymnasium as gym
 
     import llm_gym  # noqa: F401  (registers the families)
@@ -220,17 +225,20 @@ def make_env(cell: Cell):
     if cell.max_turns is not None:
         kwargs["max_turns"] = cell.max_turns
     try:
-        if cell.interface is None:
+        if cell.interface is None and cell.semantics is None:
             return gym.make(cell.env_id, **kwargs)
         from llm_gym import wrappers
 
         if not hasattr(wrappers, "make"):
-            raise ValueError("an interface needs llm_gym.wrappers.make, which this install lacks")
-        return wrappers.make(cell.env_id, interface=cell.interface, **kwargs)
+            raise ValueError("an interface or semantics needs llm_gym.wrappers.make, which this install lacks")
+        env = wrappers.make(cell.env_id, interface=cell.interface, semantics=cell.semantics, **kwargs)
     except ValueError as error:
         raise ValueError(f"bad cell {cell.label}: {error}") from error
     except gym.error.Error as error:
         raise ValueError(f"bad cell {cell.label}: {error}") from error
+    if not isinstance(env.action_space, gym.spaces.Text):
+        raise ValueError(f"bad cell {cell.label}: interface {cell.interface!r} takes {env.action_space}, not text")
+    return env
 
 
 class EnvPool:
@@ -403,9 +411,10 @@ def update(model, optimizer, ref_model, episodes: list[Episode], turn_adv: list[
                 with torch.no_grad():
                     ref = token_logprobs(ref_model, batch)
             loss, kl = policy_loss(logp, batch, total, args.clip_eps, args.kl_coef, ref)
-            loss_sum += float(loss)
+            value = float(loss.detach())
+            loss_sum += value
             kl_sum += float(kl)
-            if math.isfinite(float(loss)):
+            if math.isfinite(value):
                 loss.backward()
         norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip))
         if not (math.isfinite(loss_sum) and math.isfinite(norm)):
@@ -501,10 +510,7 @@ def load_model(path: Path, args: Args, device: str, dtype, base: str | None = No
 def prepare_model_dir(args: Args, out: Path, pool: EnvPool) -> Path:
     """The base checkpoint: ``args.model``, or a tiny model built offline from the cells' text."""
     if args.model != "tiny":
-        path = Path(args.model)
-        if not (path / "config.json").is_file():
-            raise ValueError(f"model checkpoint {args.model!r} is missing or has no config.json; pass 'tiny' or a local checkpoint directory")
-        return path
+        return Path(args.model)
     path = out / "tiny"
     if not (path / "complete").exists():
         from llm_gym.baselines.tiny import build_tiny, env_corpus
@@ -556,6 +562,8 @@ def train(args: Args) -> dict[str, Any]:
     pool = EnvPool()
     for cell in dict.fromkeys([c for phase in args.schedule for c in phase.cells] + list(args.all_eval_cells)):
         pool.take(cell, 1)  # a bad cell fails here, before any work
+    if args.model != "tiny" and not (Path(args.model) / "config.json").is_file():
+        raise ValueError(f"model checkpoint {args.model!r} is missing or has no config.json; pass 'tiny' or a local checkpoint directory")
     checkpoint = latest_checkpoint(out) if args.resume else None
     if checkpoint is not None:
         saved = json.loads((out / "args.json").read_text())
@@ -663,7 +671,8 @@ def train(args: Args) -> dict[str, Any]:
             save_checkpoint(out, iteration, model, tokenizer, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints)
     bar.close()
     if stopped and stopped.startswith("RL time limit"):
-        evaluate(model, codec, args, pool, iteration, log)
+        if iteration % args.eval_every:
+            evaluate(model, codec, args, pool, iteration, log)
         save_checkpoint(out, iteration, model, tokenizer, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints)
     if args.plot and metrics_path.exists():
         plot_metrics(metrics_path, out / "curves.png")

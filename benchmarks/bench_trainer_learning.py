@@ -24,10 +24,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--warm-steps", type=int, default=300)
-    parser.add_argument("--warm-noise", type=float, default=0.2)
+    parser.add_argument("--warm-steps", type=int, default=400)
+    parser.add_argument("--warm-noise", type=float, default=0.1)
     parser.add_argument("--max-turns", type=int, default=4)
     parser.add_argument("--distractors", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=1e-3)
     options = parser.parse_args()
 
     from llm_gym.baselines.trainer import Args, Cell, train
@@ -36,7 +37,7 @@ def main() -> None:
     args = Args(
         out_dir=options.out, seed=options.seed, tiny_hidden=options.hidden, tiny_layers=options.layers,
         cells=(cell,), warm_steps=options.warm_steps, warm_noise=options.warm_noise, warm_batch=16,
-        iterations=100_000, rl_time_limit_s=options.rl_seconds, groups=8, group_size=8, lr=3e-4,
+        iterations=100_000, rl_time_limit_s=options.rl_seconds, groups=8, group_size=8, lr=options.lr,
         max_new_tokens=32, eval_seeds=200, eval_every=100_000, checkpoint_every=100_000, progress=False,
     )
     load_before = os.getloadavg()
@@ -48,7 +49,7 @@ def main() -> None:
     warm_seconds = next(r["seconds"] for r in records if r["kind"] == "warm_done")
     print(f"cell: {cell.label}, model hidden {options.hidden} x {options.layers} layers, seed {options.seed}")
     print(f"warm start: {options.warm_steps} supervised steps, noise {options.warm_noise}, {warm_seconds:.0f}s")
-    print(f"RL: {summary['iteration']} GRPO iterations (8 groups x 8), {summary['rl_seconds']:.0f}s of training time")
+    print(f"RL: {summary['iteration']} GRPO iterations (8 groups x 8, lr {options.lr}), {summary['rl_seconds']:.0f}s of training time")
     for mode in ("sampled", "greedy"):
         print(f"{mode:8s} success on 200 eval seeds: warm start {first[f'{mode}_success']:.3f} -> after RL "
               f"{last[f'{mode}_success']:.3f} (gain {last[f'{mode}_success'] - first[f'{mode}_success']:+.3f})")

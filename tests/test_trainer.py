@@ -28,7 +28,7 @@ TIMING = {"seconds", "rl_seconds", "tokens_per_s"}
 
 def small_args(out_dir, **overrides) -> trainer.Args:
     values = dict(
-        out_dir=str(out_dir), tiny_hidden=32, tiny_layers=1, tiny_vocab=400,
+        out_dir=str(out_dir), tiny_hidden=32, tiny_layers=1, tiny_vocab=400, instructions="drop",
         cells=(trainer.Cell(difficulty=EASY, max_turns=3),), warm_steps=2, warm_batch=4,
         iterations=4, groups=2, group_size=2, max_new_tokens=12, eval_seeds=4, eval_every=2,
         checkpoint_every=2, progress=False, plot=False,
@@ -184,6 +184,7 @@ def records(out_dir, kinds=("train", "eval")):
 
 
 def test_smoke_run_sequential_phases_under_a_minute(tmp_path):
+    """The whole pipeline, including building the tiny model, on two cells in two phases."""
     cells = (trainer.Cell(difficulty=EASY, max_turns=3), trainer.Cell(difficulty=EASY, max_turns=3, theme="cooking"))
     phases = ({"iterations": 2, "cells": [cells[0]]}, {"iterations": 2, "cells": [cells[1]]})
     started = time.perf_counter()
@@ -201,21 +202,22 @@ def test_smoke_run_sequential_phases_under_a_minute(tmp_path):
     assert trainer.latest_checkpoint(tmp_path).name == "iter_000004"
 
 
-def test_resume_equals_uninterrupted(tmp_path):
-    whole = trainer.train(small_args(tmp_path / "whole", iterations=4))
+def test_resume_equals_uninterrupted(tmp_path, policy):
+    model = str(policy[0])
+    whole = trainer.train(small_args(tmp_path / "whole", iterations=4, model=model))
     killed = tmp_path / "killed"
-    trainer.train(small_args(killed, iterations=3))
+    trainer.train(small_args(killed, iterations=3, model=model))
     for leftover in ("iter_000003",):  # as if killed after iteration 3, before its checkpoint
         import shutil
 
         shutil.rmtree(killed / "checkpoints" / leftover)
-    resumed = trainer.train(small_args(killed, iterations=4, resume=True))
+    resumed = trainer.train(small_args(killed, iterations=4, resume=True, model=model))
     assert resumed["iteration"] == whole["iteration"] == 4
     assert records(killed) == records(tmp_path / "whole")
     assert len(records(killed, ("train",))) == 4
 
 
-def test_nonfinite_loss_is_skipped_then_stops_keeping_the_last_good_checkpoint(tmp_path, monkeypatch):
+def test_nonfinite_loss_is_skipped_then_stops_keeping_the_last_good_checkpoint(tmp_path, monkeypatch, policy):
     real = trainer.policy_loss
     calls = {"n": 0}
 
@@ -226,13 +228,13 @@ def test_nonfinite_loss_is_skipped_then_stops_keeping_the_last_good_checkpoint(t
 
     monkeypatch.setattr(trainer, "policy_loss", flaky)
     # turn_returns: every batch is trained on, even when no episode succeeds
-    args = small_args(tmp_path, iterations=8, checkpoint_every=1, max_nonfinite=2, advantage="turn_returns")
+    args = small_args(tmp_path, iterations=8, checkpoint_every=1, max_nonfinite=2, advantage="turn_returns", model=str(policy[0]))
     summary = trainer.train(args)
     assert summary["stopped"] and "non-finite" in summary["stopped"]
     train = records(tmp_path, ("train",))
     assert train[-1]["nonfinite"] and train[-2]["nonfinite"] and len(train) < 8
-    last_good = trainer.latest_checkpoint(tmp_path)
-    assert int(last_good.name.split("_")[1]) == train[-3]["iteration"]
+    last_good = trainer.latest_checkpoint(tmp_path)  # skipped steps leave the weights as they were
+    assert int(last_good.name.split("_")[1]) == train[-1]["iteration"] - 1
     model, _ = load_policy(last_good)
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
