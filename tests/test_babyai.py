@@ -182,6 +182,24 @@ def test_go_to_expands_into_primitives_and_faces_the_target():
         assert f"go to {name}" not in info["admissible_actions"]
 
 
+def test_go_through_opens_the_door_and_crosses_it():
+    env = make("hard")
+    for seed in range(20):
+        _, info = env.reset(seed=seed)
+        doors = [a for a in info["admissible_actions"] if a.startswith("go through ")]
+        if doors:
+            break
+    game = env.unwrapped._game
+    door = game.by_name[doors[0][len("go through ") :]]
+    _, _, _, _, info = env.step(doors[0])
+    assert info["action_status"] == "ok" and door.is_open
+    if info["outcome"] == "running":
+        x, y = (int(v) for v in game.engine.agent_pos)
+        door_x, door_y = (int(v) for v in door.cur_pos)
+        assert abs(x - door_x) + abs(y - door_y) <= 1  # in the doorway or one step beyond it
+        assert (x, y) == (door_x, door_y) or game.engine.grid.get(x, y) is None
+
+
 def test_things_not_yet_seen_cannot_be_named():
     env = make("expert")
     for seed in range(10):
