@@ -217,6 +217,22 @@ def test_gymnasium_check_env_and_close():
     env.close()
 
 
+def test_async_vector_env_gives_real_observations():
+    kwargs = dict(num_envs=2, difficulty="easy")
+    sync = gym.make_vec(ENV_ID, vectorization_mode="sync", **kwargs)
+    asynchronous = gym.make_vec(ENV_ID, vectorization_mode="async", **kwargs)
+    try:
+        for envs in (sync, asynchronous):
+            envs.reset(seed=0)
+        step = ("look", "inventory")
+        assert asynchronous.step(step)[0] == sync.step(step)[0]
+        observations = asynchronous.step(("look", "dance"))[0]
+        assert "-=" in observations[0] and observations[1].startswith("Unknown command")
+    finally:
+        sync.close()
+        asynchronous.close()
+
+
 def _resources():
     pid = os.getpid()
     fds = len(os.listdir(f"/proc/{pid}/fd"))

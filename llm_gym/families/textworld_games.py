@@ -54,7 +54,7 @@ LEVEL_RANGES = {
     "treasure_hunter": (1, 30),
     "cooking": (1, len(COOKING_LEVELS)),
     "simple": (1, len(SIMPLE_LEVELS)),
-    "custom": (1, 1),
+    "custom": (1, 300),  # ignored
 }
 
 
@@ -68,7 +68,7 @@ class TextWorldConfig(Config):
         "the challenge's level: coin_collector 1-150 (rooms on the path; 101-150 add dead-end rooms), "
         "treasure_hunter 1-30 (1-10: 5 rooms; 11-20: 10 rooms, closed doors and containers; 21-30: 20 rooms, "
         "locked, slow to generate), cooking 1-5 (ingredients, rooms, and open/cut/cook/drop skills), "
-        "simple 1-3 (rewards dense to sparse, goal detailed to none); custom ignores it (keep 1)",
+        "simple 1-3 (rewards dense to sparse, goal detailed to none); custom ignores it",
     )
     rooms: int = knob(5, 1, 20, "custom only: number of rooms")
     objects: int = knob(5, 0, 30, "custom only: number of objects besides the quest's")
@@ -278,8 +278,7 @@ def _build_game(scratch: Path, game_seed: int, config: TextWorldConfig, time_lim
         textworld.generator.compile_game(game, options)
     for leftover in scratch.glob("*.ni"):
         leftover.unlink()
-    walkthrough = list(game.metadata.get("walkthrough") or game.walkthrough or [])
-    _check_walkthrough(str(scratch / "game.z8"), walkthrough)
+    walkthrough = _playable_walkthrough(str(scratch / "game.z8"), game.metadata.get("walkthrough") or game.walkthrough)
     names = {info.name.lower() for info in game.infos.values() if info.name}
     return {
         "game_seed": game_seed,
@@ -291,17 +290,24 @@ def _build_game(scratch: Path, game_seed: int, config: TextWorldConfig, time_lim
     }
 
 
-def _check_walkthrough(path: str, walkthrough: list[str]) -> None:
-    """Play the walkthrough: every command admissible, and the game won at its last step only."""
+def _playable_walkthrough(path: str, walkthrough: list[str] | None) -> list[str]:
+    """Play the game's walkthrough and return the commands that win it, each admissible in turn.
+
+    Commands the engine would refuse are left out (tw-cooking's walkthroughs with a limited
+    inventory re-open doors that are open); a walkthrough that does not win is an error.
+    """
     engine = _start_engine(path)
     try:
-        state = engine.reset()
-        for index, command in enumerate(walkthrough):
-            if state["won"] or state["lost"] or command not in state["admissible_commands"]:
-                raise _UnwinnableGame(f"walkthrough step {index} {command!r} is not playable")
-            state, _, _ = engine.step(command)
+        state, played = engine.reset(), []
+        for command in walkthrough or ():
+            if state["won"] or state["lost"]:
+                break
+            if command in state["admissible_commands"]:
+                state, _, _ = engine.step(command)
+                played.append(command)
         if not state["won"]:
-            raise _UnwinnableGame("the walkthrough does not win")
+            raise _UnwinnableGame(f"the walkthrough {walkthrough} does not win")
+        return played
     finally:
         engine.close()
 
