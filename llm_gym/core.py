@@ -219,7 +219,7 @@ class TextEnv(gym.Env[str, str]):
         mode = self.native_action_list if action_list is None else action_list
         parts = [self.instructions, body] if first else [body]
         if mode == "every_turn" or (mode == "first_turn" and first):
-            actions = ", ".join(self.format_command(command) for command in self._admissible())
+            actions = ", ".join(self._admissible_texts())
             parts.append(f"Available actions: {actions}")
         return to_printable("\n\n".join(part for part in parts if part))
 

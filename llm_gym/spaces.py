@@ -9,6 +9,7 @@ live view, so ``gym.make_vec(id, vectorization_mode="async")`` gives correct obs
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Sequence
 from typing import Any
@@ -20,7 +21,7 @@ from gymnasium.vector.utils import shared_memory as _shm
 TEXT_CHARSET = string.printable
 MAX_TEXT_LENGTH = 16_384
 _REPLACEMENT = "?"
-_PRINTABLE = frozenset(TEXT_CHARSET)
+_NOT_PRINTABLE = re.compile(f"[^{re.escape(TEXT_CHARSET)}]")
 _CODES = np.full(128, len(TEXT_CHARSET), dtype=np.int32)
 for _index, _char in enumerate(TEXT_CHARSET):
     _CODES[ord(_char)] = _index
@@ -47,8 +48,8 @@ class TextSpace(spaces.Text):
 
 def to_printable(text: str, max_length: int = MAX_TEXT_LENGTH) -> str:
     """Map ``text`` into ``TextSpace``: non-printable characters become '?', then truncate."""
-    if not text.isascii() or not _PRINTABLE.issuperset(text):
-        text = "".join(char if char in _PRINTABLE else _REPLACEMENT for char in text)
+    if _NOT_PRINTABLE.search(text):
+        text = _NOT_PRINTABLE.sub(_REPLACEMENT, text)
     return text[:max_length]
 
 
