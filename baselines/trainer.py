@@ -293,7 +293,7 @@ def warm_start(model, codec: ChatCodec, args: Args, pool: EnvPool, log) -> None:
 
 
 def microbatches(episodes: list[Episode], turn_advantages: list[list[float]], size: int, pad_id: int, device: Any = "cpu"):
-    """Right-padded training tensors, ``args.microbatch`` episodes at a time, shifted for next-token.
+    """Right-padded training tensors, ``size`` episodes at a time, shifted for next-token.
 
     ``mask[b, t]`` is 1 when token ``t + 1`` was produced by the policy; ``adv`` carries the
     advantage of the turn that produced it; ``old_logp`` its stored sampling log-probability.

@@ -274,6 +274,10 @@ def test_cli_reads_toml_and_flags_override(tmp_path):
     args = args_from_namespace(namespace)
     assert args.iterations == 7 and args.lr == 2e-4 and args.progress is False
     assert args.cells == (trainer.Cell(difficulty=EASY, max_turns=4),)
+    yaml = pytest.importorskip("yaml")
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump({"iterations": 3, "cells": [{"env_id": "llm_gym/TextCraft-v0", "theme": "cooking"}]}))
+    args = args_from_namespace(parser.parse_args(["train", "--config", str(tmp_path / "run.yaml")]))
+    assert args.iterations == 3 and args.cells[0].theme == "cooking"
     (tmp_path / "bad.toml").write_text("iterations = [")
     with pytest.raises(ValueError, match="bad.toml"):
         load_config(tmp_path / "bad.toml")
