@@ -12,9 +12,11 @@
    paired instances (the same evaluation seeds), and split the transfer gap into a semantic part,
    an interface part and their interaction, with ``llm_gym.shift`` distances beside them.
 
-Every run starts from one tiny base model whose tokenizer was trained on the text of every cell,
-so all runs speak the same vocabulary. The report directory holds CSV tables, figures, each run's
-metrics and curves, and ``report.md``.
+As in the study, where every run fine-tuned the same instruct model, every RL run here starts from
+one shared policy: a tiny model whose tokenizer was trained on the text of every cell, warm-started
+by supervised steps on noisy oracle episodes of every family at the training preset. Deltas are
+over that shared start. The report directory holds CSV tables, figures, each run's metrics and
+curves, and ``report.md``.
 """
 
 from __future__ import annotations
@@ -82,9 +84,9 @@ QUICK = {
     "knobs": {"llm_gym/TextCraft-v0": {"distractors": 0}},
     "max_turns": {"llm_gym/TextCraft-v0": 8, "llm_gym/Household-v0": 8},
     "trainer": {
-        "tiny_hidden": 64, "tiny_layers": 2, "tiny_vocab": 512, "warm_steps": 60, "warm_batch": 8,
-        "iterations": 4, "groups": 4, "group_size": 4, "eval_seeds": 16, "eval_every": 100,
-        "checkpoint_every": 100, "max_new_tokens": 24, "progress": False, "plot": True,
+        "tiny_hidden": 64, "tiny_layers": 2, "tiny_vocab": 512, "warm_steps": 400, "warm_batch": 16,
+        "warm_noise": 0.1, "lr": 1e-3, "iterations": 12, "groups": 8, "group_size": 8, "eval_seeds": 32,
+        "eval_every": 1000, "checkpoint_every": 1000, "max_new_tokens": 24, "progress": False, "plot": True,
     },
     "shift_episodes": 2,
 }
@@ -194,19 +196,23 @@ def load_study_config(path: str | Path | None, quick: bool = False, out_dir: str
 
 
 def run_study(config: StudyConfig, progress: bool = True) -> Path:
-    """Train every run (skipping finished ones), then write the tables, figures and report."""
+    """Warm-start once, train every RL run from there (finished runs are reused), then write the
+    tables, figures and report."""
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
     started = time.perf_counter()
-    model = build_base_model(config, out)
     runs = plan_runs(config)
+    everywhere = [cell(config, f, config.train_difficulty) for f in config.families]
+    if progress:
+        print(f"[0/{len(runs)}] shared warm start on {', '.join(map(_short, config.families))}", flush=True)
+    _train_once(config, {"cells": everywhere, "iterations": 0}, out / "runs" / "warm", build_base_model(config, out))
+    warm = out / "runs" / "warm" / "warm"
     evals: dict[str, list[dict[str, Any]]] = {}
     for index, (name, run) in enumerate(runs.items()):
-        run_dir = out / "runs" / name
         if progress:
             print(f"[{index + 1}/{len(runs)}] {name} ({time.perf_counter() - started:.0f}s)", flush=True)
-        evals[name] = _train_once(config, run, run_dir, model)
+        evals[name] = _train_once(config, {**run, "warm_steps": 0}, out / "runs" / name, warm)
     report = write_report(config, runs, evals, out)
     if progress:
         print(f"study done in {time.perf_counter() - started:.0f}s: {report}")
@@ -393,6 +399,8 @@ def write_report(config: StudyConfig, runs, evals, out: Path) -> Path:
     text = f"""# llm-gym study report
 
 Base family {config.base}, trained at `{config.train_difficulty}`; families {', '.join(names)}.
+Every RL run starts from one shared warm start (supervised steps on noisy oracle episodes of every
+family at `{config.train_difficulty}`), as every run of the study fine-tuned one base model.
 Success is sampled success (temperature 1) on the trainer's fixed evaluation seeds, disjoint from
 training seeds and shared by every cell (paired instances). Trainer settings: `{json.dumps(config.trainer)}`.
 
