@@ -533,8 +533,13 @@ def plot_metrics(metrics_path: Path, png_path: Path) -> None:
     train = [r for r in records if r["kind"] == "train"]
     evals = [r for r in records if r["kind"] == "eval"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    axes[0].plot([r["iteration"] for r in train], [r["success"] for r in train], label="train (sampled)")
-    axes[0].plot([r["iteration"] for r in train], [r["zero_variance_share"] for r in train], label="zero-variance share")
+    window = max(1, len(train) // 30)  # a trailing mean keeps the curves readable
+
+    def smooth(values: list[float]) -> list[float]:
+        return [sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))]
+
+    for key, label in (("success", "train success (sampled)"), ("zero_variance_share", "zero-variance share")):
+        axes[0].plot([r["iteration"] for r in train], smooth([r[key] for r in train]), label=f"{label}, mean of {window}")
     axes[0].set_xlabel("iteration")
     axes[0].legend()
     for cell in dict.fromkeys(r["cell"] for r in evals):
