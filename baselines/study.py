@@ -79,13 +79,13 @@ class StudyConfig:
 
 
 QUICK = {
-    "families": ("llm_gym/TextCraft-v0", "llm_gym/Household-v0"),
+    "families": ("llm_gym/TextCraft-v0", "llm_gym/BabyAI-v0"),
     "difficulties": ("easy", "medium", "hard"),
     "knobs": {"llm_gym/TextCraft-v0": {"distractors": 0}},
-    "max_turns": {"llm_gym/TextCraft-v0": 8, "llm_gym/Household-v0": 8},
+    "max_turns": {"llm_gym/TextCraft-v0": 4, "llm_gym/BabyAI-v0": 4},
     "trainer": {
-        "tiny_hidden": 64, "tiny_layers": 2, "tiny_vocab": 512, "warm_steps": 400, "warm_batch": 16,
-        "warm_noise": 0.1, "lr": 1e-3, "iterations": 12, "groups": 8, "group_size": 8, "eval_seeds": 32,
+        "tiny_hidden": 64, "tiny_layers": 2, "tiny_vocab": 512, "warm_steps": 700, "warm_batch": 16,
+        "warm_noise": 0.1, "lr": 1e-3, "iterations": 16, "groups": 8, "group_size": 8, "eval_seeds": 32,
         "eval_every": 1000, "checkpoint_every": 1000, "max_new_tokens": 24, "progress": False, "plot": True,
     },
     "shift_episodes": 2,
