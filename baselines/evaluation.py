@@ -149,14 +149,15 @@ def _load_finished(path: Path) -> list[dict[str, Any]]:
     """The complete records of an earlier run; a torn last line is dropped and the file rewritten."""
     if not path.exists():
         return []
-    lines = path.read_text().splitlines()
+    text = path.read_text()
+    lines = text.splitlines()
     records = []
     for line in lines:
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-    if len(records) != len(lines) or (lines and not path.read_text().endswith("\n")):
+    if len(records) != len(lines) or (lines and not text.endswith("\n")):
         partial = path.with_suffix(".tmp")
         partial.write_text("".join(json.dumps(r) + "\n" for r in records))
         os.replace(partial, path)
