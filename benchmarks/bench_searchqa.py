@@ -19,6 +19,7 @@ import gymnasium as gym
 
 import llm_gym  # noqa: F401
 from llm_gym.families.searchqa import generate_task
+from llm_gym.testing import oracle_actions
 
 ENV_ID = "llm_gym/SearchQA-v0"
 
@@ -41,15 +42,7 @@ def reset_milliseconds(difficulty: str, seeds: range, clear: bool, clock: str) -
 def oracle_steps_per_second(difficulty: str, seeds: range) -> dict[str, float]:
     """Oracle episodes with the actions computed ahead, so only `step` is timed."""
     env = gym.make(ENV_ID, difficulty=difficulty)
-    unwrapped = env.unwrapped
-    episodes = []
-    for seed in seeds:
-        env.reset(seed=seed)
-        actions, done = [], False
-        while not done:
-            actions.append(unwrapped.format_command(unwrapped.oracle_action()))
-            done = any(env.step(actions[-1])[2:4])
-        episodes.append((seed, actions))
+    episodes = [(seed, oracle_actions(env, seed)) for seed in seeds]
     steps, elapsed = 0, dict.fromkeys(CLOCKS, 0.0)
     for seed, actions in episodes:
         env.reset(seed=seed)

@@ -16,6 +16,7 @@ import time
 import gymnasium as gym
 
 import llm_gym  # noqa: F401
+from llm_gym.testing import oracle_actions
 
 ENV_ID = "llm_gym/Shop-v0"
 
@@ -39,15 +40,7 @@ def reset_times(difficulty: str, seeds: range, clock=time.perf_counter) -> tuple
 def oracle_steps_per_second(difficulty: str, seeds: range, clock=time.perf_counter) -> float:
     """Steps/s replaying each seed's oracle episode (actions computed ahead, only `step` timed)."""
     env = gym.make(ENV_ID, difficulty=difficulty)
-    episodes = []
-    for seed in seeds:
-        env.reset(seed=seed)
-        actions, done = [], False
-        while not done:
-            action = env.unwrapped.format_command(env.unwrapped.oracle_action())
-            actions.append(action)
-            done = any(env.step(action)[2:4])
-        episodes.append((seed, actions))
+    episodes = [(seed, oracle_actions(env, seed)) for seed in seeds]
     steps, elapsed = 0, 0.0
     for seed, actions in episodes:
         env.reset(seed=seed)

@@ -13,26 +13,17 @@ import time
 import gymnasium as gym
 
 import llm_gym  # noqa: F401
+from llm_gym.testing import oracle_actions
 
 
-def oracle_actions(env_id: str, difficulty: str, seeds: range) -> list[tuple[int, list[str]]]:
+def oracle_episodes(env_id: str, difficulty: str, seeds: range) -> list[tuple[int, list[str]]]:
     """Each seed's oracle episode as text actions, computed ahead so only `step` is timed."""
     env = gym.make(env_id, difficulty=difficulty)
-    episodes = []
-    for seed in seeds:
-        env.reset(seed=seed)
-        actions, done = [], False
-        while not done:
-            action = env.unwrapped.format_command(env.unwrapped.oracle_action())
-            actions.append(action)
-            _, _, terminated, truncated, _ = env.step(action)
-            done = terminated or truncated
-        episodes.append((seed, actions))
-    return episodes
+    return [(seed, oracle_actions(env, seed)) for seed in seeds]
 
 
 def steps_per_second(env_id: str, difficulty: str, repeats: int = 5) -> list[float]:
-    episodes = oracle_actions(env_id, difficulty, range(200))
+    episodes = oracle_episodes(env_id, difficulty, range(200))
     env = gym.make(env_id, difficulty=difficulty)
     rates = []
     for _ in range(repeats):

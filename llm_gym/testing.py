@@ -346,6 +346,19 @@ def check_illegal_commands(make: EnvFactory, seed: int, count: int = 40) -> int:
     return illegal
 
 
+def oracle_actions(env: gym.Env, seed: int) -> list[str]:
+    """The oracle's whole episode from ``reset(seed=seed)``, as the texts it sent (``env`` is left
+    at the episode's end)."""
+    env.reset(seed=seed)
+    actions: list[str] = []
+    done = False
+    while not done:
+        actions.append(oracle_text(env))
+        _, _, terminated, truncated, _ = env.step(actions[-1])
+        done = terminated or truncated
+    return actions
+
+
 def run_oracle_episode(env: gym.Env, seed: int) -> dict[str, Any]:
     """Let the oracle play one episode; return its outcome, steps, return and optimal steps."""
     _, info = env.reset(seed=seed)

@@ -8,6 +8,7 @@ import pytest
 from llm_gym.baselines.agents import OracleAgent, RandomAgent, make_agent
 from llm_gym.baselines.evaluation import Cell, evaluate, run_episode
 from llm_gym.cli import main, play
+from llm_gym.testing import oracle_actions
 
 
 def test_list_and_describe(capsys):
@@ -51,13 +52,7 @@ def test_eval_rejects_bad_input(tmp_path, capsys):
 
 def test_play_with_scripted_input():
     env = gym.make("llm_gym/TextCraft-v0", difficulty={"preset": "easy", "distractors": 0})
-    env.reset(seed=1)
-    plan = []
-    while True:
-        action = env.unwrapped.format_command(env.unwrapped.oracle_action())
-        plan.append(action)
-        if env.step(action)[2]:
-            break
+    plan = oracle_actions(env, seed=1)
     typed = iter(["help", "dance", *plan])
     shown = []
     assert play(env, seed=1, read=lambda prompt: next(typed), write=shown.append) == "success"

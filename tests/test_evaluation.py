@@ -10,6 +10,7 @@ import pytest
 
 from llm_gym.baselines.endpoint import ChatEndpointAgent, EndpointError
 from llm_gym.baselines.evaluation import Cell, evaluate, run_episode
+from llm_gym.testing import oracle_actions
 
 
 def _read(path):
@@ -86,19 +87,9 @@ def serve():
         server.server_close()
 
 
-def _oracle_plan(seed):
-    env = gym.make("llm_gym/TextCraft-v0", difficulty="medium")
-    env.reset(seed=seed)
-    plan, done = [], False
-    while not done:
-        plan.append(env.unwrapped.format_command(env.unwrapped.oracle_action()))
-        done = env.step(plan[-1])[2]
-    return plan
-
-
 def test_endpoint_agent_plays_an_episode_with_retries(serve, monkeypatch):
     monkeypatch.setenv("TEST_KEY", "secret")
-    server, url = serve(_oracle_plan(2), fail_first=2)
+    server, url = serve(oracle_actions(gym.make("llm_gym/TextCraft-v0", difficulty="medium"), 2), fail_first=2)
     agent = ChatEndpointAgent(url, "tiny", api_key_env="TEST_KEY", retries=3, backoff=0.01)
     env = gym.make("llm_gym/TextCraft-v0", difficulty="medium")
     record = run_episode(env, agent, seed=2)
