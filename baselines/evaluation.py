@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 import gymnasium as gym
 
+import llm_gym
 from llm_gym.baselines.agents import Agent, check_agent_spec, make_agent
 
 
@@ -41,11 +42,7 @@ class Cell:
             kwargs["theme"] = self.theme
         if self.max_turns is not None:
             kwargs["max_turns"] = self.max_turns
-        if self.interface or self.semantics:
-            from llm_gym.wrappers import make
-
-            return make(self.env_id, interface=self.interface, semantics=self.semantics, **kwargs)
-        return gym.make(self.env_id, **kwargs)
+        return llm_gym.make(self.env_id, interface=self.interface, semantics=self.semantics, **kwargs)
 
     def key(self, seed: int) -> tuple:
         return (*dataclasses.astuple(self), seed)

@@ -214,10 +214,10 @@ def seed_of(*parts: Any) -> int:
 
 
 def make_env(cell: Cell):
-    """Make a cell's env: ``gym.make``, or ``llm_gym.wrappers.make`` when an interface or semantics is named."""
+    """Make a cell's env through ``llm_gym.make`` (``gym.make`` plus the cell's wrapper presets)."""
     import gymnasium as gym
 
-    import llm_gym  # noqa: F401  (registers the families)
+    import llm_gym
 
     kwargs: dict[str, Any] = {"difficulty": cell.difficulty}
     if cell.theme is not None:
@@ -225,16 +225,8 @@ def make_env(cell: Cell):
     if cell.max_turns is not None:
         kwargs["max_turns"] = cell.max_turns
     try:
-        if cell.interface is None and cell.semantics is None:
-            return gym.make(cell.env_id, **kwargs)
-        from llm_gym import wrappers
-
-        if not hasattr(wrappers, "make"):
-            raise ValueError("an interface or semantics needs llm_gym.wrappers.make, which this install lacks")
-        env = wrappers.make(cell.env_id, interface=cell.interface, semantics=cell.semantics, **kwargs)
-    except ValueError as error:
-        raise ValueError(f"bad cell {cell.label}: {error}") from error
-    except gym.error.Error as error:
+        env = llm_gym.make(cell.env_id, interface=cell.interface, semantics=cell.semantics, **kwargs)
+    except (ValueError, gym.error.Error) as error:
         raise ValueError(f"bad cell {cell.label}: {error}") from error
     if not isinstance(env.action_space, gym.spaces.Text):
         raise ValueError(f"bad cell {cell.label}: interface {cell.interface!r} takes {env.action_space}, not text")

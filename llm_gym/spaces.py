@@ -22,9 +22,10 @@ TEXT_CHARSET = string.printable
 MAX_TEXT_LENGTH = 16_384
 _REPLACEMENT = "?"
 _NOT_PRINTABLE = re.compile(f"[^{re.escape(TEXT_CHARSET)}]")
-_CODES = np.full(128, len(TEXT_CHARSET), dtype=np.int32)
-for _index, _char in enumerate(TEXT_CHARSET):
-    _CODES[ord(_char)] = _index
+_CODES = np.array(  # ASCII byte -> charset index; len(TEXT_CHARSET) marks "no character"
+    [TEXT_CHARSET.index(chr(byte)) if chr(byte) in TEXT_CHARSET else len(TEXT_CHARSET) for byte in range(128)],
+    dtype=np.int32,
+)
 _DECODE = np.frombuffer(TEXT_CHARSET.encode("ascii"), dtype=np.uint8)  # code -> ASCII byte
 
 
