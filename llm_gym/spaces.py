@@ -22,11 +22,7 @@ TEXT_CHARSET = string.printable
 MAX_TEXT_LENGTH = 16_384
 _REPLACEMENT = "?"
 _NOT_PRINTABLE = re.compile(f"[^{re.escape(TEXT_CHARSET)}]")
-_CODES = np.array(  # ASCII byte -> charset index; len(TEXT_CHARSET) marks "no character"
-    [TEXT_CHARSET.index(chr(byte)) if chr(byte) in TEXT_CHARSET else len(TEXT_CHARSET) for byte in range(128)],
-    dtype=np.int32,
-)
-_DECODE = np.frombuffer(TEXT_CHARSET.encode("ascii"), dtype=np.uint8)  # code -> ASCII byte
+_LENGTH = np.dtype("<u4")  # each shared-memory row: the text's length, then its ASCII bytes
 
 
 class TextSpace(spaces.Text):
@@ -61,18 +57,18 @@ class SharedTextBatch(Sequence):
     default), which turns this view into a plain tuple of strings.
     """
 
-    def __init__(self, codes: np.ndarray):
-        self._codes = codes
+    def __init__(self, rows: np.ndarray):
+        self._rows = rows
 
     def __len__(self) -> int:
-        return self._codes.shape[0]
+        return self._rows.shape[0]
 
     def __getitem__(self, index):
         if isinstance(index, slice):
             return tuple(self[i] for i in range(*index.indices(len(self))))
-        row = self._codes[index]
-        padding = np.flatnonzero(row == len(TEXT_CHARSET))  # the text is the codes before the first pad
-        return _DECODE[row[: padding[0] if padding.size else len(row)]].tobytes().decode("ascii")
+        row = self._rows[index]
+        length = int(row[: _LENGTH.itemsize].view(_LENGTH)[0])
+        return row[_LENGTH.itemsize : _LENGTH.itemsize + length].tobytes().decode("ascii")
 
     def __deepcopy__(self, memo) -> tuple[str, ...]:
         return tuple(self)
@@ -81,23 +77,25 @@ class SharedTextBatch(Sequence):
         return repr(tuple(self))
 
 
+def _text_rows(space: TextSpace, shared_memory) -> np.ndarray:
+    return np.frombuffer(shared_memory.get_obj(), dtype=np.uint8).reshape(-1, _LENGTH.itemsize + space.max_length)
+
+
 @_shm.create_shared_memory.register(TextSpace)
 def _create_text_memory(space: TextSpace, n: int = 1, ctx=None):
     import multiprocessing
 
-    return (ctx or multiprocessing).Array(np.dtype(np.int32).char, n * space.max_length)
+    return (ctx or multiprocessing).Array("B", n * (_LENGTH.itemsize + space.max_length))
 
 
 @_shm.read_from_shared_memory.register(TextSpace)
 def _read_text_memory(space: TextSpace, shared_memory, n: int = 1) -> SharedTextBatch:
-    codes = np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape(n, space.max_length)
-    return SharedTextBatch(codes)
+    return SharedTextBatch(_text_rows(space, shared_memory))
 
 
 @_shm.write_to_shared_memory.register(TextSpace)
 def _write_text_memory(space: TextSpace, index: int, value: str, shared_memory) -> None:
-    row = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)
-    row = row[index * space.max_length : (index + 1) * space.max_length]
-    encoded = np.frombuffer(to_printable(value, space.max_length).encode("ascii"), dtype=np.uint8)
-    row[:] = len(TEXT_CHARSET)
-    row[: len(encoded)] = _CODES[encoded]
+    row = _text_rows(space, shared_memory)[index]
+    encoded = to_printable(value, space.max_length).encode("ascii")
+    row[: _LENGTH.itemsize] = np.array([len(encoded)], dtype=_LENGTH).view(np.uint8)
+    row[_LENGTH.itemsize : _LENGTH.itemsize + len(encoded)] = np.frombuffer(encoded, dtype=np.uint8)
