@@ -55,7 +55,20 @@ def test_oracle_solves_every_preset_in_optimal_steps(theme):
             _, info = env.reset(seed=seed)
             steps, final = play_oracle(env)
             assert final["outcome"] == "success" and final["score"] == 1.0
-            assert steps == info["optimal_steps"] == 3 + PRESETS[preset].required_options
+            assert steps == info["optimal_steps"] == 3 + env.task.keyword_page + PRESETS[preset].required_options
+
+
+def test_search_page_lists_only_the_instructions_keywords():
+    """The admissible search never gives away a product: the oracle pages through the keyword
+    results where a perfect product is not on the first page."""
+    env = make("expert")
+    paged = 0
+    for seed in range(20):
+        _, info = env.reset(seed=seed)
+        assert info["admissible_actions"] == [f"search[{env.task.keyword_query}]"]
+        assert env.format_command(env.oracle_action()) == f"search[{env.task.keyword_query}]"
+        paged += env.task.keyword_page > 0
+    assert paged > 0
 
 
 def test_mean_optimal_steps_strictly_increase():
@@ -175,7 +188,7 @@ def test_themes_share_structure():
         assert [len(p.attributes) for p in task.products] == [len(p.attributes) for p in tasks[0].products]
         assert task.target == tasks[0].target and task.satisfying == tasks[0].satisfying
         assert task.goal.price_limit == tasks[0].goal.price_limit
-        assert task.optimal_steps == tasks[0].optimal_steps
+        assert task.optimal_steps - task.keyword_page == tasks[0].optimal_steps - tasks[0].keyword_page
         assert set(task.entities) != set(tasks[0].entities)
 
 

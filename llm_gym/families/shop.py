@@ -202,8 +202,8 @@ class ShopTask:
     products: tuple[Product, ...]
     target: int  # the product the generator made to fit the goal (others may fit too)
     satisfying: frozenset[int]  # every product that can score 1.0
-    keyword_query: str  # the instruction's words, as listed among admissible searches
-    oracle_query: str  # a query with a satisfying product on the first results page
+    keyword_query: str  # the instruction's words: the admissible search, and the oracle's
+    keyword_page: int  # the first results page of keyword_query that shows a satisfying product
     optimal_steps: int
     entities: tuple[str, ...]
 
@@ -316,9 +316,20 @@ class _World:
 
 
 def _world(seed: int, config: ShopConfig, theme: str) -> _World:
-    """The task, its search index and code lookups; pure in its arguments (cached by ``_cached_world``)."""
-    rng = random.Random(f"shop/{seed}")
-    bulk = np.random.default_rng([seed, 5407])
+    """The task, its search index and code lookups; pure in its arguments (cached by ``_cached_world``).
+
+    A catalogue where the instruction's keywords find no perfect product among a search's
+    ``MAX_RESULTS`` is drawn again from a derived seed (none in 200 seeds of any preset).
+    """
+    attempt = 0
+    while (world := _draw_world(seed, attempt, config, theme)) is None:
+        attempt += 1
+    return world
+
+
+def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _World | None:
+    rng = random.Random(f"shop/{seed}" + (f"/{attempt}" if attempt else ""))
+    bulk = np.random.default_rng([seed, 5407, attempt] if attempt else [seed, 5407])
     (category, kind, required, wanted, limit), specs = _abstract_catalogue(rng, bulk, config)
     order = bulk.permutation(len(specs)).tolist()
     target_index = order.index(0)
@@ -369,11 +380,10 @@ def _world(seed: int, config: ShopConfig, theme: str) -> _World:
     satisfying = frozenset(
         i for i, product in enumerate(products) if product.product_type == goal.product_type and _best_score(product, goal) == 1.0
     )
-    oracle_query = next(
-        query
-        for query in (keyword_query, products[target_index].title, products[target_index].code)
-        if any(i in satisfying for i in index.search(query, config.results_per_page))
-    )
+    ranks = [rank for rank, i in enumerate(index.search(keyword_query, MAX_RESULTS)) if i in satisfying]
+    if not ranks:
+        return None
+    keyword_page = ranks[0] // config.results_per_page
     task = ShopTask(
         seed=seed,
         instruction=instruction,
@@ -382,8 +392,8 @@ def _world(seed: int, config: ShopConfig, theme: str) -> _World:
         target=target_index,
         satisfying=satisfying,
         keyword_query=keyword_query,
-        oracle_query=oracle_query,
-        optimal_steps=3 + len(goal.options),  # search, click the product, each option, buy
+        keyword_page=keyword_page,
+        optimal_steps=3 + keyword_page + len(goal.options),  # search, page on, click the product, each option, buy
         entities=tuple(sorted(entities)),
     )
     clickable_codes = tuple(product.code.lower() for product in products)
@@ -623,22 +633,26 @@ class ShopEnv(TextEnv):
 
     def _admissible(self) -> list[Command]:
         if self.page == "search":
-            queries = dict.fromkeys([self.task.keyword_query, self.task.oracle_query])
-            return [Command("search", (query,)) for query in queries]
+            return [Command("search", (self.task.keyword_query,))]
         return [Command("click", (target,)) for target in self._clickables()]
 
     def _admissible_texts(self) -> list[str]:
         """The same as rendering ``_admissible()`` through the grammar, without building commands."""
         if self.page == "search":
-            return [f"search[{query}]" for query in dict.fromkeys([self.task.keyword_query, self.task.oracle_query])]
+            return [f"search[{self.task.keyword_query}]"]
         return [f"click[{target}]" for target in self._clickables()]
 
     # --- the oracle
 
+    def _restart_cost(self) -> int:
+        """Steps from a page with [Back to Search] to a satisfying product's page: back, search the
+        instruction's keywords, page on to the first satisfying product, click it."""
+        return 3 + self.task.keyword_page
+
     def _results_plan(self) -> tuple[int, Command]:
         """Fewest steps from the current results page to a satisfying product's page, and the first move."""
         per = self.config.results_per_page
-        best = (3, Command("click", (BACK,)))  # back, search the oracle query, click
+        best = (self._restart_cost(), Command("click", (BACK,)))
         for rank, index in enumerate(self.results):
             if index in self.task.satisfying:
                 page = rank // per
@@ -654,15 +668,15 @@ class ShopEnv(TextEnv):
     def _item_plan(self) -> tuple[int, Command]:
         """From an item page: steps to a satisfying product's page with nothing selected, and the move."""
         results_cost, _ = self._results_plan()
-        if 1 + results_cost < 3:
+        if 1 + results_cost < self._restart_cost():
             return 1 + results_cost, Command("click", (PREV,))
-        return 3, Command("click", (BACK,))
+        return self._restart_cost(), Command("click", (BACK,))
 
     def oracle_cost(self) -> int:
         """The oracle's number of steps from the current state to a perfect purchase."""
         finish = len(self.task.goal.options) + 1
         if self.page == "search":
-            return 2 + finish
+            return self._restart_cost() - 1 + finish
         if self.page == "results":
             return self._results_plan()[0] + finish
         fits = self.product in self.task.satisfying
@@ -670,11 +684,11 @@ class ShopEnv(TextEnv):
             missing = sum(self.selected.get(dim) != value for dim, value in self.task.goal.options)
             return (0 if self.page == "item" else 1) + missing + 1
         cost = self._item_plan()[0]
-        return (cost if self.page == "item" else min(1 + cost, 3)) + finish
+        return (cost if self.page == "item" else min(1 + cost, self._restart_cost())) + finish
 
     def _oracle(self) -> Command:
         if self.page == "search":
-            return Command("search", (self.task.oracle_query,))
+            return Command("search", (self.task.keyword_query,))
         if self.page == "results":
             return self._results_plan()[1]
         if self.product in self.task.satisfying:
@@ -686,7 +700,7 @@ class ShopEnv(TextEnv):
             return Command("click", (BUY,))
         if self.page == "item":
             return self._item_plan()[1]
-        return Command("click", (PREV if 1 + self._item_plan()[0] < 3 else BACK,))
+        return Command("click", (PREV if 1 + self._item_plan()[0] < self._restart_cost() else BACK,))
 
 
 register_family(ShopEnv)
