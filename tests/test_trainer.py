@@ -285,3 +285,27 @@ def test_cli_reads_toml_and_flags_override(tmp_path):
         load_config(tmp_path / "missing.toml")
     namespace = parser.parse_args(["train", "--cell", "llm_gym/Nope-v0", "--out-dir", str(tmp_path / "x")])
     assert run_train(namespace) == 2
+
+
+def test_lora_trains_only_the_adapters_and_resumes(tmp_path, policy):
+    pytest.importorskip("peft")
+    from safetensors.torch import load_file
+
+    base_weights = load_file(str(policy[0] / "model.safetensors"))
+    lora = dict(model=str(policy[0]), lora_rank=4, kl_coef=0.05)
+    whole = trainer.train(small_args(tmp_path / "whole", **lora))
+    checkpoint = trainer.latest_checkpoint(tmp_path / "whole")
+    assert (checkpoint / "adapter_config.json").exists() and not (checkpoint / "model.safetensors").exists()
+    model, _ = trainer.load_model(checkpoint, small_args(tmp_path, **lora), "cpu", torch.float32, str(policy[0]))
+    trained = {name: tensor for name, tensor in model.named_parameters() if "lora_" in name}
+    assert trained and any(tensor.abs().sum() > 0 for name, tensor in trained.items() if "lora_B" in name)
+    merged_base = {name: tensor for name, tensor in model.get_base_model().state_dict().items() if "lora_" not in name}
+    for name, tensor in base_weights.items():
+        key = next(k for k in merged_base if k.replace("base_layer.", "") == name)
+        assert torch.equal(merged_base[key], tensor), name
+
+    killed = tmp_path / "killed"
+    trainer.train(small_args(killed, iterations=2, **lora))
+    resumed = trainer.train(small_args(killed, resume=True, **lora))
+    assert resumed["iteration"] == whole["iteration"] == 4
+    assert records(killed) == records(tmp_path / "whole")
