@@ -232,6 +232,25 @@ def test_oracle_through_stack_behaves_as_unwrapped(env_id, interface, semantics)
         assert step + 1 == len(commands)
 
 
+@pytest.mark.parametrize("interface,semantics", [("json+toolcall", "made-up"), ("kv+discrete", None)])
+def test_make_vec_takes_a_stack_as_a_wrapper(interface, semantics):
+    """``make_vec(..., wrappers=[partial(wrap, ...)])``: async steps every env as a single stack would."""
+    stack = functools.partial(llm_gym.wrappers.wrap, interface=interface, semantics=semantics)
+    envs = gym.make_vec("llm_gym/TextCraft-v0", num_envs=2, vectorization_mode="async", wrappers=[stack], difficulty="easy")
+    singles = [make("llm_gym/TextCraft-v0", interface=interface, semantics=semantics, difficulty="easy") for _ in range(2)]
+    observations, _ = envs.reset(seed=5)
+    expected = [env.reset(seed=5 + i)[0] for i, env in enumerate(singles)]
+    ended = np.zeros(2, dtype=bool)
+    while not ended.any():
+        assert list(observations) == expected
+        actions = [env.get_wrapper_attr("format_command")(oracle_command(env)) for env in singles]
+        expected = [env.step(action)[0] for env, action in zip(singles, actions)]
+        observations, _, terminated, truncated, _ = envs.step(np.array(actions) if interface.endswith("discrete") else tuple(actions))
+        ended = terminated | truncated
+    assert list(observations) == expected
+    envs.close()
+
+
 # ----- parse(render(c)) == c ------------------------------------------------------------------
 
 
