@@ -9,7 +9,8 @@ them). Prints:
 3. ``gym.make_vec`` async with 2 workers against sync (target: >= 1.6x throughput), with the two
    bounds that explain it: lock-step (each batch waits for the slower game's step, and steps
    cost 1-5 ms by verb), and Gymnasium's per-batch machinery on this machine, measured with a
-   constant-cost stand-in env carrying the same observation and ``info``;
+   constant-cost stand-in env carrying the same observation and ``info``; and, each round, how
+   much two busy processes get done against one (this VM's second core comes and goes);
 4. open files, child processes and RSS before and after 1,000 resets (target: no growth).
 """
 
@@ -141,6 +142,16 @@ def _spin(loops: int) -> float:
     return time.perf_counter() - start
 
 
+def free_cores(loops: int = 3_000_000) -> float:
+    """Two busy processes' throughput over one's: 2.0 when this machine gives both cores in full."""
+    import multiprocessing
+
+    alone = _spin(loops)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        together = pool.map(_spin, [loops, loops])
+    return 2 * alone / max(together)
+
+
 def loops_for(seconds: float, calibration: int = 2_000_000) -> int:
     """How many ``_spin`` loops take ``seconds`` on one core of this machine now."""
     return max(1, round(calibration * seconds / min(_spin(calibration) for _ in range(3))))
@@ -195,7 +206,7 @@ def vector_speedup(preset: str, steps: int, rounds: int) -> dict[str, float]:
     env = gym.make(ENV_ID, difficulty=preset)
     observation, info = env.reset(seed=0)
     env.close()
-    figures: dict[str, list[float]] = {"textworld": [], "lock_step": [], "stand_in": [], "step_ms": []}
+    figures: dict[str, list[float]] = {"textworld": [], "lock_step": [], "stand_in": [], "step_ms": [], "free_cores": []}
     for seed in range(rounds):
         sync, lock_step = textworld_throughput("sync", preset, steps, seed)
         asynchronous, _ = textworld_throughput("async", preset, steps, seed)
@@ -204,9 +215,13 @@ def vector_speedup(preset: str, steps: int, rounds: int) -> dict[str, float]:
         stand_in = stand_in_throughput("async", loops, observation, info, steps) / stand_in_throughput(
             "sync", loops, observation, info, steps
         )
-        for name, value in zip(figures, (asynchronous / sync, lock_step, stand_in, step_seconds * 1e3)):
+        cores = free_cores()
+        for name, value in zip(figures, (asynchronous / sync, lock_step, stand_in, step_seconds * 1e3, cores)):
             figures[name].append(value)
-        print(f"  {preset} seed {seed}: sync {sync:.0f} env-steps/s, async {asynchronous:.0f} env-steps/s")
+        print(
+            f"  {preset} seed {seed}: sync {sync:.0f} env-steps/s, async {asynchronous:.0f} env-steps/s "
+            f"({asynchronous / sync:.2f}x); stand-in {stand_in:.2f}x; two busy processes {cores:.2f}x one"
+        )
     return {name: statistics.median(values) for name, values in figures.items()}
 
 
@@ -261,7 +276,8 @@ def main() -> None:
             f"make_vec 2 envs, {preset} ({figures['step_ms']:.1f} ms steps): async / sync {figures['textworld']:.2f}x "
             f"(target >= 1.6x); bounds on this machine: {lock_step:.2f}x from lock-step (each batch waits for the "
             f"slower env), {stand_in:.2f}x for a constant-cost stand-in with the same payload, "
-            f"{2 / (2 / lock_step + 2 / stand_in - 1):.2f}x both together"
+            f"{2 / (2 / lock_step + 2 / stand_in - 1):.2f}x both together; two busy processes get "
+            f"{figures['free_cores']:.2f}x one's throughput (medians over rounds)"
         )
     before, after = leak_check(args.resets)
     print(
