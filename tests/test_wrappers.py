@@ -251,6 +251,17 @@ def test_make_vec_takes_a_stack_as_a_wrapper(interface, semantics):
     envs.close()
 
 
+@pytest.mark.parametrize("interface,semantics", [("json+tagged", None), (None, "made-up"), ("kv+history", "made-up")])
+def test_render_shows_what_the_outermost_layer_showed(interface, semantics):
+    env = make("llm_gym/TextCraft-v0", interface=interface, semantics=semantics, render_mode="ansi")
+    observation, _ = env.reset(seed=0)
+    observation, *_ = env.step(env.get_wrapper_attr("format_command")(oracle_command(env)))
+    if isinstance(observation, tuple):
+        assert env.render() == "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in observation)
+    else:
+        assert env.render() == observation
+
+
 # ----- parse(render(c)) == c ------------------------------------------------------------------
 
 

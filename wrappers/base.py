@@ -50,6 +50,18 @@ class LLMGymWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         """The constructor arguments that make this layer, for ``describe``."""
         return dict(self._saved_kwargs)
 
+    def render(self):
+        """What this layer last showed the agent: printed for ``"human"``, returned for ``"ansi"``."""
+        text = self._shown_text()
+        mode = self.env.unwrapped.render_mode
+        if mode == "human":
+            print(text)
+            return None
+        return text if mode == "ansi" else None
+
+    def _shown_text(self) -> str:
+        return getattr(self, "_last_observation", "")
+
     def forbid_below(self, classes: tuple[type, ...], why: str) -> None:
         """Raise ``ValueError`` if a layer of one of ``classes`` is already in the wrapped stack."""
         for layer in layers(self.env):
@@ -117,14 +129,6 @@ class PresentationWrapper(LLMGymWrapper):
         info["instructions"] = self.get_wrapper_attr("instructions")
         self._last_observation = compose(self, info["view"], first)
         return self._last_observation
-
-    def render(self):
-        mode = self.env.unwrapped.render_mode
-        text = getattr(self, "_last_observation", "")
-        if mode == "human":
-            print(text)
-            return None
-        return text if mode == "ansi" else None
 
 
 def describe(env: gym.Env) -> list[dict[str, Any]]:

@@ -128,9 +128,5 @@ class ChatHistory(LLMGymWrapper):
             turns = turns[max(0, len(turns) - (2 * self.window - 1)) :]
         return tuple(dict(message) for message in [self._messages[0], *turns])
 
-    def render(self):
-        text = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self._messages)
-        if self.env.unwrapped.render_mode == "human":
-            print(text)
-            return None
-        return text if self.env.unwrapped.render_mode == "ansi" else None
+    def _shown_text(self) -> str:
+        return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in self._messages)

@@ -304,11 +304,3 @@ class Reskin(LLMGymWrapper):
             info[key] = forward(info[key])
         self._last_observation = self.lexicon.forward(observation)
         return self._last_observation, info
-
-    def render(self):
-        mode = self.env.unwrapped.render_mode
-        text = getattr(self, "_last_observation", "")
-        if mode == "human":
-            print(text)
-            return None
-        return text if mode == "ansi" else None
