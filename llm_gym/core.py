@@ -46,6 +46,20 @@ INFO_KEYS = (
 )
 
 
+def checked_max_turns(max_turns: Any) -> int:
+    """``max_turns`` itself when it is a positive integer; ``ValueError`` otherwise."""
+    if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
+        raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
+    return max_turns
+
+
+def checked_render_mode(render_mode: str | None, metadata: dict[str, Any]) -> str | None:
+    """``render_mode`` itself when ``metadata`` lists it (or it is None); ``ValueError`` otherwise."""
+    if render_mode is not None and render_mode not in metadata["render_modes"]:
+        raise ValueError(f"Unknown render_mode {render_mode!r}; allowed: {metadata['render_modes']}")
+    return render_mode
+
+
 @dataclasses.dataclass(frozen=True)
 class Transition:
     """What the dynamics report for one command.
@@ -100,12 +114,8 @@ class TextEnv(gym.Env[str, str]):
         self.theme = theme
         if max_turns is None:
             max_turns = self.default_max_turns(self.config)
-        if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
-            raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
-        self.max_turns = max_turns
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"Unknown render_mode {render_mode!r}; allowed: {self.metadata['render_modes']}")
-        self.render_mode = render_mode
+        self.max_turns = checked_max_turns(max_turns)
+        self.render_mode = checked_render_mode(render_mode, self.metadata)
         self.observation_space = TextSpace()
         self.action_space = TextSpace()
         self.difficulty_record = {"preset": self.preset, **self.config.as_dict()}

@@ -251,3 +251,14 @@ def test_hot_seat_against_a_bot_needs_no_handover():
     assert all("player_1's turn" not in entry for entry in shown)
     with pytest.raises(ValueError, match="Unknown seats"):
         ma.play_hot_seat(PokerEnv(), bots={"dealer_0": HeuristicPoker()})
+
+
+@pytest.mark.parametrize("name", ["poker", "blotto"])
+def test_games_refuse_a_bad_turn_limit_or_render_mode(name):
+    for max_turns in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="max_turns must be a positive integer"):
+            ma.make(name, max_turns=max_turns)
+    with pytest.raises(ValueError, match="Unknown render_mode 'rgb_array'"):
+        ma.make(name, render_mode="rgb_array")
+    with pytest.raises(ValueError, match="Unknown render_mode 'rgb_array'"):
+        ma.SeatEnv(ma.make(name), "player_0", {"player_1": lambda observation, info: ""}, render_mode="rgb_array")

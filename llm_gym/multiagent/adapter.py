@@ -21,6 +21,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from llm_gym.core import checked_render_mode
 from llm_gym.spaces import TextSpace
 
 Policy = Any  # an object with ``act(observation, info)`` (and optionally ``reset(seed)``), or a callable
@@ -67,13 +68,11 @@ class SeatEnv(gym.Env):
         missing = [agent for agent in game.possible_agents if agent != seat and agent not in policies]
         if missing:
             raise ValueError(f"No policy for seat(s) {missing}; every seat but {seat!r} needs one")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"Unknown render_mode {render_mode!r}; allowed: {self.metadata['render_modes']}")
         self.game = game
         self.seat = seat
         self.policies = dict(policies)
         self._native_parser = getattr(game.unwrapped, "parse_action", None) if native_policies else None
-        self.render_mode = render_mode
+        self.render_mode = checked_render_mode(render_mode, self.metadata)
         self.observation_space = TextSpace()
         self.action_space = game.action_space(seat)
         self._observation = ""

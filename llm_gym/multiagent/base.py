@@ -27,6 +27,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 
+from llm_gym.core import checked_max_turns, checked_render_mode
 from llm_gym.grammar import Command, Grammar, ParseError
 from llm_gym.spaces import TextSpace, to_printable
 
@@ -103,12 +104,8 @@ class TextGame(AECEnv):
 
     def __init__(self, max_turns: int, render_mode: str | None = None):
         super().__init__()
-        if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
-            raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"Unknown render_mode {render_mode!r}; allowed: {self.metadata['render_modes']}")
-        self.max_turns = max_turns
-        self.render_mode = render_mode
+        self.max_turns = checked_max_turns(max_turns)
+        self.render_mode = checked_render_mode(render_mode, self.metadata)
         self.agents = []
         self.action_spaces: dict[str, TextSpace] = {}
         self.observation_spaces: dict[str, spaces.Dict] = {}

@@ -22,6 +22,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
+from llm_gym.core import checked_max_turns, checked_render_mode
 from llm_gym.difficulty import Config, knob, resolve_difficulty
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
 from llm_gym.multiagent.base import MoveSpace
@@ -105,14 +106,8 @@ class BlottoEnv(ParallelEnv):
 
     def __init__(self, difficulty: Any = None, max_turns: int | None = None, render_mode: str | None = None):
         self.preset, self.config = resolve_difficulty(BlottoConfig, PRESETS, "small" if difficulty is None else difficulty)
-        if max_turns is None:
-            max_turns = 3 * self.config.rounds
-        if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
-            raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"Unknown render_mode {render_mode!r}; allowed: {self.metadata['render_modes']}")
-        self.max_turns = max_turns
-        self.render_mode = render_mode
+        self.max_turns = checked_max_turns(3 * self.config.rounds if max_turns is None else max_turns)
+        self.render_mode = checked_render_mode(render_mode, self.metadata)
         self.fields = FIELD_NAMES[: self.config.fields]
         self.grammar = grammar_for(self.config.fields)
         self.grammars = {agent: self.grammar for agent in PLAYERS}
