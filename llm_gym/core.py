@@ -17,6 +17,9 @@ family's ``Grammar``, the ``action_status`` of bad actions, the turn limit as ``
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import operator
+import pickle
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -38,6 +41,7 @@ INFO_KEYS = (
     "difficulty",
     "task_id",
     "optimal_steps",
+    "optimal_exact",
     "entities",
     "theme",
     "instructions",
@@ -51,6 +55,20 @@ def checked_max_turns(max_turns: Any) -> int:
     if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
         raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
     return max_turns
+
+
+def checked_index(value: Any, name: str, low: int = 0) -> int:
+    """``value`` as a Python int when it is an integer scalar (Python, numpy or a 0-d tensor) of at
+    least ``low``; ``ValueError`` naming ``name`` otherwise. Booleans are rejected."""
+    if isinstance(value, bool) or getattr(value, "dtype", None) is not None and str(value.dtype) == "bool":
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}") from None
+    if number < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return number
 
 
 def checked_render_mode(render_mode: str | None, metadata: dict[str, Any]) -> str | None:
@@ -164,8 +182,8 @@ class TextEnv(gym.Env[str, str]):
         task_seed = options.get("task_seed")
         if task_seed is None:
             task_seed = int(self.np_random.integers(0, 2**31 - 1))
-        elif isinstance(task_seed, bool) or not isinstance(task_seed, int) or task_seed < 0:
-            raise ValueError(f"options['task_seed'] must be a non-negative integer, got {task_seed!r}")
+        else:
+            task_seed = checked_index(task_seed, "options['task_seed']")
         self.task_seed = task_seed
         self.task = self.generate_task(task_seed, self.config, self.theme)
         self.task_id = f"{self.family}:{self.config.fingerprint()}:{self.theme}:{task_seed}"
@@ -204,10 +222,25 @@ class TextEnv(gym.Env[str, str]):
         return self._emit(first=False), reward, terminated, truncated, self._info()
 
     def oracle_action(self) -> Command:
-        """An optimal next command from the current state."""
+        """An optimal next command from the current state; after the end, any admissible command."""
         if self.task is None:
             raise ResetNeeded("Call reset() before oracle_action().")
+        if self.outcome != "running":
+            commands = self._admissible()
+            if commands:
+                return commands[0]
         return self._oracle()
+
+    def state_key(self) -> str:
+        """A digest of the full dynamic state: equal keys mean equal futures under equal actions.
+
+        Search (the checker's breadth-first proof of ``optimal_steps``, MCTS) merges states by it.
+        The default digests the env's attributes except the per-turn bookkeeping; a family may
+        override it with a cheaper canonical key. Distinct keys for equal states only slow search.
+        """
+        skip = {"turn", "_feedback", "_observation", "_view_cache", "action_status", "_native_text", "_np_random"}
+        state = {key: value for key, value in vars(self).items() if key not in skip}
+        return hashlib.sha256(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
 
     def admissible_commands(self) -> list[Command]:
         """The commands that are legal in the current state."""
@@ -287,6 +320,7 @@ class TextEnv(gym.Env[str, str]):
             "difficulty": dict(self.difficulty_record),
             "task_id": self.task_id,
             "optimal_steps": self.task.optimal_steps,
+            "optimal_exact": getattr(self.task, "optimal_exact", True),
             "entities": list(self.entities),
             "theme": self.theme,
             "instructions": self.instructions,
