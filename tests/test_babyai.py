@@ -312,3 +312,26 @@ def test_gymnasium_check_env_and_determinism():
                 break
         runs.append(trace)
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("preset", ["easy", "hard"])
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_copies_mid_episode_step_like_the_original(preset, how):
+    import copy
+    import pickle
+
+    env = make(preset, max_turns=200)
+    _, info = env.reset(seed=3)
+    rng = random.Random(1)
+    for _ in range(4):
+        _, _, _, _, info = env.step(rng.choice(info["admissible_actions"]))
+    env.unwrapped.oracle_action()  # the oracle's state travels too
+    twin = copy.deepcopy(env) if how == "deepcopy" else pickle.loads(pickle.dumps(env))
+    for _ in range(12):
+        action = rng.choice(info["admissible_actions"] + [env.unwrapped.format_command(env.unwrapped.oracle_action())])
+        assert twin.unwrapped.oracle_action() == env.unwrapped.oracle_action()
+        result, twin_result = env.step(action), twin.step(action)
+        assert result == twin_result
+        info = result[4]
+        if result[2] or result[3]:
+            break

@@ -257,6 +257,15 @@ class _Game:
         self._offsets = _view_offsets()
         self._observe(observation)
 
+    # ----- copies: ``names`` is keyed by the identity of minigrid's objects, so it is rebuilt --
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in vars(self).items() if key != "names"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self.names = {id(cell): name for cell, name in self.objects}
+
     # ----- state --------------------------------------------------------------------------
 
     def entities(self) -> tuple[str, ...]:
