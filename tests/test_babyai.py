@@ -335,3 +335,21 @@ def test_copies_mid_episode_step_like_the_original(preset, how):
         info = result[4]
         if result[2] or result[3]:
             break
+
+
+def test_the_missions_own_wording_is_accepted():
+    import copy
+
+    env = make("medium")
+    _, info = env.reset(seed=1)
+    assert info["view"]["mission"] == "pick up the purple key"
+    twin = copy.deepcopy(env)
+    result = env.step("pick up the purple key")
+    assert result[4]["action_status"] == "ok" and result[4]["outcome"] == "success"
+    assert twin.step("pick up purple key") == result
+    _, info = env.reset(seed=3)  # "put a yellow box on your right next to the blue ball"
+    for wording in ("go to the blue ball", "go to a blue ball", "go to the blue ball on your right"):
+        twin = copy.deepcopy(env)
+        assert twin.step(wording) == copy.deepcopy(env).step("go to blue ball"), wording
+    _, _, _, _, info = env.step("pick up a yellow box")
+    assert info["action_status"] == "illegal" and "yellow box 1, yellow box 2" in info["view"]["feedback"]

@@ -125,6 +125,8 @@ LEXICONS: dict[str, dict[str, str]] = {
 THEMES = tuple(LEXICONS)
 _WORD = re.compile(r"[a-z]+")
 _UNPRINTABLE = re.compile(r"[^\t\n\x0b\x0c\r\x20-\x7e]")  # outside string.printable, llm-gym's charset
+# the mission's phrasing around a name: "the purple key", "a ball on your left", "the box in front of you"
+_MISSION_WORDING = re.compile(r"^(?:the|a|an) +|(?: +(?:on your (?:left|right)|in front of you|behind you))$")
 
 
 def _themed(text: str, lexicon: dict[str, str]) -> str:
@@ -428,9 +430,19 @@ class _Game:
                 queue.append(nxt)
         return None
 
+    def canonical(self, command: Command) -> Command:
+        """``command`` with its target named as the observation names it: the mission's wording
+        ("pick up the purple key", "go to a ball on your left") reads as the bare name."""
+        if not command.args or command.args[0] in self.by_name:
+            return command
+        return Command(command.verb, (_MISSION_WORDING.sub("", command.args[0]),))
+
     def _macro_problem(self, verb: str, name: str) -> tuple[str | None, Any]:
         cell = self.by_name.get(name)
         if cell is None:
+            alike = [other for _, other in self.objects if other.rsplit(" ", 1)[0] == name]
+            if alike:
+                return f"There are several things called {name}; say which: {', '.join(alike)}.", None
             return f"There is no {name} here. Name things as the observation does.", None
         position = self._position(cell)
         if position is None:
@@ -809,6 +821,7 @@ class BabyAIEnv(TextEnv):
         return ""
 
     def _transition(self, command: Command) -> Transition:
+        command = self._game.canonical(command)
         feedback, status = self._game.execute(command)
         if status != "ok":
             return Transition(feedback, status="illegal")
