@@ -229,7 +229,7 @@ def test_oracle_recovers_from_random_detours(action_level, seeds):
             else:
                 action = env.unwrapped.format_command(env.unwrapped.oracle_action())
                 assert action in info["admissible_actions"]
-                assert env.unwrapped._advisor is not None or env.unwrapped._plan_position >= 0
+                assert env.unwrapped._path is not None or env.unwrapped._advisor is not None
             _, _, _, _, info = env.step(action)
             steps += 1
         assert info["outcome"] == "success", (action_level, seed)

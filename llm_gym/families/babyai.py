@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import io
 import random
 import re
@@ -141,39 +142,54 @@ class BabyAITask:
     seed: int
     level_seed: int  # the seed minigrid's level generator was given
     mission: str
-    plan: tuple[Command, ...]  # the oracle's commands from the start
+    plan: tuple[Command, ...]  # the oracle's commands from the start: a shortest way where exact
     optimal_steps: int
     entities: tuple[str, ...]  # the colour and kind words of this task's things
+    optimal_exact: bool = True  # False: the search ran out of budget; the plan is the bot's
 
 
 def generate_task(seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
-    """A BabyAI task: a minigrid level whose mission the oracle completes within the horizon.
+    """A BabyAI task: a minigrid level whose mission can be completed well within the horizon.
 
     Pure in its arguments: level seeds are drawn from ``Random(f"babyai/{seed}")``, and a level is
-    kept only when the oracle, played on it, succeeds within two thirds of the default turn limit.
+    kept when a breadth-first search over the grid state finds a shortest solution within two
+    thirds of the default turn limit (exact), or, where the search runs out of budget, when
+    minigrid's bot, played on it, succeeds within that many turns (its plan, not exact).
     """
     rng = random.Random(f"babyai/{seed}")
     limit = _default_max_turns(config) * 2 // 3
     for _ in range(MAX_ATTEMPTS):
         level_seed = rng.randrange(2**31)
         game = _Game(config, theme, level_seed)
-        oracle = _Oracle(game.engine)
-        game.hook = oracle.before_step
-        plan: list[Command] = []
-        try:
-            while game.outcome == "running" and len(plan) < limit:
-                command = _decide(game, oracle)
-                if game.execute(command)[1] != "ok":
-                    break
-                plan.append(command)
-        except AssertionError:  # the bot's own checks: it gave up on this level
+        search = _Search(game)
+        path, complete = search.solve(search.state(game), limit)
+        if path is not None:
+            return BabyAITask(seed, level_seed, game.mission, tuple(path), len(path), game.entities())
+        if complete:  # no way within the limit
             continue
-        if game.outcome == "success":
-            return BabyAITask(seed, level_seed, game.mission, tuple(plan), len(plan), game.entities())
+        plan = _bot_plan(game, limit)
+        if plan is not None:
+            return BabyAITask(seed, level_seed, game.mission, plan, len(plan), game.entities(), optimal_exact=False)
     raise ValueError(
-        f"BabyAI found no level the oracle solves within {limit} turns for seed {seed} in {MAX_ATTEMPTS} "
+        f"BabyAI found no level solvable within {limit} turns for seed {seed} in {MAX_ATTEMPTS} "
         f"attempts; make the config easier (fewer rooms, objects or clauses): {config}"
     )
+
+
+def _bot_plan(game: _Game, limit: int) -> tuple[Command, ...] | None:
+    """The commands of minigrid's bot played on ``game`` (consumed), if it succeeds within ``limit``."""
+    oracle = _Oracle(game.engine)
+    game.hook = oracle.before_step
+    plan: list[Command] = []
+    try:
+        while game.outcome == "running" and len(plan) < limit:
+            command = _decide(game, oracle)
+            if game.execute(command)[1] != "ok":
+                return None
+            plan.append(command)
+    except AssertionError:  # the bot's own checks: it gave up on this level
+        return None
+    return tuple(plan) if game.outcome == "success" else None
 
 
 # ----- the game: a minigrid level and our commands on it --------------------------------------
@@ -239,6 +255,7 @@ class _Game:
         self.high = config.action_level == "high"
         self.hook = None
         self.history: list[int] = []
+        self.picked_from: tuple[int, int] | None = None  # where the carried object was picked up
         self.outcome = "running"
         self.version = 0
         self.mission = _themed(self.engine.mission, self.lexicon)
@@ -358,6 +375,10 @@ class _Game:
     def _step(self, action: int) -> None:
         if self.hook is not None:
             self.hook(action)
+        if action == PICKUP:
+            x, y = self.engine.agent_pos
+            dx, dy = _VECTORS[self.engine.agent_dir]
+            self.picked_from = (int(x + dx), int(y + dy))
         observation, reward, terminated, _, _ = self.engine.step(action)
         self.history.append(action)
         self.version += 1
@@ -577,6 +598,343 @@ class _Game:
 
 def _nearest_first(thing: dict[str, Any]) -> tuple[int, str]:
     return thing["forward"] + abs(thing["right"]), thing["name"]
+
+
+# ----- the exact optimum: breadth-first search over the grid state ------------------------------
+
+SEARCH_BUDGET = 6000  # states a search may reach before it settles for the bot's plan
+_OPEN, _CLOSED, _LOCKED = range(3)  # door states in a search state
+_EMPTY, _WALL = -1, -2  # what _Search._at finds besides objects (0..) and doors (objects + door)
+_VIEW_CELLS = tuple(  # world offset of the view's cell [x][y] for each facing (minigrid's gen_obs_grid)
+    tuple(
+        tuple((fx * (VIEW - 1 - vy) - fy * (vx - _HALF), fy * (VIEW - 1 - vy) + fx * (vx - _HALF)) for vy in range(VIEW))
+        for vx in range(VIEW)
+    )
+    for fx, fy in _VECTORS
+)
+
+
+class _Search:
+    """A level's dynamics and our commands on compact, hashable states, for breadth-first search.
+
+    A state is ``(x, y, dir, carried, positions, doors, progress, known)``: the agent, the index of
+    the object it carries (-1: none), where each key, ball and box lies (the carried one keeps the
+    cell it was picked up from, as minigrid's verifier does until the next drop), door states, the
+    verifier's progress (per clause what it last saw carried, per join which parts are done) and,
+    at the high level, the cells seen so far as a bitmask (walking commands route over them).
+    It mirrors ``_Game``: same legality, same routes, success checked after every primitive.
+    """
+
+    def __init__(self, game: _Game):
+        grid = game.engine.grid
+        self.width, self.height, self.high = grid.width, grid.height, game.high
+        self.walls = frozenset(
+            (x, y) for x in range(grid.width) for y in range(grid.height)
+            if (cell := grid.get(x, y)) is not None and cell.type == "wall"
+        )
+        movable = [(cell, name) for cell, name in game.objects if cell.type != "door"]
+        doors = [(cell, name) for cell, name in game.objects if cell.type == "door"]
+        self.names = [name for _, name in movable] + [name for _, name in doors]
+        self.pickable = len(movable)
+        self.keys = tuple(cell.color if cell.type == "key" else None for cell, _ in movable)
+        self.door_colours = tuple(cell.color for cell, _ in doors)
+        self.door_cells = tuple((int(cell.cur_pos[0]), int(cell.cur_pos[1])) for cell, _ in doors)
+        self.door_at = {pos: self.pickable + k for k, pos in enumerate(self.door_cells)}
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.slots = 0
+        self.mission = self._compile(game.engine.instrs, game)
+        self._seen: dict[tuple, int] = {}
+
+    # ----- the verifier, compiled: ("and" | "before" | "after", a, b, slot) or a clause -------
+
+    def _compile(self, instr, game: _Game) -> tuple:
+        from minigrid.envs.babyai.core.verifier import AfterInstr, AndInstr, BeforeInstr
+
+        slot = self.slots
+        if isinstance(instr, (AndInstr, BeforeInstr, AfterInstr)):
+            self.slots += 2
+            kind = "and" if isinstance(instr, AndInstr) else "before" if isinstance(instr, BeforeInstr) else "after"
+            return (kind, self._compile(instr.instr_a, game), self._compile(instr.instr_b, game), slot)
+        self.slots += 1
+        kind = type(instr).__name__[: -len("Instr")].lower()  # goto, pickup, open, putnext
+        objects = (instr.desc_move, instr.desc_fixed) if kind == "putnext" else (instr.desc,)
+        sets = tuple(frozenset(self.index[game.names[id(obj)]] for obj in desc.obj_set) for desc in objects)
+        return (kind, sets, slot)
+
+    def progress(self, game: _Game) -> tuple[int, ...]:
+        """The verifier's progress in ``game``, as a search state holds it."""
+        values = [-1] * self.slots
+
+        def read(node, instr) -> None:
+            if node[0] in ("and", "before", "after"):  # a "before" keeps only a's "done", an "after" only b's
+                values[node[3]] = int(node[0] != "after" and instr.a_done == "success")
+                values[node[3] + 1] = int(node[0] != "before" and instr.b_done == "success")
+                read(node[1], instr.instr_a)
+                read(node[2], instr.instr_b)
+            elif getattr(instr, "preCarrying", None) is not None:
+                values[node[2]] = self.index[game.names[id(instr.preCarrying)]]
+
+        read(self.mission, game.engine.instrs)
+        return tuple(values)
+
+    def state(self, game: _Game) -> tuple:
+        """``game``'s current state as a search state."""
+        engine, carrying = game.engine, game.engine.carrying
+        x, y = (int(v) for v in engine.agent_pos)
+        cells = {name: cell for cell, name in game.objects}
+        positions = tuple(
+            game.picked_from if cells[name] is carrying else (int(cells[name].cur_pos[0]), int(cells[name].cur_pos[1]))
+            for name in self.names[: self.pickable]
+        )
+        doors = tuple(
+            _OPEN if cell.is_open else _LOCKED if cell.is_locked else _CLOSED
+            for cell in (cells[name] for name in self.names[self.pickable :])
+        )
+        carried = -1 if carrying is None else self.index[game.names[id(carrying)]]
+        known = 0
+        if self.high:
+            known = int.from_bytes(np.packbits(game.known.ravel(), bitorder="little").tobytes(), "little")
+        return (x, y, int(engine.agent_dir), carried, positions, doors, self.progress(game), known)
+
+    # ----- one primitive action ---------------------------------------------------------------
+
+    def _at(self, state: tuple, cell: tuple[int, int]) -> int:
+        if cell in self.walls:
+            return _WALL
+        door = self.door_at.get(cell)
+        if door is not None:
+            return door
+        carried, positions = state[3], state[4]
+        for i, position in enumerate(positions):
+            if position == cell and i != carried:
+                return i
+        return _EMPTY
+
+    def _can_toggle(self, state: tuple, door: int) -> bool:
+        carried = state[3]
+        return state[5][door] != _LOCKED or (carried >= 0 and self.keys[carried] == self.door_colours[door])
+
+    def legal(self, state: tuple) -> list[int]:
+        """The legal primitives, as ``_Game.legal_primitives``."""
+        x, y, d, carried = state[:4]
+        ahead = self._at(state, (x + _VECTORS[d][0], y + _VECTORS[d][1]))
+        legal = [LEFT, RIGHT]
+        if ahead == _EMPTY:
+            legal.append(FORWARD)
+            if carried >= 0:
+                legal.append(DROP)
+        elif ahead >= self.pickable:
+            if state[5][ahead - self.pickable] == _OPEN:
+                legal.append(FORWARD)
+            if self._can_toggle(state, ahead - self.pickable):
+                legal.append(TOGGLE)
+        elif ahead >= 0 and carried < 0:
+            legal.append(PICKUP)
+        return legal
+
+    def step(self, state: tuple, action: int) -> tuple[tuple, bool]:
+        """The state after a legal primitive ``action``, and whether the mission is then complete."""
+        x, y, d, carried, positions, doors, progress, known = state
+        dx, dy = _VECTORS[d]
+        front = (x + dx, y + dy)
+        if action == LEFT:
+            d = (d - 1) % 4
+        elif action == RIGHT:
+            d = (d + 1) % 4
+        elif action == FORWARD:
+            x, y = front
+        elif action == PICKUP:
+            carried = self._at(state, front)
+        elif action == DROP:
+            positions = positions[:carried] + (front,) + positions[carried + 1 :]
+            carried = -1
+        else:
+            door = self.door_at[front] - self.pickable
+            doors = doors[:door] + ((_CLOSED if doors[door] == _OPEN else _OPEN),) + doors[door + 1 :]
+        if self.high and action not in (PICKUP, DROP):
+            known |= self._view(x, y, d, doors)
+        values = list(progress)
+        after = (x, y, d, carried, positions, doors, progress, known)
+        done = self._verify(self.mission, action, after, values)
+        return (x, y, d, carried, positions, doors, tuple(values), known), done
+
+    def _verify(self, node: tuple, action: int, state: tuple, values: list[int]) -> bool:
+        """minigrid's verifier on ``state`` after ``action`` (no strict mode, no done action)."""
+        kind = node[0]
+        if kind == "and":
+            slot = node[3]
+            for part in (0, 1):
+                if not values[slot + part]:
+                    values[slot + part] = int(self._verify(node[1 + part], action, state, values))
+            return bool(values[slot] and values[slot + 1])
+        if kind in ("before", "after"):  # the first clause in time, the slot of its "done", the second
+            first, done, second = (node[1], node[3], node[2]) if kind == "before" else (node[2], node[3] + 1, node[1])
+            if not values[done]:
+                values[done] = int(self._verify(first, action, state, values))
+                if not values[done]:
+                    return False
+            return self._verify(second, action, state, values)
+        x, y, d, carried, positions = state[:5]
+        front = (x + _VECTORS[d][0], y + _VECTORS[d][1])
+        sets, slot = node[1], node[2]
+        if kind == "goto":
+            return any(self._cell_of(state, i) == front for i in sets[0])
+        if kind == "open":
+            return action == TOGGLE and any(
+                self.door_cells[i - self.pickable] == front and state[5][i - self.pickable] == _OPEN for i in sets[0]
+            )
+        before, values[slot] = values[slot], carried
+        if kind == "pickup":
+            return action == PICKUP and before == -1 and carried in sets[0]
+        if action != DROP or before not in sets[0]:
+            return False
+        px, py = positions[before]
+        return any(abs(px - fx) + abs(py - fy) == 1 for fx, fy in (self._cell_of(state, i) for i in sets[1]))
+
+    def _cell_of(self, state: tuple, i: int) -> tuple[int, int]:
+        return state[4][i] if i < self.pickable else self.door_cells[i - self.pickable]
+
+    def _view(self, x: int, y: int, d: int, doors: tuple) -> int:
+        """The cells the agent sees from ``(x, y, d)`` as a bitmask (minigrid's ``process_vis``)."""
+        key = (x, y, d, doors)
+        seen = self._seen.get(key)
+        if seen is None:
+            offsets = _VIEW_CELLS[d]
+            cells = [[(x + offsets[i][j][0], y + offsets[i][j][1]) for j in range(VIEW)] for i in range(VIEW)]
+
+            def clear(i: int, j: int) -> bool:
+                cell = cells[i][j]
+                door = self.door_at.get(cell)
+                if door is not None:
+                    return doors[door - self.pickable] == _OPEN
+                return cell not in self.walls and 0 <= cell[0] < self.width and 0 <= cell[1] < self.height
+
+            mask = [[False] * VIEW for _ in range(VIEW)]
+            mask[_HALF][VIEW - 1] = True
+            for j in reversed(range(VIEW)):
+                for i in range(VIEW - 1):
+                    if mask[i][j] and clear(i, j):
+                        mask[i + 1][j] = True
+                        if j > 0:
+                            mask[i + 1][j - 1] = mask[i][j - 1] = True
+                for i in reversed(range(1, VIEW)):
+                    if mask[i][j] and clear(i, j):
+                        mask[i - 1][j] = True
+                        if j > 0:
+                            mask[i - 1][j - 1] = mask[i][j - 1] = True
+            seen = 0
+            for i in range(VIEW):
+                for j in range(VIEW):
+                    cx, cy = cells[i][j]
+                    if mask[i][j] and 0 <= cx < self.width and 0 <= cy < self.height:
+                        seen |= 1 << (cx * self.height + cy)
+            self._seen[key] = seen
+        return seen
+
+    # ----- our commands, and the search ---------------------------------------------------------
+
+    def _routes(self, state: tuple) -> tuple[dict, dict]:
+        """Breadth-first over position and facing through seen, free cells (as ``_Game.route``):
+        the parents of the poses, and per cell the first pose found facing it."""
+        x, y, d, known = state[0], state[1], state[2], state[7]
+        start = (x, y, d)
+        parents: dict[tuple, tuple | None] = {start: None}
+        facing: dict[tuple[int, int], tuple] = {}
+        queue = deque([start])
+        passable: dict[tuple[int, int], bool] = {}
+        while queue:
+            pose = queue.popleft()
+            x, y, d = pose
+            dx, dy = _VECTORS[d]
+            ahead = (x + dx, y + dy)
+            facing.setdefault(ahead, pose)
+            free = passable.get(ahead)
+            if free is None:
+                cell = self._at(state, ahead)
+                free = passable[ahead] = bool(known >> (ahead[0] * self.height + ahead[1]) & 1) and (
+                    cell == _EMPTY or (cell >= self.pickable and state[5][cell - self.pickable] == _OPEN)
+                )
+            for action, nxt in ((FORWARD, (ahead[0], ahead[1], d)), (LEFT, (x, y, (d - 1) % 4)), (RIGHT, (x, y, (d + 1) % 4))):
+                if nxt not in parents and (action != FORWARD or free):
+                    parents[nxt] = (pose, action)
+                    queue.append(nxt)
+        return parents, facing
+
+    def successors(self, state: tuple):
+        """``(command, next state, success)`` for each admissible command, as ``_Game.admissible``
+        and ``_Game.execute``: walking commands run their primitives and stop at success."""
+        for action in self.legal(state):
+            after, done = self.step(state, action)
+            yield PRIMITIVE_COMMANDS[action], after, done
+        if not self.high:
+            return
+        parents, facing = self._routes(state)
+        reachable = {(x, y) for x, y, _ in parents}
+        x, y, d, carried, _, doors, _, known = state
+        here, front = (x, y), (x + _VECTORS[d][0], y + _VECTORS[d][1])
+        for i, name in enumerate(self.names):
+            if i == carried:
+                continue
+            cell = self._cell_of(state, i)
+            if not known >> (cell[0] * self.height + cell[1]) & 1:
+                continue
+            if not any((cell[0] + dx, cell[1] + dy) in reachable for dx, dy in _VECTORS):
+                continue
+            route: list[int] = []
+            pose = facing[cell]
+            while parents[pose] is not None:
+                pose, action = parents[pose]
+                route.append(action)
+            route.reverse()
+            if cell != front:
+                yield Command("go_to", (name,)), *self._run(state, route)
+            if i < self.pickable:
+                if carried < 0:
+                    yield Command("pick_up_object", (name,)), *self._run(state, route + [PICKUP])
+            elif cell != here and self._can_toggle(state, i - self.pickable):
+                yield Command("go_through", (name,)), *self._run(state, route, door=i - self.pickable)
+
+    def _run(self, state: tuple, actions: list[int], door: int | None = None) -> tuple[tuple, bool]:
+        for action in actions:
+            state, done = self.step(state, action)
+            if done:
+                return state, True
+        if door is None:
+            return state, False
+        for action in ([] if state[5][door] == _OPEN else [TOGGLE]) + [FORWARD]:
+            state, done = self.step(state, action)
+            if done:
+                return state, True
+        x, y, d = state[:3]
+        if self._at(state, (x + _VECTORS[d][0], y + _VECTORS[d][1])) == _EMPTY:
+            return self.step(state, FORWARD)
+        return state, False
+
+    def solve(self, start: tuple, limit: int, budget: int = SEARCH_BUDGET) -> tuple[list[Command] | None, bool]:
+        """A shortest command sequence from ``start`` to success of at most ``limit`` commands, and
+        whether the search was complete (``(None, True)``: none that short; ``(None, False)``: the
+        search expanded ``budget`` states first)."""
+        parents: dict[tuple, tuple | None] = {start: None}
+        frontier = [start]
+        for _ in range(limit):
+            following = []
+            for state in frontier:
+                if len(parents) > budget:
+                    return None, False
+                for command, after, done in self.successors(state):
+                    if done:
+                        path = [command]
+                        while parents[state] is not None:
+                            state, command = parents[state]
+                            path.append(command)
+                        return path[::-1], True
+                    if after not in parents:
+                        parents[after] = (state, command)
+                        following.append(after)
+            frontier = following
+            if not frontier:
+                break
+        return None, True
 
 
 # ----- the oracle: minigrid's BabyAI bot -------------------------------------------------------
@@ -814,8 +1172,9 @@ class BabyAIEnv(TextEnv):
 
     def _start(self, task: BabyAITask) -> str:
         self._game = _Game(self.config, self.theme, task.level_seed)
-        self._plan_position = 0  # how far the agent has followed task.plan; -1 once it strays
-        self._advisor: _Oracle | None = None  # the bot that advises off the planned path
+        self._search: _Search | None = None  # built when first needed
+        self._path, self._path_at = task.plan, 0  # a shortest way and how far the agent followed it
+        self._advisor: _Oracle | None = None  # the bot that advises where the search gives up
         self._advice: Command | None = None  # its advice for the current state, once asked
         self._admissible_cache: tuple[int, tuple] = (-1, ([], [], ""))
         return ""
@@ -825,11 +1184,11 @@ class BabyAIEnv(TextEnv):
         feedback, status = self._game.execute(command)
         if status != "ok":
             return Transition(feedback, status="illegal")
-        plan = self.task.plan
-        if 0 <= self._plan_position < len(plan) and plan[self._plan_position] == command:
-            self._plan_position += 1
+        path = self._path
+        if path is not None and self._path_at < len(path) and path[self._path_at] == command:
+            self._path_at += 1
         else:
-            self._plan_position = -1
+            self._path = None
         if command != self._advice:
             self._advisor = None
         self._advice = None
@@ -899,17 +1258,34 @@ class BabyAIEnv(TextEnv):
         return command if command is not None else self.grammar.parse(text)
 
     def _oracle(self) -> Command:
-        plan = self.task.plan
-        if 0 <= self._plan_position < len(plan):
-            return plan[self._plan_position]
+        if self._path is not None and self._path_at < len(self._path):
+            return self._path[self._path_at]
         if self._advice is None:
             self._advice = self._advise()
         return self._advice
 
+    def _searcher(self) -> _Search:
+        if self._search is None:
+            self._search = _Search(self._game)
+        return self._search
+
+    def state_key(self) -> str:
+        """The task, the outcome and the search state (agent, objects, doors, the verifier's
+        progress and, at the high level, the cells seen): all that decides what comes next."""
+        key = (self.task_id, self.outcome, self._searcher().state(self._game))
+        return hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+
     def _advise(self) -> Command:
-        """Off the planned path: the bot, started afresh on the current state, and kept while the
-        agent follows it."""
+        """Off the shortest way: search again from the current state; where the search gives up
+        (as it did from the start on tasks whose optimum is not exact), the bot, started afresh on
+        the current state, and kept while the agent follows it."""
         game = self._game
+        if self.task.optimal_exact:
+            search = self._searcher()
+            path, _ = search.solve(search.state(game), self.max_turns)
+            if path is not None:
+                self._path, self._path_at = tuple(path), 0
+                return path[0]
         try:
             if self._advisor is None:
                 self._advisor = _fresh_oracle(game)
