@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,33 +46,78 @@ class BM25Index:
 
     Ties are broken by the lower document index, and only documents that share at least one
     word with the query are returned, so a query with no known word gives ``[]``.
+
+    ``bm25s`` computes each (word, document) weight once; the index keeps them as a dense
+    float32 matrix (one row per word) and adds a query's rows in the query's word order, in
+    float32, exactly as ``bm25s.BM25.get_scores_from_ids`` accumulates them, so rankings are the
+    library's to the last bit. That makes one search a few microseconds and lets search-based
+    planners rank many queries at once (``search_many``); the index pickles without ``bm25s``.
     """
 
     def __init__(self, documents: Sequence[str]) -> None:
         import bm25s  # imported here so `import llm_gym` stays fast
 
         self.size = len(documents)
-        self._retriever = None
         self._vocab: dict[str, int] = {}
+        self._weights = np.zeros((1, self.size), dtype=np.float32)  # the last row stays zero (padding)
         corpus = [tokenize(document) for document in documents]
         if any(corpus):
-            self._retriever = bm25s.BM25()
-            self._retriever.index(corpus, show_progress=False)
-            self._vocab = {token: index for token, index in self._retriever.vocab_dict.items() if token}
+            retriever = bm25s.BM25()
+            retriever.index(corpus, show_progress=False)
+            self._vocab = {token: index for token, index in retriever.vocab_dict.items() if token}
+            scores = retriever.scores
+            indptr = np.asarray(scores["indptr"])
+            weights = np.zeros((len(indptr), self.size), dtype=np.float32)
+            rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+            weights[rows, np.asarray(scores["indices"])] = np.asarray(scores["data"], dtype=np.float32)
+            self._weights = weights
 
     def __len__(self) -> int:
         return self.size
 
-    def search(self, query: str, k: int) -> list[int]:
-        """Indices of the top-``k`` documents for ``query``, best first; ``[]`` when nothing matches."""
+    def _ids(self, query: Any) -> list[int]:
+        if not isinstance(query, str):
+            return []
+        return [self._vocab[token] for token in tokenize(query[:MAX_QUERY_CHARS])[:MAX_QUERY_TOKENS] if token in self._vocab]
+
+    @staticmethod
+    def _checked_k(k: Any) -> int:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
-        if not isinstance(query, str) or self._retriever is None or k == 0:
+        return int(k)
+
+    def search(self, query: str, k: int) -> list[int]:
+        """Indices of the top-``k`` documents for ``query``, best first; ``[]`` when nothing matches."""
+        k = self._checked_k(k)
+        ids = self._ids(query)
+        if not ids or k == 0:
             return []
-        ids = [self._vocab[token] for token in tokenize(query[:MAX_QUERY_CHARS])[:MAX_QUERY_TOKENS] if token in self._vocab]
-        if not ids:
-            return []
-        scores = np.asarray(self._retriever.get_scores_from_ids(ids), dtype=np.float64)
+        scores = self._weights[ids[0]].copy()
+        for token in ids[1:]:
+            scores += self._weights[token]
         matching = np.flatnonzero(scores > 0)
         order = matching[np.argsort(-scores[matching], kind="stable")]
-        return [int(index) for index in order[:k]]
+        return order[:k].tolist()
+
+    def search_many(self, queries: Sequence[str], k: int) -> list[list[int]]:
+        """``[self.search(query, k) for query in queries]``, ranked in one batch.
+
+        Example:
+            >>> index = BM25Index(["red jacket", "blue jacket", "red hat"])
+            >>> index.search_many(["red", "jacket blue", "green"], k=2)
+            [[0, 2], [1, 0], []]
+        """
+        k = self._checked_k(k)
+        if not queries:
+            return []
+        ids = [self._ids(query) for query in queries]
+        width = max(1, max(len(row) for row in ids))
+        padded = np.full((len(ids), width), len(self._weights) - 1)
+        for row, tokens in enumerate(ids):
+            padded[row, : len(tokens)] = tokens
+        scores = self._weights[padded[:, 0]]
+        for column in range(1, width):
+            scores = scores + self._weights[padded[:, column]]  # adding the zero row leaves a score exact
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        top = np.take_along_axis(scores, order, axis=1) > 0
+        return [row[keep].tolist() if k else [] for row, keep in zip(order, top)]

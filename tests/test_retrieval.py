@@ -117,3 +117,41 @@ def test_build_and_search_are_fast():
         index.search(f"w{i} w{i + 1} w{i + 2}", k=10)
     per_query = (time.perf_counter() - start) / 200
     assert built < 0.2 and per_query < 0.002
+
+
+def _library_ranking(documents: list[str], query: str, k: int) -> list[int]:
+    """The ranking straight from ``bm25s``'s own scorer (float64 stable sort, ties by index)."""
+    import bm25s
+    import numpy as np
+
+    retriever = bm25s.BM25()
+    retriever.index([tokenize(document) for document in documents], show_progress=False)
+    vocab = retriever.vocab_dict
+    ids = [vocab[token] for token in tokenize(query)[:64] if token in vocab and token]
+    if not ids:
+        return []
+    scores = np.asarray(retriever.get_scores_from_ids(ids), dtype=np.float64)
+    matching = np.flatnonzero(scores > 0)
+    return [int(i) for i in matching[np.argsort(-scores[matching], kind="stable")][:k]]
+
+
+def test_rankings_equal_the_librarys_and_batches_equal_single_searches():
+    """The dense scorer adds the library's weights in the library's order: the same rankings, ties
+    included, on generated worlds with many equal scores; ``search_many`` equals ``search``."""
+    import pickle
+
+    from llm_gym.families.searchqa import PRESETS, generate_task
+
+    chooser = random.Random(3)
+    for seed in range(3):
+        task = generate_task(seed, PRESETS["expert"], "realistic")
+        documents = [f"{d.title} {d.text}" for d in task.documents]
+        words = sorted({w for d in documents for w in tokenize(d)})
+        queries = [" ".join(chooser.sample(words, chooser.randint(1, 5))) for _ in range(40)]
+        queries += [d.title for d in task.documents[:20]] + ["", "zzz", "the the"]
+        for query in queries[:25]:
+            assert task.index.search(query, 5) == _library_ranking(documents, query, 5), query
+        assert task.index.search_many(queries, 3) == [task.index.search(q, 3) for q in queries]
+        assert task.index.search_many(queries, 0) == [[] for _ in queries]
+        copy = pickle.loads(pickle.dumps(task.index))
+        assert [copy.search(q, 4) for q in queries] == [task.index.search(q, 4) for q in queries]

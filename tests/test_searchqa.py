@@ -80,7 +80,7 @@ def test_oracle_queries_retrieve_each_needed_document(preset):
             results = task.index.search(query, config.top_k)
             assert doc in results
             seen.update(results)
-        assert task.optimal_steps == task.hops + 1 == config.hops + 1
+        assert task.optimal_steps <= task.plan_steps == task.hops + 1 == config.hops + 1
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -102,7 +102,8 @@ def test_any_valid_config_yields_tasks_the_oracle_solves():
             distractors=chooser.choice((0, 10, 60)),
             namesakes=chooser.random(),
             top_k=chooser.randint(1, 5),
-            retry=chooser.random() < 0.5,
+            retries=chooser.choice((0, 0, 2)),
+            evidence=chooser.random() < 0.7,
         )
         env = make(config)
         result = run_oracle_episode(env, trial)
@@ -195,25 +196,51 @@ def test_answers_are_normalised_and_scored():
     env = make("easy")
     env.reset(seed=5)
     gold = env.unwrapped.task.answer
+    env.step(f"<search> {env.unwrapped.task.oracle_queries[0]} </search>")
     _, reward, terminated, _, info = env.step(f"<answer> THE {gold.upper()}. </answer>")
     assert (reward, terminated, info["outcome"], info["score"]) == (1.0, True, "success", 1.0)
 
 
-def test_wrong_answers_retry_or_fail_as_configured():
-    env = make({"preset": "medium"})
-    env.reset(seed=1)
+def _retrieve_evidence(env) -> None:
+    for query in env.unwrapped.task.oracle_queries:
+        env.step(f"<search>{query}</search>")
+
+
+def test_one_answer_ends_the_episode_by_default_and_retries_cost_reward():
+    env = make("medium")
+    _, info = env.reset(seed=1)
+    assert "first answer ends the episode" in info["instructions"]
+    _retrieve_evidence(env)
     gold = env.unwrapped.task.answer
     partial = gold.split()[0] + " Nobody" if " " in gold else "1"
-    _, reward, terminated, _, info = env.step(f"<answer>{partial}</answer>")
-    assert (reward, terminated, info["outcome"], info["action_status"]) == (0.0, False, "running", "ok")
-    assert info["score"] == pytest.approx(answer_f1(partial, gold)) and "try again" in info["view"]["feedback"]
-    _, reward, terminated, _, info = env.step(f"<answer>{gold}</answer>")
-    assert (reward, terminated, info["outcome"]) == (1.0, True, "success")
-    strict = make({"preset": "medium", "retry": False})
-    _, info = strict.reset(seed=1)
-    assert "ends the episode" in info["instructions"]
-    _, reward, terminated, truncated, info = strict.step("<answer> nobody at all </answer>")
-    assert (reward, terminated, truncated, info["outcome"], info["score"]) == (0.0, True, False, "failure", 0.0)
+    _, reward, terminated, truncated, info = env.step(f"<answer>{partial}</answer>")
+    assert (reward, terminated, truncated, info["outcome"]) == (0.0, True, False, "failure")
+    assert info["score"] == pytest.approx(answer_f1(partial, gold)) and "episode is over" in info["view"]["feedback"]
+    lenient = make({"preset": "medium", "retries": 2, "retry_penalty": 0.3})
+    _, info = lenient.reset(seed=1)
+    assert "wrongly 2 times" in info["instructions"] and "0.3" in info["instructions"]
+    _retrieve_evidence(lenient)
+    for expected in ("running", "running"):
+        _, reward, terminated, _, info = lenient.step("<answer> nobody at all </answer>")
+        assert (reward, terminated, info["outcome"]) == (0.0, False, expected) and "try again" in info["view"]["feedback"]
+    _, reward, terminated, _, info = lenient.step(f"<answer>{gold}</answer>")
+    assert (terminated, info["outcome"]) == (True, "success") and reward == info["score"] == pytest.approx(0.4)
+
+
+def test_a_correct_answer_needs_its_evidence():
+    """Guessing right before retrieving the documents the answer rests on is a failure, score 0;
+    with ``evidence=False`` the answer alone counts, as in the study."""
+    for seed in range(6):
+        env = make("hard")
+        env.reset(seed=seed)
+        task = env.unwrapped.task
+        env.step(f"<search>{task.oracle_queries[0]}</search>")
+        _, reward, terminated, _, info = env.step(f"<answer>{task.answer}</answer>")
+        assert (reward, terminated, info["outcome"], info["score"]) == (0.0, True, "failure", 0.0), seed
+        loose = make({"preset": "hard", "evidence": False})
+        loose.reset(seed=seed)
+        _, reward, _, _, info = loose.step(f"<answer>{task.answer}</answer>")
+        assert (reward, info["outcome"]) == (1.0, "success")
 
 
 def test_knobs_change_the_world():

@@ -15,6 +15,7 @@ theme, and the same seed gives the same knowledge base, question, oracle and opt
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import random
@@ -39,7 +40,9 @@ class SearchQAConfig(Config):
     distractors: int = knob(0, 0, 100, "extra documents named after the question's entities (a hall, a prize, a street...)")
     namesakes: float = knob(0.0, 0.0, 1.0, "chance that a person, place or work on the question's path shares its name with another")
     top_k: int = knob(3, 1, 10, "documents a search returns")
-    retry: bool = knob(True, doc="a wrong answer lets the agent try again, as in the study; False ends the episode as a failure")
+    retries: int = knob(0, 0, 10, "wrong answers allowed before one ends the episode (0: the first answer ends it, as in the study)")
+    retry_penalty: float = knob(0.25, 0.0, 1.0, "reward and score lost per earlier wrong answer when a retry then succeeds")
+    evidence: bool = knob(True, doc="a correct answer counts only once every document it needs was retrieved (False: the answer alone, as in the study)")
 
     def check(self) -> None:
         if self.comparison > 0 and self.hops < 2:
@@ -51,7 +54,7 @@ class SearchQAConfig(Config):
 
 PRESETS = {
     "easy": SearchQAConfig(hops=1, kb_size=30),
-    "medium": SearchQAConfig(hops=2, comparison=0.25, kb_size=50, distractors=6, namesakes=0.2),
+    "medium": SearchQAConfig(hops=2, kb_size=50, distractors=6, namesakes=0.2),
     "hard": SearchQAConfig(hops=3, comparison=0.3, kb_size=80, distractors=14, namesakes=0.35),
     "expert": SearchQAConfig(hops=4, comparison=0.25, kb_size=110, distractors=24, namesakes=0.5),
 }
@@ -241,9 +244,12 @@ class SearchQATask:
     oracle_queries: tuple[str, ...]  # the oracle's verified query for each needed document
     opening_actions: tuple[tuple[Command, str], ...]  # searches for the entities the question names, and their text
     suggested_actions: tuple[tuple[tuple[Command, str], ...], ...]  # per document: the searches and answers it suggests
-    optimal_steps: int
+    optimal_steps: int  # the fewest admissible steps from reset to success, found by search
+    optimal_exact: bool  # False where the search hit MAX_PLAN_STATES: then optimal_steps is the plan's length
+    plan_steps: int  # the generator's plan: one search per needed document, then the answer
     entities: tuple[str, ...]
     index: BM25Index = dataclasses.field(compare=False, repr=False)
+    graph: SearchGraph = dataclasses.field(compare=False, repr=False)
 
 
 def _descriptor(entity: _Entity) -> str:
@@ -457,6 +463,76 @@ def _oracle_plan(index: BM25Index, doc_of: list[int], queries: list[str], path: 
     return searches
 
 
+MAX_PLAN_STATES = 200_000  # sets of retrieved documents a search for the optimum may visit
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SearchGraph:
+    """The task's admissible searches as a graph over what has been retrieved.
+
+    A state is the set of documents retrieved so far, as a bit mask: it alone decides which
+    searches are admissible (those the question names, then those the retrieved documents
+    suggest) and, with the wrong answers given, everything that can follow. ``results`` holds
+    every admissible query's top-``k`` documents, ranked once at generation. The goal is a mask
+    whose admissible answers include the gold one: with ``evidence`` every needed document
+    retrieved, without it any document that mentions the answer.
+    """
+
+    opening: tuple[str, ...]  # the searches the question's entities suggest
+    doc_queries: tuple[tuple[str, ...], ...]  # per document: the searches it suggests
+    results: dict[str, tuple[int, ...]]  # every admissible query's ranked documents
+    masks: dict[str, int]  # the same as bit masks
+    need: int  # with evidence: the documents the answer needs
+    mentions: int  # without evidence: the documents that mention the answer
+    evidence: bool
+
+    def done(self, mask: int) -> bool:
+        return mask & self.need == self.need if self.evidence else bool(mask & self.mentions)
+
+    def queries(self, mask: int) -> list[str]:
+        """The admissible searches in state ``mask``, in the order the environment lists them."""
+        found = dict.fromkeys(self.opening)
+        while mask:
+            low = mask & -mask
+            found.update(dict.fromkeys(self.doc_queries[low.bit_length() - 1]))
+            mask ^= low
+        return list(found)
+
+    def shortest(self, start: int, limit: int) -> tuple[int, str | None, bool]:
+        """Fewest searches from ``start`` to the goal (at most ``limit``), the first of them, and
+        whether the search was exhaustive; breadth first over masks, ``MAX_PLAN_STATES`` at most.
+
+        ``(limit + 1, None, True)`` when no sequence of ``limit`` searches reaches the goal.
+        """
+        if self.done(start):
+            return 0, None, True
+        seen, frontier = {start}, {start: None}
+        for depth in range(1, limit + 1):
+            following: dict[int, str | None] = {}
+            for mask, first in frontier.items():
+                for query in self.queries(mask):
+                    reached = mask | self.masks[query]
+                    if reached in seen:
+                        continue
+                    if self.done(reached):
+                        return depth, query if first is None else first, True
+                    seen.add(reached)
+                    following[reached] = query if first is None else first
+                if len(seen) > MAX_PLAN_STATES:
+                    return limit + 1, None, False
+            frontier = following
+        return limit + 1, None, True
+
+
+def _search_graph(index: BM25Index, top_k: int, opening: tuple[str, ...], doc_queries: tuple[tuple[str, ...], ...],
+                  need: int, mentions: int, evidence: bool) -> SearchGraph:
+    queries = list(dict.fromkeys([*opening, *(q for queries in doc_queries for q in queries)]))
+    ranked = index.search_many(queries, top_k)
+    results = {query: tuple(docs) for query, docs in zip(queries, ranked)}
+    masks = {query: sum(1 << doc for doc in docs) for query, docs in results.items()}
+    return SearchGraph(opening, doc_queries, results, masks, need, mentions, evidence)
+
+
 def _phrase(entities: list[_Entity], names: list[str], noun_phrase: tuple) -> str:
     relations, anchor = noun_phrase
     text = f"the {_descriptor(entities[anchor])} {names[anchor]}"
@@ -526,6 +602,21 @@ def generate_task(seed: int, config: SearchQAConfig, theme: str) -> SearchQATask
     text = text[0].upper() + text[1:]
     answer = str(question.answer[1]) if question.answer[0] == "year" else names[question.answer[1]]
     needed = tuple(dict.fromkeys(doc_of[i] for i in question.path))
+    suggested = tuple(
+        _with_text([*(Command("search", (q,)) for q in doc_queries), *(Command("answer", (a,)) for a in doc_answers)])
+        for doc_queries, doc_answers in mentions
+    )
+    gold = normalize_answer(answer)
+    graph = _search_graph(
+        index,
+        config.top_k,
+        tuple(dict.fromkeys(queries[i] for i in question.anchors)),
+        tuple(doc_queries for doc_queries, _ in mentions),
+        sum(1 << doc for doc in needed),
+        sum(1 << doc for doc, (_, answers) in enumerate(mentions) if any(normalize_answer(a) == gold for a in answers)),
+        config.evidence,
+    )
+    fewest, _, exact = graph.shortest(0, searches)
     return SearchQATask(
         seed=seed,
         question=text,
@@ -536,19 +627,24 @@ def generate_task(seed: int, config: SearchQAConfig, theme: str) -> SearchQATask
         needed=needed,
         oracle_queries=tuple(queries[i] for i in dict.fromkeys(question.path)),
         opening_actions=_with_text(Command("search", (queries[i],)) for i in question.anchors),
-        suggested_actions=tuple(
-            _with_text([*(Command("search", (q,)) for q in doc_queries), *(Command("answer", (a,)) for a in doc_answers)])
-            for doc_queries, doc_answers in mentions
-        ),
-        optimal_steps=searches + 1,
+        suggested_actions=suggested,
+        optimal_steps=min(fewest, searches) + 1,
+        optimal_exact=exact,
+        plan_steps=searches + 1,
         entities=tuple(sorted(set(names))),
         index=index,
+        graph=graph,
     )
 
 
 def _with_text(commands) -> tuple[tuple[Command, str], ...]:
-    """Distinct commands, in order, each with its native text."""
-    return tuple((command, GRAMMAR.render(command)) for command in dict.fromkeys(commands))
+    """Distinct commands, in order, each with its native text (``GRAMMAR.render``'s, written
+    directly: a world suggests hundreds of commands, and the grammar's writer is the slow part of a
+    reset; a test checks the two agree)."""
+    return tuple((command, _NATIVE[command.verb].format(*command.args)) for command in dict.fromkeys(commands))
+
+
+_NATIVE = {"search": "<search> {} </search>", "answer": "<answer> {} </answer>"}
 
 
 # ----- answers ---------------------------------------------------------------------------------
@@ -623,14 +719,20 @@ class SearchQAEnv(TextEnv):
 
     @property
     def rules(self) -> str:
-        wrong = (
-            "A wrong answer lets you try again." if self.config.retry else "A wrong answer ends the episode."
-        )
+        retries = self.config.retries
+        if retries:
+            wrong = (
+                f"You may answer wrongly {retries} time{'s' if retries > 1 else ''} and try again; each wrong answer "
+                f"lowers the reward of a later correct one by {self.config.retry_penalty:g}."
+            )
+        else:
+            wrong = "Your first answer ends the episode."
+        support = " An answer counts only once you have retrieved the documents it rests on." if self.config.evidence else ""
         return (
             "Answer the question about a made-up world by searching its encyclopedia. You may reason "
             "inside <think> and </think> before your command. A search returns the "
             f"{self.config.top_k} best-matching documents between <information> and </information>; "
-            f"search as often as you need. Answer with a name or a year only. {wrong}"
+            f"search as often as you need. Answer with a name or a year only.{support} {wrong}"
         )
 
     @classmethod
@@ -659,11 +761,18 @@ class SearchQAEnv(TextEnv):
         return parsed
 
     def _start(self, task: SearchQATask) -> str:
+        if task.optimal_steps > self.max_turns:
+            raise ValueError(
+                f"SearchQA task {task.seed} needs {task.optimal_steps} steps (optimal_steps) but max_turns = {self.max_turns}"
+            )
         self.seen: set[int] = set()
+        self._mask = 0  # self.seen as a bit mask: the state the search graph plans over
+        self.wrong_answers = 0
         self._shown: list[int] | None = None
         self._shown_turn = -1
         self._candidates: dict[Command, str] = dict(task.opening_actions)  # the admissible commands and their text
-        self._results: dict[str, list[int]] = {}  # this task's searches so far, by query
+        self._results: dict[str, list[int]] = {}  # this task's other searches so far, by query
+        self._plans: dict[int, Command] = {}  # the oracle's move per state, memoized
         self._gold = normalize_answer(task.answer)
         return ""
 
@@ -672,21 +781,52 @@ class SearchQAEnv(TextEnv):
         if not text:
             return Transition(f"Empty {command.verb}. Use: {GRAMMAR.spec(command.verb).syntax}", status="illegal")
         if command.verb == "search":
-            results = self._results.get(text)
+            results = self.task.graph.results.get(text)
             if results is None:
-                results = self._results[text] = self.task.index.search(text, self.config.top_k)
+                results = self._results.get(text)
+                if results is None:
+                    results = self._results[text] = self.task.index.search(text, self.config.top_k)
             self._shown, self._shown_turn = results, self.turn
             for doc in results:
                 if doc not in self.seen:
                     self.seen.add(doc)
+                    self._mask |= 1 << doc
                     self._candidates.update(self.task.suggested_actions[doc])
             return Transition("")
-        if normalize_answer(text) == self._gold:
-            return Transition("Your answer is correct.", reward=1.0, outcome="success", score=1.0)
-        f1 = answer_f1(text, self.task.answer)
-        if self.config.retry:
-            return Transition("Sorry, your answer is incorrect. Please try again.", score=f1)
-        return Transition("Sorry, your answer is incorrect. The episode is over.", outcome="failure", score=f1)
+        supported = not self.config.evidence or self.task.graph.done(self._mask)
+        if supported and normalize_answer(text) == self._gold:
+            reward = max(0.0, 1.0 - self.config.retry_penalty * self.wrong_answers)
+            return Transition("Your answer is correct.", reward=reward, outcome="success", score=reward)
+        self.wrong_answers += 1
+        f1 = answer_f1(text, self.task.answer) if supported else 0.0  # no partial credit without the evidence
+        wrong = "Sorry, your answer is incorrect." if supported else "Sorry, your answer is incorrect or not supported by the documents you retrieved."
+        if self.wrong_answers <= self.config.retries:
+            return Transition(f"{wrong} Please try again.", score=f1)
+        return Transition(f"{wrong} The episode is over.", outcome="failure", score=f1)
+
+    def state_key(self) -> str:
+        """The retrieved documents (they fix the admissible commands), the wrong answers, the outcome."""
+        return f"{self.outcome}:{self._mask:x}:{self.wrong_answers}:{self.score!r}"
+
+    def __deepcopy__(self, memo: dict) -> SearchQAEnv:
+        """A copy that shares the frozen task (world, index, search graph) and copies the rest."""
+        if self.task is not None:
+            memo[id(self.task)] = self.task
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update({key: copy.deepcopy(value, memo) for key, value in vars(self).items()})
+        return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles without the task: it is a pure function of (task seed, config, theme), rebuilt on load."""
+        state = dict(vars(self))
+        state["task"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "task_seed" in state:
+            self.task = self.generate_task(self.task_seed, self.config, self.theme)
 
     def _view(self) -> dict[str, Any]:
         view: dict[str, Any] = {"feedback": self._feedback}
@@ -715,10 +855,19 @@ class SearchQAEnv(TextEnv):
         return list(self._candidates.values())
 
     def _oracle(self) -> Command:
-        for doc, query in zip(self.task.needed, self.task.oracle_queries):
-            if doc not in self.seen:
-                return Command("search", (query,))
-        return Command("answer", (self.task.answer,))
+        """A shortest admissible way from what has been retrieved to a supported answer: breadth
+        first over the search graph, bounded by the plan (one search per needed document unseen)."""
+        move = self._plans.get(self._mask)
+        if move is None:
+            graph = self.task.graph
+            if graph.done(self._mask):
+                move = Command("answer", (self.task.answer,))
+            else:
+                plan = [query for doc, query in zip(self.task.needed, self.task.oracle_queries) if doc not in self.seen]
+                _, first, _ = graph.shortest(self._mask, len(plan) - 1)
+                move = Command("search", (first or plan[0],))
+            self._plans[self._mask] = move
+        return move
 
 
 register_family(SearchQAEnv)
