@@ -1,3 +1,5 @@
+import copy
+import pickle
 import random
 import re
 
@@ -139,7 +141,7 @@ def test_mean_optimal_steps_increase_across_presets():
     assert all(a < b for a, b in zip(means, means[1:]))
 
 
-def test_random_policy_succeeds_less_on_harder_presets():
+def test_random_policy_succeeds_less_on_harder_presets_at_a_glance():
     rates = []
     for preset in ("easy", "medium", "expert"):
         env, chooser, successes = make(preset), random.Random(1), 0
@@ -290,3 +292,168 @@ def test_agent_text_is_only_a_query():
     for text in ("../../../../etc/passwd", "$(reboot) && `cat /etc/passwd`", "x" * 100_000, "\x00\x1b[31m"):
         observation, _, _, _, info = env.step(f"<search>{text}</search>")
         assert info["action_status"] == "ok" and observation.startswith("<information>")
+
+
+# ----- search, copies and exploits (issue 13) -------------------------------------------------
+
+
+def bfs_shortest(env, limit: int, budget: int = 60_000) -> int | None:
+    """Fewest steps from ``env``'s state to success over ``info["admissible_actions"]``, by
+    breadth-first search that branches on deep copies of the env and merges states by
+    ``state_key()``; ``None`` if none within ``limit`` steps. Independent of the family's planner."""
+    root = copy.deepcopy(env)
+    frontier = [(root, root.unwrapped._admissible_texts())]
+    seen, nodes = {root.unwrapped.state_key()}, 0
+    for depth in range(1, limit + 1):
+        following = []
+        for parent, actions in frontier:
+            for action in actions:
+                child = copy.deepcopy(parent)
+                _, _, terminated, truncated, info = child.step(action)
+                nodes += 1
+                assert nodes <= budget, "search budget exceeded"
+                if info["outcome"] == "success":
+                    return depth
+                key = child.unwrapped.state_key()
+                if not (terminated or truncated) and key not in seen:
+                    seen.add(key)
+                    following.append((child, info["admissible_actions"]))
+        frontier = following
+    return None
+
+
+def play(env, actions_from) -> tuple[bool, int]:
+    """Run ``actions_from(env, info, turn)`` until the end; (success, steps)."""
+    info, turn = env.unwrapped._info(), 0
+    while True:
+        _, _, terminated, truncated, info = env.step(actions_from(env, info, turn))
+        turn += 1
+        if terminated or truncated:
+            return info["outcome"] == "success", turn
+
+
+def _same_future(env, other, chooser: random.Random, steps: int = 12) -> None:
+    for _ in range(steps):
+        action = chooser.choice(env.unwrapped._admissible_texts() or ["nothing"])
+        first, second = env.step(action), other.step(action)
+        assert first[:4] == second[:4] and first[4] == second[4]
+        if first[2] or first[3]:
+            break
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_optimal_steps_equal_an_independent_breadth_first_search(preset):
+    """No success is reachable in fewer than ``optimal_steps`` admissible steps, and the oracle
+    reaches it in exactly that many; the planner's search corrected the plan on some seeds."""
+    env = make(preset)
+    for seed in range(6):
+        _, info = env.reset(seed=seed)
+        assert info["optimal_exact"] and bfs_shortest(env, info["optimal_steps"] - 1) is None, seed
+        assert run_oracle_episode(env, seed)["steps"] == info["optimal_steps"]
+    corrected = [107, 142]  # hard seeds where one search retrieves two needed documents
+    env = make("hard")
+    for seed in corrected:
+        _, info = env.reset(options={"task_seed": seed})
+        assert bfs_shortest(env, info["optimal_steps"]) == info["optimal_steps"] < env.unwrapped.task.plan_steps == 4
+        assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (True, info["optimal_steps"])
+
+
+def test_oracle_is_optimal_from_off_plan_states():
+    chooser = random.Random(5)
+    for preset in ("medium", "hard"):
+        env = make(preset)
+        for seed in range(8):
+            _, info = env.reset(seed=seed)
+            for _ in range(chooser.randint(1, 3)):  # a few random searches, never an answer
+                searches = [a for a in info["admissible_actions"] if a.startswith("<search>")]
+                _, _, _, _, info = env.step(chooser.choice(searches))
+            shortest = bfs_shortest(env, 5)
+            steps = play(copy.deepcopy(env), lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action()))
+            assert steps == (True, shortest), (preset, seed)
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_copies_mid_episode_step_like_the_original(how):
+    env = make({"preset": "hard", "retries": 1})
+    chooser = random.Random(0)
+    for seed in range(4):
+        env.reset(seed=seed)
+        env.step(f"<search>{env.unwrapped.task.oracle_queries[0]}</search>")
+        other = copy.deepcopy(env) if how == "deepcopy" else pickle.loads(pickle.dumps(env))
+        assert other.unwrapped.state_key() == env.unwrapped.state_key()
+        assert other.unwrapped.oracle_action() == env.unwrapped.oracle_action()
+        _same_future(env, other, random.Random(seed))
+    assert len(pickle.dumps(env)) < 20_000  # the task is rebuilt on load, not pickled
+
+
+def _exploits(env) -> dict:
+    task = env.unwrapped.task
+    named = [n for n in sorted(task.entities, key=len, reverse=True) if n in task.question]
+    return {
+        "answer a name from the question": lambda e, i, t: f"<answer>{(named or ['x'])[0]}</answer>",
+        "enumerate the question's names": lambda e, i, t: f"<answer>{(named or ['x'])[t % max(1, len(named))]}</answer>",
+        "enumerate info entities": lambda e, i, t: f"<answer>{i['entities'][t % len(i['entities'])]}</answer>",
+        "first admissible action": lambda e, i, t: i["admissible_actions"][0],
+        "repeat one search": lambda e, i, t: f"<search>{task.oracle_queries[0]}</search>",
+        "search the question, answer the first title": lambda e, i, t: (
+            f"<search>{task.question}</search>" if t == 0 else f"<answer>{(i['view'].get('documents') or [{'title': 'x'}])[0]['title']}</answer>"
+        ),
+        "search once, then answer every name seen": lambda e, i, t: (
+            i["admissible_actions"][0] if t == 0 else ([a for a in i["admissible_actions"] if a.startswith("<answer>")] or ["<answer>x</answer>"])[t - 1 if t - 1 < len([a for a in i["admissible_actions"] if a.startswith("<answer>")]) else 0]
+        ),
+    }
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_exploit_policies_rarely_succeed(preset):
+    """Answering without evidence, enumerating names, repeating, the first admissible action and
+    the greedy first title: one answer ends the episode and answers need their evidence."""
+    env = make(preset)
+    wins: dict[str, int] = {}
+    seeds = range(60)
+    for seed in seeds:
+        env.reset(seed=seed)
+        for name, policy in _exploits(env).items():
+            env.reset(seed=seed)
+            wins[name] = wins.get(name, 0) + play(env, policy)[0]
+    assert all(count / len(seeds) <= 0.05 for count in wins.values()), wins
+
+
+def _reference_success(preset: str, seeds: range) -> tuple[float, float]:
+    """Success of a uniform-random admissible policy and of the greedy heuristic (search the
+    question's words, answer with the first result's title)."""
+    env, randomly, greedily = make(preset), 0, 0
+    for seed in seeds:
+        chooser = random.Random(seed)
+        env.reset(seed=seed)
+        randomly += play(env, lambda e, i, t: chooser.choice(i["admissible_actions"]))[0]
+        env.reset(seed=seed)
+        greedily += play(env, _exploits(env)["search the question, answer the first title"])[0]
+    return randomly / len(seeds), greedily / len(seeds)
+
+
+@pytest.mark.slow
+def test_reference_policies_never_do_better_on_harder_presets():
+    """300 seeds per preset: random and greedy success never rise beyond noise (0.02), random at
+    most 0.5 at easy and 0.02 at expert; mean optimal steps strictly increase."""
+    seeds = range(300)
+    rates = [_reference_success(preset, seeds) for preset in PRESETS]
+    for policy in (0, 1):
+        assert all(b[policy] <= a[policy] + 0.02 for a, b in zip(rates, rates[1:])), rates
+    assert rates[0][0] <= 0.5 and rates[-1][0] <= 0.02, rates
+    means = [sum(generate_task(s, PRESETS[p], "realistic").optimal_steps for s in seeds) / len(seeds) for p in PRESETS]
+    assert all(a < b for a, b in zip(means, means[1:])), means
+
+
+def test_max_turns_below_the_optimum_is_a_value_error():
+    env = make("expert", max_turns=3)
+    with pytest.raises(ValueError, match=r"needs 5 steps .* max_turns = 3"):
+        env.reset(seed=0)
+
+
+def test_native_texts_match_the_grammar():
+    env = make("expert")
+    _, info = env.reset(seed=3)
+    for _ in range(3):
+        assert info["admissible_actions"] == [GRAMMAR.render(c) for c in env.unwrapped.admissible_commands()]
+        _, _, _, _, info = env.step(info["admissible_actions"][-1] if info["admissible_actions"][-1].startswith("<search>") else info["admissible_actions"][0])
