@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 import random
 import time
 from collections import deque
@@ -55,20 +57,28 @@ def test_oracle_solves_every_preset_in_optimal_steps(theme):
             _, info = env.reset(seed=seed)
             steps, final = play_oracle(env)
             assert final["outcome"] == "success" and final["score"] == 1.0
-            assert steps == info["optimal_steps"] == 3 + env.task.keyword_page + PRESETS[preset].required_options
+            assert steps == info["optimal_steps"] == 3 + env.task.best_page + PRESETS[preset].required_options
+            assert env.task.best_page <= env.task.keyword_page
 
 
 def test_search_page_lists_only_the_instructions_keywords():
-    """The admissible search never gives away a product: the oracle pages through the keyword
-    results where a perfect product is not on the first page."""
+    """The admissible searches are the instruction's keywords and the same with one left out: they
+    never give away a product. The optimum takes the best of them, which beats the full keywords
+    on some expert tasks (the old optimum assumed the full keywords)."""
     env = make("expert")
-    paged = 0
+    paged = shorter = 0
     for seed in range(20):
         _, info = env.reset(seed=seed)
-        assert info["admissible_actions"] == [f"search[{env.task.keyword_query}]"]
-        assert env.format_command(env.oracle_action()) == f"search[{env.task.keyword_query}]"
-        paged += env.task.keyword_page > 0
-    assert paged > 0
+        task = env.task
+        keywords = [*task.goal.attributes, task.goal.product_type, *(v for _, v in task.goal.options)]
+        assert info["admissible_actions"][0] == f"search[{task.keyword_query}]" == f"search[{' '.join(keywords)}]"
+        assert len(info["admissible_actions"]) == 1 + len(keywords)
+        codes = {p.code.lower() for p in task.products}
+        assert not any(word in codes for a in info["admissible_actions"] for word in a[7:-1].split())
+        assert env.format_command(env.oracle_action()) == f"search[{task.best_query}]"
+        paged += task.best_page > 0
+        shorter += task.best_page < task.keyword_page
+    assert paged > 0 and shorter > 0
 
 
 def test_mean_optimal_steps_strictly_increase():
@@ -188,7 +198,7 @@ def test_themes_share_structure():
         assert [len(p.attributes) for p in task.products] == [len(p.attributes) for p in tasks[0].products]
         assert task.target == tasks[0].target and task.satisfying == tasks[0].satisfying
         assert task.goal.price_limit == tasks[0].goal.price_limit
-        assert task.optimal_steps - task.keyword_page == tasks[0].optimal_steps - tasks[0].keyword_page
+        assert task.optimal_steps - task.best_page == tasks[0].optimal_steps - tasks[0].best_page
         assert set(task.entities) != set(tasks[0].entities)
 
 
@@ -385,3 +395,156 @@ def test_entities_and_info():
     assert len(info["entities"]) == len(set(info["entities"])) > 100
     assert "llm_gym/Shop-v0" in llm_gym.env_ids()
     assert isinstance(env.unwrapped.oracle_action(), Command)
+
+
+# ----- search, copies and exploits (issue 13) -------------------------------------------------
+
+
+def bfs_shortest(env, limit: int, budget: int = 60_000) -> int | None:
+    """Fewest steps from ``env``'s state to success over ``info["admissible_actions"]``, by
+    breadth-first search that branches on deep copies of the env and merges states by
+    ``state_key()``; ``None`` if none within ``limit`` steps. Independent of the family's planner."""
+    root = copy.deepcopy(env)
+    frontier = [(root, root.unwrapped._admissible_texts())]
+    seen, nodes = {root.unwrapped.state_key()}, 0
+    for depth in range(1, limit + 1):
+        following = []
+        for parent, actions in frontier:
+            for action in actions:
+                child = copy.deepcopy(parent)
+                _, _, terminated, truncated, info = child.step(action)
+                nodes += 1
+                assert nodes <= budget, "search budget exceeded"
+                if info["outcome"] == "success":
+                    return depth
+                key = child.unwrapped.state_key()
+                if not (terminated or truncated) and key not in seen:
+                    seen.add(key)
+                    following.append((child, info["admissible_actions"]))
+        frontier = following
+    return None
+
+
+def play(env, actions_from) -> tuple[bool, int]:
+    """Run ``actions_from(env, info, turn)`` until the end; (success, steps)."""
+    info, turn = env.unwrapped._info(), 0
+    while True:
+        _, _, terminated, truncated, info = env.step(actions_from(env, info, turn))
+        turn += 1
+        if terminated or truncated:
+            return info["outcome"] == "success", turn
+
+
+def _same_future(env, other, chooser: random.Random, steps: int = 12) -> None:
+    for _ in range(steps):
+        action = chooser.choice(env.unwrapped._admissible_texts() or ["nothing"])
+        first, second = env.step(action), other.step(action)
+        assert first[:4] == second[:4] and first[4] == second[4]
+        if first[2] or first[3]:
+            break
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_optimal_steps_equal_an_independent_breadth_first_search(preset):
+    """No perfect purchase within ``optimal_steps - 1`` admissible steps (bounded at 4 steps at
+    ``expert``), and the oracle buys in exactly ``optimal_steps``."""
+    env = gym.make(ENV_ID, difficulty=preset)
+    for seed in range(3 if preset in ("easy", "medium") else 2):
+        _, info = env.reset(seed=seed)
+        limit = min(info["optimal_steps"] - 1, 4 if preset == "expert" else 5)
+        assert bfs_shortest(env, limit, budget=200_000) is None, seed
+        assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (True, info["optimal_steps"])
+
+
+def test_a_shorter_admissible_search_sets_the_optimum():
+    """Seeds where a keyword left out shows a perfect product a page earlier: the breadth-first
+    search finds the same shorter optimum, and the oracle takes it."""
+    env = gym.make(ENV_ID, difficulty={"preset": "hard", "required_options": 0})
+    found = 0
+    for seed in range(40):
+        _, info = env.reset(options={"task_seed": seed})
+        task = env.unwrapped.task
+        if task.best_page < task.keyword_page and info["optimal_steps"] <= 4:
+            assert bfs_shortest(env, info["optimal_steps"], budget=200_000) == info["optimal_steps"]
+            assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (True, info["optimal_steps"])
+            found += 1
+    assert found
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_copies_mid_episode_step_like_the_original(how):
+    env = gym.make(ENV_ID, difficulty="expert")
+    for seed in range(4):
+        _, info = env.reset(seed=seed)
+        env.step(info["admissible_actions"][0])
+        env.step(env.unwrapped.format_command(env.unwrapped.oracle_action()))
+        other = copy.deepcopy(env) if how == "deepcopy" else pickle.loads(pickle.dumps(env))
+        assert other.unwrapped.state_key() == env.unwrapped.state_key()
+        assert other.unwrapped.oracle_action() == env.unwrapped.oracle_action()
+        _same_future(env, other, random.Random(seed))
+    assert len(pickle.dumps(env)) < 20_000  # the world is rebuilt on load, not pickled
+
+
+def test_max_turns_fits_the_optimum_or_is_a_value_error():
+    """The default horizon covers the longest optimum the knobs allow (a perfect product on the
+    last page); an explicit ``max_turns`` below a task's optimum names both numbers."""
+    knobs = {"preset": "expert", "results_per_page": 1}
+    env = gym.make(ENV_ID, difficulty=knobs)
+    assert env.unwrapped.max_turns >= ShopEnv.longest_optimum(env.unwrapped.config) == 3 + 3 + 49
+    for seed in range(10):
+        _, info = env.reset(seed=seed)
+        assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (True, info["optimal_steps"])
+    tight = gym.make(ENV_ID, difficulty=knobs, max_turns=6)
+    with pytest.raises(ValueError, match=r"needs \d+ steps .*max_turns = 6"):
+        for seed in range(10):
+            tight.reset(seed=seed)
+
+
+def _exploit_policies():
+    def first(e, i, t):
+        return i["admissible_actions"][0]
+
+    def buy_asap(e, i, t):  # buy whatever is open as soon as possible
+        actions = i["admissible_actions"]
+        for wanted in ("click[buy now]",):
+            if wanted in actions:
+                return wanted
+        codes = [a for a in actions if a.startswith("click[b0")]
+        return codes[0] if codes else actions[0]
+
+    def repeat(e, i, t):
+        return i["admissible_actions"][0] if t == 0 else "click[next >]"
+
+    return {"first admissible action": first, "buy the first result at once": buy_asap, "repeat next": repeat}
+
+
+def test_exploit_policies_rarely_succeed():
+    for preset in ("medium", "hard", "expert"):
+        env = gym.make(ENV_ID, difficulty=preset)
+        for name, policy in _exploit_policies().items():
+            wins = 0
+            for seed in range(60):
+                env.reset(seed=seed)
+                wins += play(env, policy)[0]
+            assert wins / 60 <= 0.5, (preset, name, wins)
+
+
+@pytest.mark.slow
+def test_reference_policies_never_do_better_on_harder_presets():
+    """300 seeds per preset: random and first-result success never rise beyond noise (0.02);
+    random at most 0.5 at easy and 0.02 at expert; mean optimal steps strictly increase."""
+    seeds = range(300)
+    rates, means = [], []
+    for preset in PRESETS:
+        env, randomly, total = gym.make(ENV_ID, difficulty=preset), 0, 0
+        for seed in seeds:
+            chooser = random.Random(seed)
+            _, info = env.reset(seed=seed)
+            total += info["optimal_steps"]
+            randomly += play(env, lambda e, i, t: chooser.choice(i["admissible_actions"]))[0]
+        rates.append((randomly / len(seeds), first_result_policy_success(preset, seeds)))
+        means.append(total / len(seeds))
+    for policy in (0, 1):
+        assert all(b[policy] <= a[policy] + 0.02 for a, b in zip(rates, rates[1:])), rates
+    assert rates[0][0] <= 0.5 and rates[-1][0] <= 0.02, rates
+    assert all(a < b for a, b in zip(means, means[1:])), means

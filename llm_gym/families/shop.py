@@ -14,9 +14,9 @@ import dataclasses
 import functools
 import math
 import random
+import copy
 import string
-import types
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -202,9 +202,12 @@ class ShopTask:
     products: tuple[Product, ...]
     target: int  # the product the generator made to fit the goal (others may fit too)
     satisfying: frozenset[int]  # every product that can score 1.0
-    keyword_query: str  # the instruction's words: the admissible search, and the oracle's
+    keyword_query: str  # the instruction's keywords (attributes, product type, option values), the first admissible search
     keyword_page: int  # the first results page of keyword_query that shows a satisfying product
-    optimal_steps: int
+    searches: tuple[str, ...]  # the admissible searches: keyword_query, then each with one keyword left out
+    best_query: str  # the admissible search whose results show a satisfying product on the earliest page (the first such)
+    best_page: int  # that page
+    optimal_steps: int  # the fewest admissible steps from reset to a perfect purchase
     entities: tuple[str, ...]
 
 
@@ -312,7 +315,7 @@ class _World:
     task: ShopTask
     index: BM25Index
     clickable_codes: tuple[str, ...]  # product codes, lower-case, as clicked
-    by_code: Mapping[str, int]  # read-only
+    by_code: dict[str, int]  # never written after it is built
 
 
 def _world(seed: int, config: ShopConfig, theme: str) -> _World:
@@ -380,10 +383,17 @@ def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _Wor
     satisfying = frozenset(
         i for i, product in enumerate(products) if product.product_type == goal.product_type and _best_score(product, goal) == 1.0
     )
-    ranks = [rank for rank, i in enumerate(index.search(keyword_query, MAX_RESULTS)) if i in satisfying]
-    if not ranks:
+    keywords = [*goal.attributes, goal.product_type, *(value for _, value in goal.options)]
+    searches = [keyword_query]
+    if len(keywords) > 1:
+        searches += dict.fromkeys(" ".join(keywords[:i] + keywords[i + 1 :]) for i in range(len(keywords)))
+    pages = []
+    for ranked in index.search_many(searches, MAX_RESULTS):
+        ranks = [rank for rank, i in enumerate(ranked) if i in satisfying]
+        pages.append(ranks[0] // config.results_per_page if ranks else MAX_RESULTS)
+    if pages[0] == MAX_RESULTS:
         return None
-    keyword_page = ranks[0] // config.results_per_page
+    best = pages.index(min(pages))
     task = ShopTask(
         seed=seed,
         instruction=instruction,
@@ -392,12 +402,15 @@ def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _Wor
         target=target_index,
         satisfying=satisfying,
         keyword_query=keyword_query,
-        keyword_page=keyword_page,
-        optimal_steps=3 + keyword_page + len(goal.options),  # search, page on, click the product, each option, buy
+        keyword_page=pages[0],
+        searches=tuple(searches),
+        best_query=searches[best],
+        best_page=pages[best],
+        optimal_steps=3 + pages[best] + len(goal.options),  # search, page on, click the product, each option, buy
         entities=tuple(sorted(entities)),
     )
     clickable_codes = tuple(product.code.lower() for product in products)
-    by_code = types.MappingProxyType({code: i for i, code in enumerate(clickable_codes)})
+    by_code = {code: i for i, code in enumerate(clickable_codes)}
     return _World(task, index, clickable_codes, by_code)
 
 
@@ -494,9 +507,20 @@ class ShopEnv(TextEnv):
 
     @classmethod
     def default_max_turns(cls, config: ShopConfig) -> int:
-        return 15 + 3 * config.required_options
+        """15 turns plus 3 per option, and always 2 more than the longest optimum the knobs allow
+        (a perfect product first shown on the last of the 50 results' pages)."""
+        return max(15 + 3 * config.required_options, cls.longest_optimum(config) + 2)
+
+    @staticmethod
+    def longest_optimum(config: ShopConfig) -> int:
+        return 3 + config.required_options + math.ceil(MAX_RESULTS / config.results_per_page) - 1
 
     def _start(self, task: ShopTask) -> str:
+        if task.optimal_steps > self.max_turns:
+            raise ValueError(
+                f"Shop task {task.seed} needs {task.optimal_steps} steps (optimal_steps) but max_turns = {self.max_turns}; "
+                f"max_turns >= {self.longest_optimum(self.config)} fits every task of these knobs"
+            )
         world = _cached_world(task.seed, self.config, self.theme)
         self._index, self._codes, self._by_code = world.index, world.clickable_codes, world.by_code
         self._clickables_memo: tuple[tuple, list[str]] = ((), [])
@@ -507,6 +531,38 @@ class ShopEnv(TextEnv):
         self.product: int | None = None
         self.selected: dict[str, str] = {}
         return ""
+
+    def state_key(self) -> str:
+        """Page, query, results page, product and selections: all the dynamics read (the results
+        are a function of the query), and the outcome."""
+        selected = ",".join(f"{dim}={value}" for dim, value in sorted(self.selected.items()))
+        return f"{self.outcome}|{self.page}|{self.query}|{self.results_page}|{self.product}|{selected}|{self.score!r}"
+
+    _SHARED = ("task", "_index", "_codes", "_by_code")  # frozen or never written: copies share them
+
+    def __deepcopy__(self, memo: dict) -> ShopEnv:
+        """A copy that shares the frozen world (catalogue, index, code lookups) and copies the rest."""
+        for name in self._SHARED:
+            if getattr(self, name, None) is not None:
+                memo[id(getattr(self, name))] = getattr(self, name)
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update({key: copy.deepcopy(value, memo) for key, value in vars(self).items()})
+        return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles without the world: it is a pure function of (task seed, config, theme), rebuilt on load."""
+        state = {key: value for key, value in vars(self).items() if key not in self._SHARED}
+        state["_clickables_memo"] = ((), [])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "task_seed" in state:
+            world = _cached_world(self.task_seed, self.config, self.theme)
+            self.task, self._index, self._codes, self._by_code = world.task, world.index, world.clickable_codes, world.by_code
+        else:
+            self.task = None
 
     # --- dynamics
 
@@ -633,21 +689,21 @@ class ShopEnv(TextEnv):
 
     def _admissible(self) -> list[Command]:
         if self.page == "search":
-            return [Command("search", (self.task.keyword_query,))]
+            return [Command("search", (query,)) for query in self.task.searches]
         return [Command("click", (target,)) for target in self._clickables()]
 
     def _admissible_texts(self) -> list[str]:
         """The same as rendering ``_admissible()`` through the grammar, without building commands."""
         if self.page == "search":
-            return [f"search[{self.task.keyword_query}]"]
+            return [f"search[{query}]" for query in self.task.searches]
         return [f"click[{target}]" for target in self._clickables()]
 
     # --- the oracle
 
     def _restart_cost(self) -> int:
-        """Steps from a page with [Back to Search] to a satisfying product's page: back, search the
-        instruction's keywords, page on to the first satisfying product, click it."""
-        return 3 + self.task.keyword_page
+        """Steps from a page with [Back to Search] to a satisfying product's page: back, the best
+        admissible search, page on to the first satisfying product, click it."""
+        return 3 + self.task.best_page
 
     def _results_plan(self) -> tuple[int, Command]:
         """Fewest steps from the current results page to a satisfying product's page, and the first move."""
@@ -688,7 +744,7 @@ class ShopEnv(TextEnv):
 
     def _oracle(self) -> Command:
         if self.page == "search":
-            return Command("search", (self.task.keyword_query,))
+            return Command("search", (self.task.best_query,))
         if self.page == "results":
             return self._results_plan()[1]
         if self.product in self.task.satisfying:
