@@ -340,16 +340,151 @@ def test_copies_mid_episode_step_like_the_original(preset, how):
 def test_the_missions_own_wording_is_accepted():
     import copy
 
-    env = make("medium")
-    _, info = env.reset(seed=1)
-    assert info["view"]["mission"] == "pick up the purple key"
+    env = make("easy")
+    for seed in range(40):
+        _, info = env.reset(seed=seed)
+        name = info["view"]["mission"].removeprefix("pick up the ")
+        if f"pick up {name}" in info["admissible_actions"] and f"go to {name}" in info["admissible_actions"]:
+            break
+    assert info["view"]["mission"] == f"pick up the {name}"
+    for wording in (f"go to the {name}", f"go to a {name}", f"go to the {name} on your right"):
+        assert copy.deepcopy(env).step(wording) == copy.deepcopy(env).step(f"go to {name}"), wording
     twin = copy.deepcopy(env)
-    result = env.step("pick up the purple key")
+    result = env.step(f"pick up the {name}")
     assert result[4]["action_status"] == "ok" and result[4]["outcome"] == "success"
-    assert twin.step("pick up purple key") == result
-    _, info = env.reset(seed=3)  # "put a yellow box on your right next to the blue ball"
-    for wording in ("go to the blue ball", "go to a blue ball", "go to the blue ball on your right"):
-        twin = copy.deepcopy(env)
-        assert twin.step(wording) == copy.deepcopy(env).step("go to blue ball"), wording
-    _, _, _, _, info = env.step("pick up a yellow box")
-    assert info["action_status"] == "illegal" and "yellow box 1, yellow box 2" in info["view"]["feedback"]
+    assert twin.step(f"pick up {name}") == result
+    for seed in range(40):
+        _, info = env.reset(seed=seed)
+        numbered = [a[8:-2] for a in info["admissible_actions"] if a.startswith("pick up ") and a.endswith(" 1")]
+        if numbered:
+            break
+    _, _, _, _, info = env.step(f"pick up a {numbered[0]}")
+    assert info["action_status"] == "illegal" and f"{numbered[0]} 1, {numbered[0]} 2" in info["view"]["feedback"]
+
+
+def _raw_key(env):
+    """The game's state read straight off minigrid (not the family's search state), for merging."""
+    game = env.unwrapped._game
+    engine = game.engine
+    clauses = []
+
+    def walk(instr):
+        clauses.append((getattr(instr, "a_done", None), getattr(instr, "b_done", None)))
+        for part in ("instr_a", "instr_b"):
+            if hasattr(instr, part):
+                walk(getattr(instr, part))
+        pre = getattr(instr, "preCarrying", None)
+        clauses.append(None if pre is None else game.names[id(pre)])
+        for desc in ("desc", "desc_move", "desc_fixed"):
+            if hasattr(instr, desc):
+                clauses.append(tuple(map(tuple, getattr(instr, desc).obj_poss)))
+
+    walk(engine.instrs)
+    things = tuple(
+        (name, None if cell is engine.carrying else tuple(cell.cur_pos), getattr(cell, "is_open", None),
+         getattr(cell, "is_locked", None))
+        for cell, name in game.objects
+    )
+    known = game.known.tobytes() if game.high else b""
+    return tuple(engine.agent_pos), engine.agent_dir, things, known, tuple(map(str, clauses)), env.unwrapped.outcome
+
+
+def _shortest_by_copies(env, info, bound):
+    """Fewest steps to success from ``env``'s state, by breadth-first search over
+    ``admissible_actions`` on deep copies of the env; ``None`` if more than ``bound``."""
+    import copy
+
+    frontier, seen = [(env, info)], {_raw_key(env)}
+    for depth in range(1, bound + 1):
+        following = []
+        for node, node_info in frontier:
+            for action in node_info["admissible_actions"]:
+                child = copy.deepcopy(node)
+                _, _, _, _, child_info = child.step(action)
+                if child_info["outcome"] == "success":
+                    return depth
+                key = _raw_key(child)
+                if child_info["outcome"] == "running" and key not in seen:
+                    seen.add(key)
+                    following.append((child, child_info))
+        frontier = following
+    return None
+
+
+@pytest.mark.parametrize(
+    "preset, action_level, longest",
+    [("easy", "high", 6), ("easy", "primitive", 6), ("medium", "high", 5), ("medium", "primitive", 6), ("hard", "high", 4)],
+)
+def test_optimal_steps_is_the_shortest_by_an_independent_search(preset, action_level, longest):
+    """On the first seeds of each preset (those whose optimum a copy-branching search can reach)."""
+    env = make(preset, action_level, max_turns=500)
+    checked = 0
+    for seed in range(16):
+        _, info = env.reset(seed=seed)
+        if not info["optimal_exact"] or info["optimal_steps"] > longest or checked == 2:
+            continue
+        assert _shortest_by_copies(env, info, info["optimal_steps"]) == info["optimal_steps"], (preset, seed)
+        checked += 1
+    assert checked
+
+
+@pytest.mark.parametrize("preset", ["easy", "medium"])
+def test_oracle_is_optimal_from_off_plan_states(preset):
+    env = make(preset, max_turns=500)
+    checked = 0
+    for seed in range(6):
+        rng = random.Random(seed)
+        _, info = env.reset(seed=seed)
+        for _ in range(3):
+            _, _, terminated, _, info = env.step(rng.choice(info["admissible_actions"][:3]))  # turns, forward
+            if terminated:
+                break
+        if info["outcome"] != "running" or not info["optimal_exact"]:
+            continue
+        shortest = _shortest_by_copies(env, info, 6)
+        if shortest is None:
+            continue
+        steps = 0
+        while info["outcome"] == "running":
+            _, _, _, _, info = env.step(env.unwrapped.format_command(env.unwrapped.oracle_action()))
+            steps += 1
+        assert info["outcome"] == "success" and steps == shortest, (preset, seed)
+        env.unwrapped.oracle_action()  # after the end too, it does not raise
+        checked += 1
+    assert checked >= 3
+
+
+def _success_rate(preset, policy, seeds):
+    """Success of a uniform-random policy over the admissible actions, or of a greedy one (most
+    words shared with the mission, none of its last three actions again), ties broken at random."""
+    env = make(preset)
+    wins = 0
+    for seed in range(seeds):
+        rng = random.Random(seed)
+        _, info = env.reset(seed=seed)
+        mission, recent = set(info["view"]["mission"].split()), []
+        while info["outcome"] == "running":
+            actions = info["admissible_actions"]
+            if policy == "greedy":
+                actions = [a for a in actions if a not in recent[-3:]] or actions
+                best = max(len(set(a.split()) & mission) for a in actions)
+                actions = [a for a in actions if len(set(a.split()) & mission) == best]
+            action = rng.choice(actions)
+            recent.append(action)
+            _, _, _, _, info = env.step(action)
+        wins += info["outcome"] == "success"
+    return wins / seeds
+
+
+@pytest.mark.slow
+def test_difficulty_holds_for_reference_policies(seeds=300):
+    """Random success at most 0.5 at easy and 0.02 at expert; no policy gains from one preset to
+    the next beyond noise (two standard errors); mean optimal steps strictly increase."""
+    for policy in ("random", "greedy"):
+        rates = [_success_rate(preset, policy, seeds) for preset in PRESETS]
+        if policy == "random":
+            assert rates[0] <= 0.5 and rates[-1] <= 0.02, rates
+        noise = 2 * (0.25 / seeds) ** 0.5
+        assert all(later <= earlier + noise for earlier, later in zip(rates, rates[1:])), (policy, rates)
+    means = [sum(generate_task(s, PRESETS[p], "default").optimal_steps for s in range(50)) / 50 for p in PRESETS]
+    assert means == sorted(set(means)), means

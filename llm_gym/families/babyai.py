@@ -88,18 +88,16 @@ class BabyAIConfig(Config):
         }
 
 
-# The presets follow the BabyAI ladder: GoToLocal, PickupLoc/PutNextLocal, a small Synth/Seq maze, BossLevel.
+# The presets follow the BabyAI ladder (PickupLocal, PutNextLocal, a small Synth/Seq maze, BossLevel),
+# every mission asking for objects to be picked up, opened or moved (no bare "go to": a random
+# policy finds those), joined in pairs from hard on; measured in docs/babyai.md.
+_TWO_CLAUSES = {"action_kinds": ("pickup", "open", "putnext"), "instr_kinds": ("and", "seq")}
+_MAZE = {"locations": True, "unblocking": True, "implicit_unlock": True, **_TWO_CLAUSES}
 PRESETS = {
-    "easy": BabyAIConfig(room_size=6, num_dists=3),
-    "medium": BabyAIConfig(room_size=7, num_dists=5, locations=True, action_kinds=("goto", "pickup", "putnext")),
-    "hard": BabyAIConfig(
-        room_size=6, num_rows=2, num_cols=2, num_dists=8, locked_room_prob=0.3, locations=True, unblocking=True,
-        implicit_unlock=True, action_kinds=ACTION_KINDS, instr_kinds=("action", "and", "seq"),
-    ),
-    "expert": BabyAIConfig(
-        room_size=8, num_rows=3, num_cols=3, num_dists=18, locked_room_prob=0.5, locations=True, unblocking=True,
-        implicit_unlock=True, action_kinds=ACTION_KINDS, instr_kinds=INSTR_KINDS,
-    ),
+    "easy": BabyAIConfig(room_size=8, num_dists=8, action_kinds=("pickup",)),
+    "medium": BabyAIConfig(room_size=8, num_dists=10, locations=True, action_kinds=("pickup", "putnext")),
+    "hard": BabyAIConfig(room_size=7, num_rows=2, num_cols=2, num_dists=10, locked_room_prob=0.3, **_MAZE),
+    "expert": BabyAIConfig(room_size=8, num_rows=3, num_cols=3, num_dists=18, locked_room_prob=0.5, **_MAZE),
 }
 
 
@@ -602,7 +600,7 @@ def _nearest_first(thing: dict[str, Any]) -> tuple[int, str]:
 
 # ----- the exact optimum: breadth-first search over the grid state ------------------------------
 
-SEARCH_BUDGET = 6000  # states a search may reach before it settles for the bot's plan
+SEARCH_BUDGET = 1000  # states a search may reach before it settles for the bot's plan
 _OPEN, _CLOSED, _LOCKED = range(3)  # door states in a search state
 _EMPTY, _WALL = -1, -2  # what _Search._at finds besides objects (0..) and doors (objects + door)
 _VIEW_CELLS = tuple(  # world offset of the view's cell [x][y] for each facing (minigrid's gen_obs_grid)
