@@ -16,6 +16,7 @@ family's ``Grammar``, the ``action_status`` of bad actions, the turn limit as ``
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import operator
@@ -114,6 +115,9 @@ class TextEnv(gym.Env[str, str]):
     grammar: ClassVar[Grammar]
     native_action_list: ClassVar[str] = "never"
     rules: ClassVar[str] = ""
+    shared_on_copy: ClassVar[tuple[str, ...]] = ()
+    """Attributes set by ``_start`` and never changed after it: copies share them with the
+    original (the frozen ``task`` is always shared), which makes branching search cheap."""
 
     def __init__(
         self,
@@ -230,6 +234,21 @@ class TextEnv(gym.Env[str, str]):
             if commands:
                 return commands[0]
         return self._oracle()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TextEnv:
+        for name in ("task", *self.shared_on_copy):
+            value = self.__dict__.get(name)
+            if value is not None:
+                memo[id(value)] = value
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        state = copy.deepcopy(self.__getstate__(), memo)
+        setstate = getattr(clone, "__setstate__", None)
+        if setstate is not None:
+            setstate(state)
+        else:
+            clone.__dict__.update(state)
+        return clone
 
     def state_key(self) -> str:
         """A digest of the full dynamic state: equal keys mean equal futures under equal actions.

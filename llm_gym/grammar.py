@@ -48,6 +48,9 @@ class Command:
     verb: str
     args: tuple[Any, ...] = ()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Command:
+        return self  # immutable: its arguments are ints, strings and tuples of them
+
 
 @dataclass(frozen=True)
 class ParseError:

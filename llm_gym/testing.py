@@ -14,9 +14,12 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import math
 import os
+import pickle
 import random
 import subprocess
 import sys
@@ -26,7 +29,8 @@ from typing import Any, Callable
 import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec, load_env_creator
 
-from llm_gym.core import ACTION_STATUSES, INFO_KEYS, OUTCOMES
+from llm_gym.core import ACTION_STATUSES, INFO_KEYS, OUTCOMES, TextEnv
+from llm_gym.policies import ADVERSARIAL_POLICIES, REFERENCE_POLICIES, GreedyOverlap, UniformRandom, success_rate
 
 EnvFactory = Callable[..., gym.Env]
 
@@ -405,6 +409,176 @@ def check_monotone_difficulty(make: EnvFactory, presets: list[str | None], seeds
     return means
 
 
+def check_oracle_after_end(make: EnvFactory, seed: int) -> None:
+    """``oracle_action()`` never raises, also once the episode is over."""
+    env = make()
+    run_oracle_episode(env, seed)
+    try:
+        env.unwrapped.oracle_action()
+    except Exception as error:  # the contract forbids any exception here
+        raise ContractError(f"oracle_action() after the end raised {type(error).__name__}: {error}") from error
+    finally:
+        env.close()
+
+
+def check_copies(make: EnvFactory, seed: int, prefix_steps: int = 3, steps: int = 12) -> None:
+    """``copy.deepcopy`` and a pickle round trip mid-episode give envs that step exactly like the
+    original, and stepping a copy leaves the original untouched."""
+    env = make()
+    _, info = env.reset(seed=seed)
+    chooser = random.Random(seed)
+    for _ in range(prefix_steps):
+        _, _, terminated, truncated, info = env.step(oracle_text(env))
+        if terminated or truncated:
+            _, info = env.reset(seed=seed)
+            break
+    try:
+        copies = {"deepcopy": copy.deepcopy(env), "pickle": pickle.loads(pickle.dumps(env))}
+    except Exception as error:  # a copy that cannot be made breaks the contract
+        raise ContractError(f"seed {seed}: copying mid-episode raised {type(error).__name__}: {error}") from error
+    lead, actions, expected = copies["deepcopy"], [], []
+    for _ in range(steps):
+        use_oracle = chooser.random() < 0.5 or not info["admissible_actions"]
+        actions.append(oracle_text(lead) if use_oracle else chooser.choice(info["admissible_actions"]))
+        observation, reward, terminated, truncated, info = lead.step(actions[-1])
+        expected.append([observation, float(reward), terminated, truncated, _jsonable(info)])
+        if terminated or truncated:
+            break
+    for name, other in (("pickle", copies["pickle"]), ("original", env)):
+        for index, action in enumerate(actions):
+            observation, reward, terminated, truncated, info = other.step(action)
+            got = [observation, float(reward), terminated, truncated, _jsonable(info)]
+            _require(got == expected[index], f"seed {seed}: the {name} env differs from its deepcopy at step {index + 1}")
+    for other in (env, *copies.values()):
+        other.close()
+
+
+def _state_key(env: gym.Env) -> str | None:
+    """``state_key()`` of a ``TextEnv`` (``None`` elsewhere, or where it cannot be computed)."""
+    unwrapped = env.unwrapped
+    if not isinstance(unwrapped, TextEnv):
+        return None
+    try:
+        return unwrapped.state_key()
+    except (TypeError, AttributeError, pickle.PicklingError):
+        return None
+
+
+def shortest_success(
+    env: gym.Env, admissible: list[str], limit: int, max_nodes: int = 20_000
+) -> tuple[int | None, bool]:
+    """Breadth-first search from ``env``'s current state, whose admissible actions are
+    ``admissible``, over the admissible actions of every state it reaches (branching by copying
+    the env), for a success within ``limit`` steps.
+
+    Returns ``(steps, complete)``: the fewest steps to success found (``None`` for none) and
+    whether every state within the depth searched was expanded (``False`` when ``max_nodes`` ran
+    out first). States with equal ``state_key()`` are merged. ``env`` itself is not stepped.
+    """
+    root = copy.deepcopy(env)
+    frontier = [(root, list(admissible))]
+    seen = {_state_key(root)} - {None}
+    nodes = 0
+    for depth in range(1, limit + 1):
+        next_frontier = []
+        for node, actions in frontier:
+            for action in actions:
+                child = copy.deepcopy(node)
+                _, _, terminated, truncated, child_info = child.step(action)
+                if child_info["outcome"] == "success":
+                    return depth, True
+                if terminated or truncated or child_info["action_status"] != "ok":
+                    continue
+                key = _state_key(child)
+                if key is not None:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                nodes += 1
+                if nodes > max_nodes:
+                    return None, False
+                next_frontier.append((child, child_info["admissible_actions"]))
+        frontier = next_frontier
+    return None, True
+
+
+def check_optimal_by_search(
+    make: EnvFactory, presets: list[str | None], seeds: list[int], max_nodes: int = 20_000
+) -> dict[str, float]:
+    """No success is reachable in fewer than ``optimal_steps`` steps, by an independent
+    breadth-first search over the admissible actions (the oracle check shows it is reachable in
+    exactly that many). Returns, per preset, the share of seeds the search settled completely
+    (the rest ran out of ``max_nodes`` first and prove nothing)."""
+    complete = {}
+    for preset in presets:
+        env = make(**_with_difficulty(preset))
+        settled = 0
+        for seed in seeds:
+            _, info = env.reset(seed=seed)
+            optimal = info["optimal_steps"]
+            steps, finished = shortest_success(env, info["admissible_actions"], optimal - 1, max_nodes)
+            _require(
+                steps is None,
+                f"preset {preset}, seed {seed}: a success is reachable in {steps} steps, "
+                f"but info['optimal_steps'] says {optimal}",
+            )
+            settled += finished
+        env.close()
+        complete[str(preset)] = settled / len(seeds)
+    return complete
+
+
+def check_exploits(
+    make: EnvFactory, presets: list[str | None], seeds: list[int], bound: float = 0.2, policies=ADVERSARIAL_POLICIES
+) -> dict[str, dict[str, float]]:
+    """Each adversarial policy (``llm_gym.policies``) succeeds on at most ``bound`` of the tasks of
+    every preset: no policy scores without solving. Returns the success rates."""
+    rates: dict[str, dict[str, float]] = {}
+    for preset in presets:
+        preset_make = _bind(make, preset)
+        for policy_class in policies:
+            result = success_rate(preset_make, policy_class(), seeds)
+            rates.setdefault(str(preset), {})[result["policy"]] = result["success"]
+            _require(
+                result["success"] <= bound,
+                f"preset {preset}: the adversarial policy {result['policy']!r} succeeds on "
+                f"{result['success']:.2f} of {len(seeds)} tasks (bound {bound})",
+            )
+    return rates
+
+
+def check_reference_difficulty(
+    make: EnvFactory,
+    presets: list[str | None],
+    seeds: list[int],
+    easiest_at_most: float = 0.5,
+    hardest_at_most: float = 0.02,
+    noise: float = 2.0,
+) -> dict[str, dict[str, float]]:
+    """The reference policies' success never rises from one preset to the next by more than
+    ``noise`` standard errors; uniform-random success is at most ``easiest_at_most`` at the first
+    preset and at most ``hardest_at_most`` at the last. Returns the success rates."""
+    rates: dict[str, dict[str, float]] = {}
+    for policy_class in REFERENCE_POLICIES:
+        previous = None
+        for preset in presets:
+            result = success_rate(_bind(make, preset), policy_class(), seeds)
+            rates.setdefault(str(preset), {})[result["policy"]] = result["success"]
+            if previous is not None:
+                allowance = noise * math.hypot(previous["stderr"], result["stderr"]) + 1e-9
+                _require(
+                    result["success"] <= previous["success"] + allowance,
+                    f"{result['policy']} success rises from {previous['success']:.3f} to {result['success']:.3f} "
+                    f"at preset {preset} ({len(seeds)} seeds)",
+                )
+            previous = result
+    first, last = rates[str(presets[0])]["random"], rates[str(presets[-1])]["random"]
+    _require(first <= easiest_at_most, f"uniform-random success at {presets[0]} is {first:.3f} > {easiest_at_most}")
+    if len(presets) > 1:
+        _require(last <= hardest_at_most, f"uniform-random success at {presets[-1]} is {last:.3f} > {hardest_at_most}")
+    return rates
+
+
 def check_text_env(
     env: str | EnvSpec | EnvFactory,
     *,
@@ -412,6 +586,10 @@ def check_text_env(
     difficulty_seeds: int = 30,
     cross_process: bool = True,
     fuzz: bool = True,
+    search_seeds: int = 2,
+    search_nodes: int = 2_000,
+    exploit_seeds: int = 30,
+    exploit_bound: float = 0.2,
 ) -> dict[str, Any]:
     """Run the whole contract on ``env``: a registered id, an ``EnvSpec``, or a factory taking
     env kwargs (``difficulty=`` among them). Returns the measured figures; raises ``ContractError``.
@@ -419,7 +597,13 @@ def check_text_env(
     Checks: Gymnasium's ``check_env``; spaces and ``info`` keys; determinism (with another env
     stepping meanwhile, and in a second process with another ``PYTHONHASHSEED``, for registered
     envs with a string entry point); fuzzed actions; the oracle solving every preset in exactly
-    ``optimal_steps``; well-formed illegal commands leaving the state untouched; mean optimal steps strictly increasing across presets.
+    ``optimal_steps``, and never raising after the end; no shorter success than ``optimal_steps``
+    by breadth-first search over the admissible actions (``search_seeds`` seeds a preset, 0 to
+    skip); copies (deepcopy and pickle) stepping like the original; no adversarial policy
+    succeeding on more than ``exploit_bound`` of ``exploit_seeds`` tasks a preset (0 to skip);
+    well-formed illegal commands leaving the state untouched; mean optimal steps strictly
+    increasing across presets. Reference-policy difficulty (``check_reference_difficulty``) needs
+    hundreds of seeds and runs on its own.
     """
     make, entry_point, base_kwargs = _factory(env)
     presets = _presets(make)
@@ -429,12 +613,18 @@ def check_text_env(
         preset_make = _bind(make, preset)
         check_info_and_spaces(preset_make, seed_list[0])
         check_determinism(preset_make, seed_list[-1])
+        check_copies(preset_make, seed_list[0])
+        check_oracle_after_end(preset_make, seed_list[0])
         if fuzz:
             check_fuzzed_actions(preset_make, seed_list[0])
             check_illegal_commands(preset_make, seed_list[-1])
     if cross_process and entry_point is not None:
         check_cross_process(entry_point, {**base_kwargs, **_with_difficulty(presets[-1])}, seed_list[0])
     report = {"presets": [str(p) for p in presets], "oracle_success": check_oracle(make, presets, seed_list)}
+    if search_seeds:
+        report["search_complete"] = check_optimal_by_search(make, presets, list(range(search_seeds)), search_nodes)
+    if exploit_seeds:
+        report["exploit_success"] = check_exploits(make, presets, list(range(exploit_seeds)), exploit_bound)
     if len(presets) > 1:
         report["mean_optimal_steps"] = check_monotone_difficulty(make, presets, list(range(difficulty_seeds)))
     return report

@@ -6,13 +6,15 @@ import llm_gym
 from llm_gym.testing import check_text_env
 
 # Families whose task generation costs seconds (TextWorld compiles a game per seed): fewer seeds
-# for the difficulty-ordering check keep the suite within CI's time on a cold cache.
-DIFFICULTY_SEEDS = {"llm_gym/TextWorld-v0": 6}
+# for the difficulty-ordering and exploit checks keep the suite within CI's time on a cold cache.
+FEW_SEEDS = {"llm_gym/TextWorld-v0": 6}
 
 
 @pytest.mark.parametrize("env_id", llm_gym.env_ids())
 def test_registered_env_keeps_the_contract(env_id):
-    report = check_text_env(env_id, seeds=2, difficulty_seeds=DIFFICULTY_SEEDS.get(env_id, 20))
+    seeds = FEW_SEEDS.get(env_id, 20)
+    report = check_text_env(env_id, seeds=2, difficulty_seeds=seeds, exploit_seeds=seeds)
     assert all(rate == 1.0 for rate in report["oracle_success"].values())
+    assert report["search_complete"][report["presets"][0]] == 1.0, "the search must settle the easiest preset"
     means = list(report["mean_optimal_steps"].values())
     assert means == sorted(means)

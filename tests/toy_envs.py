@@ -135,3 +135,53 @@ class BothDoneEnv(CounterEnv):
     def step(self, action):
         observation, reward, terminated, truncated, info = super().step(action)
         return observation, reward, terminated or truncated, truncated, info
+
+
+class OverstatedOptimumEnv(CounterEnv):
+    """Broken: claims the optimum is one add per unit, and its oracle matches that claim."""
+
+    @classmethod
+    def generate_task(cls, seed, config, theme):
+        target = random.Random(seed).randint(config.low, config.high)
+        return CounterTask(target, target)
+
+    def _oracle(self):
+        return Command("add", (1,))
+
+
+class SharedStateEnv(CounterEnv):
+    """Broken: its counter lives in a box that copies share with the original."""
+
+    def _start(self, task):
+        self.box = _SharedBox()
+        return ""
+
+    @property
+    def value(self):
+        return self.box.value
+
+    @value.setter
+    def value(self, number):
+        if hasattr(self, "box"):
+            self.box.value = number
+
+
+class _SharedBox:
+    """A mutable holder that every copy of it aliases."""
+
+    value = 0
+
+    def __init__(self):
+        type(self).value = 0
+
+    def __setattr__(self, name, number):
+        setattr(type(self), name, number)
+
+
+class RaisingOracleEnv(CounterEnv):
+    """Broken: its oracle raises once the task is done."""
+
+    def oracle_action(self):
+        if self.outcome != "running":
+            raise RuntimeError("no move after the end")
+        return super().oracle_action()

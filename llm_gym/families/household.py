@@ -573,6 +573,10 @@ class HouseholdEnv(TextEnv):
     themes = THEMES
     grammar = GRAMMAR
     native_action_list = "first_turn"
+    shared_on_copy = (
+        "_problem", "_rec_index", "_obj_index", "_openable", "_station_verb", "_go", "_go_texts",
+        "_examine", "_open_close", "_fixed", "_use", "_relevant_set",
+    )  # fmt: skip
     rules = (
         "You are in a home with receptacles; some open and close, and objects lie on and in them. "
         "Carry out the task you are given. You hold one object at a time, and you take from or put "
@@ -625,6 +629,10 @@ class HouseholdEnv(TextEnv):
         self._here_cache: list[Command] | None = None
         self._here_texts: list[str] | None = None
         return self._room_text()
+
+    def state_key(self) -> str:
+        state = (self.outcome, self._loc, self._held, self._places, self._states, self._open, self._lamp_on, self._contents)
+        return repr(state)
 
     def _changed(self, command: Command) -> None:
         """Bookkeeping after a state change: drop the admissible caches, follow or leave the plan."""

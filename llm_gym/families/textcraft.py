@@ -21,7 +21,7 @@ from llm_gym.registry import register_family
 from llm_gym.themes import made_up_words
 
 MAX_GET = 64
-GET_AMOUNTS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # the `get` counts listed as admissible
+GET_AMOUNTS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # the `get` counts listed for every base item
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +42,7 @@ class TextCraftConfig(Config):
 
 
 PRESETS = {
-    "easy": TextCraftConfig(depth=1, min_ingredients=1, max_ingredients=2, distractors=2, max_quantity=1),
+    "easy": TextCraftConfig(depth=1, min_ingredients=1, max_ingredients=2, distractors=3, max_quantity=1),
     "medium": TextCraftConfig(depth=2, min_ingredients=1, max_ingredients=2, distractors=4, max_quantity=2, side_crafting=0.2),
     "hard": TextCraftConfig(depth=3, min_ingredients=2, max_ingredients=3, distractors=7, max_quantity=3, side_crafting=0.3),
     "expert": TextCraftConfig(depth=4, min_ingredients=2, max_ingredients=3, distractors=10, max_quantity=3, side_crafting=0.5),
@@ -124,7 +124,6 @@ class TextCraftTask:
     goal: str
     recipes: tuple[Recipe, ...]  # as listed to the agent: needed and distractor recipes, shuffled
     base_items: tuple[str, ...]
-    get_limits: tuple[tuple[str, int], ...]  # per base item, the largest admissible `get` count
     optimal_steps: int
     entities: tuple[str, ...]
 
@@ -188,12 +187,6 @@ def generate_task(seed: int, config: TextCraftConfig, theme: str) -> TextCraftTa
     used_bases = sorted({item for r in listed for _, item in r.ingredients if item in base_set})
     goal = product_names[0]
     needed_by_output = {r.output: r for r in needed}
-    gross = _requirements(goal, needed_by_output, Counter())
-    most = Counter()
-    for r in listed:
-        for count, item in r.ingredients:
-            most[item] = max(most[item], count, gross.get(item, 0))
-    limits = {base: _get_amount(most[base]) for base in used_bases}
     optimal = _plan_length(goal, needed_by_output, Counter())
     entities = tuple(sorted({r.output for r in listed} | set(used_bases)))
     return TextCraftTask(
@@ -201,7 +194,6 @@ def generate_task(seed: int, config: TextCraftConfig, theme: str) -> TextCraftTa
         goal=goal,
         recipes=tuple(listed),
         base_items=tuple(used_bases),
-        get_limits=tuple(sorted(limits.items())),
         optimal_steps=optimal,
         entities=entities,
     )
@@ -287,6 +279,7 @@ class TextCraftEnv(TextEnv):
     presets = PRESETS
     themes = THEMES
     grammar = GRAMMAR
+    shared_on_copy = ("_recipes", "_needed", "_bases", "_get_commands", "_get_texts", "_recipe_texts")
     rules = (
         "You are crafting in a text world. Get base items and craft with the recipes listed to make "
         "the goal item. A recipe must be used exactly as listed; it makes the count it names. Base "
@@ -312,7 +305,7 @@ class TextCraftEnv(TextEnv):
             frontier.extend(i for _, i in recipe.ingredients if i in self._recipes)
         self._bases = frozenset(task.base_items)
         self._get_commands = [Command("inventory")] + [
-            Command("get", (count, base)) for base, limit in task.get_limits for count in GET_AMOUNTS if count <= limit
+            Command("get", (count, base)) for base in task.base_items for count in GET_AMOUNTS
         ]
         self._get_texts = [GRAMMAR.render(command) for command in self._get_commands]
         self._recipe_texts = [(r, GRAMMAR.render(_craft_command(r))) for r in task.recipes]
@@ -345,6 +338,9 @@ class TextCraftEnv(TextEnv):
         if item == self.task.goal:
             return Transition(f"Crafted {count} {item}. You made the goal!", reward=1.0, outcome="success", score=1.0)
         return Transition(f"Crafted {count} {item}.")
+
+    def state_key(self) -> str:
+        return f"{self.outcome}|{sorted(self.inventory.items())}"
 
     def _inventory_text(self) -> str:
         if not self.inventory:
