@@ -4,6 +4,7 @@
     llm-gym describe llm_gym/TextCraft-v0
     llm-gym play TextCraft --difficulty hard --theme cooking --seed 3
     llm-gym eval --agent random oracle --env TextCraft --difficulty easy hard --episodes 20 --out runs/eval
+    llm-gym cards --env TextCraft --seeds 500 --out runs/cards
 """
 
 from __future__ import annotations
@@ -171,6 +172,23 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cards(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from llm_gym.cards import format_markdown, measure_card, write_cards
+
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be a positive integer, got {args.seeds}")
+    ids = [resolve_id(name) for name in args.env] if args.env else env_ids()
+    rows = []
+    for env_id in tqdm(ids, desc="cards", disable=args.quiet):
+        rows += measure_card(env_id, range(args.seed, args.seed + args.seeds))
+    print(format_markdown(rows))
+    csv_path, markdown_path = write_cards(rows, args.out)
+    print(f"\nWrote {csv_path} and {markdown_path}")
+    return 0
+
+
 def cmd_study(args: argparse.Namespace) -> int:
     from llm_gym.baselines.study import load_study_config, run_study
 
@@ -244,6 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
     split_parser.add_argument("--threshold", type=float, default=0.5, help="success rate at which a task is easy")
     split_parser.add_argument("--out", default="split.json")
     split_parser.set_defaults(run=cmd_split)
+
+    cards_parser = commands.add_parser(
+        "cards", help="measure every preset: exact optimal steps, reference and adversarial policies' success"
+    )
+    cards_parser.add_argument("--env", nargs="+", help="ids or family names (default: every registered env)")
+    cards_parser.add_argument("--seeds", type=int, default=500, help="task seeds per preset (default 500)")
+    cards_parser.add_argument("--seed", type=int, default=0, help="first seed; presets use seed..seed+N-1")
+    cards_parser.add_argument("--out", default="llm-gym-cards", help="output dir for cards.csv and cards.md")
+    cards_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cards_parser.set_defaults(run=cmd_cards)
 
     study_parser = commands.add_parser(
         "study", help="the study: difficulty, cross-family transfer, sequential vs mixture, and the gap split"

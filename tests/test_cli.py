@@ -102,3 +102,19 @@ def test_multiagent_play_checks_its_arguments_and_plays_one_seat(capsys, monkeyp
     moves = itertools.cycle(["call", "check", "fold"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(moves))
     assert main(["play", "poker", "--difficulty", "kuhn", "--seat", "player_0", "--seed", "2"]) == 0
+
+
+def test_cards_measure_every_preset_and_write_csv_and_markdown(tmp_path, capsys):
+    assert main(["cards", "--env", "TextCraft", "--seeds", "6", "--out", str(tmp_path), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    rows = list(csv.DictReader(open(tmp_path / "cards.csv")))
+    assert [row["preset"] for row in rows] == ["easy", "medium", "hard", "expert"]
+    assert all(row["seeds"] == "6" and 0.0 <= float(row["random_success"]) <= 1.0 for row in rows)
+    steps = [float(row["mean_optimal_steps"]) for row in rows]
+    assert steps == sorted(steps) and steps[0] > 0
+    assert (tmp_path / "cards.md").read_text().strip() in printed
+
+
+def test_cards_reject_a_bad_seed_count(tmp_path, capsys):
+    assert main(["cards", "--env", "TextCraft", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert "--seeds must be a positive integer" in capsys.readouterr().err

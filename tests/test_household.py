@@ -13,7 +13,7 @@ from llm_gym.families.household import (
     HouseholdConfig,
     generate_task,
 )
-from llm_gym.testing import oracle_text, run_oracle_episode
+from llm_gym.testing import check_reference_difficulty, oracle_text, run_oracle_episode
 
 ENV_ID = "llm_gym/Household-v0"
 SMALL = {"receptacles": 6, "objects": 2, "closed_share": 0.6}
@@ -271,3 +271,12 @@ def test_fast_native_text_equals_the_grammar_rendering():
             _, _, terminated, truncated, info = env.step(chooser.choice(info["admissible_actions"]))
             if terminated or truncated:
                 break
+
+
+@pytest.mark.slow
+def test_difficulty_holds_for_reference_policies_on_300_seeds():
+    def make(**kwargs):
+        return gym.make(ENV_ID, **kwargs)
+
+    rates = check_reference_difficulty(make, list(PRESETS), list(range(300)))
+    assert set(rates) == set(PRESETS)

@@ -1,9 +1,12 @@
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import llm_gym
-from llm_gym.families.textcraft import PRESETS, THEMES, TextCraftConfig, generate_task
-from llm_gym.testing import run_oracle_episode
+from llm_gym.families.textcraft import GET_AMOUNTS, PRESETS, THEMES, TextCraftConfig, generate_task
+from llm_gym.testing import check_reference_difficulty, run_oracle_episode
+
+ENV_ID = "llm_gym/TextCraft-v0"
 
 
 def test_generator_is_pure_and_themes_share_structure():
@@ -106,3 +109,39 @@ def test_bad_constructor_arguments_name_the_allowed_values():
     with pytest.raises(ValueError, match="max_turns"):
         gym.make("llm_gym/TextCraft-v0", max_turns=0)
     assert llm_gym.describe("TextCraft")["themes"] == list(THEMES)
+
+
+@pytest.mark.slow
+def test_difficulty_holds_for_reference_policies_on_300_seeds():
+    def make(**kwargs):
+        return gym.make(ENV_ID, **kwargs)
+
+    rates = check_reference_difficulty(make, list(PRESETS), list(range(300)))
+    assert set(rates) == set(PRESETS)
+
+
+def test_oracle_answers_after_the_task_is_done():
+    env = gym.make(ENV_ID)
+    result = run_oracle_episode(env, seed=0)
+    assert result["outcome"] == "success"
+    command = env.unwrapped.oracle_action()
+    assert env.step(env.unwrapped.format_command(command))[4]["action_status"] == "illegal"
+
+
+@pytest.mark.parametrize("task_seed", [np.int64(3), np.uint16(3), 3])
+def test_task_seed_takes_any_integer_scalar(task_seed):
+    env = gym.make(ENV_ID)
+    assert env.reset(options={"task_seed": task_seed})[1]["task_id"].endswith(":3")
+
+
+@pytest.mark.parametrize("task_seed", [True, 2.5, "3", -1, np.array([3])])
+def test_task_seed_rejects_what_is_not_a_non_negative_integer(task_seed):
+    with pytest.raises(ValueError, match="task_seed"):
+        gym.make(ENV_ID).reset(options={"task_seed": task_seed})
+
+
+def test_every_base_item_lists_every_get_amount():
+    env = gym.make(ENV_ID, difficulty="easy")
+    info = env.reset(seed=0)[1]
+    gets = [action for action in info["admissible_actions"] if action.startswith("get ")]
+    assert len(gets) == len(env.unwrapped.task.base_items) * len(GET_AMOUNTS)
