@@ -188,8 +188,13 @@ class TextEnv(gym.Env[str, str]):
             task_seed = int(self.np_random.integers(0, 2**31 - 1))
         else:
             task_seed = checked_index(task_seed, "options['task_seed']")
-        self.task_seed = task_seed
-        self.task = self.generate_task(task_seed, self.config, self.theme)
+        task = self.generate_task(task_seed, self.config, self.theme)
+        if task.optimal_steps > self.max_turns:
+            raise ValueError(
+                f"{self.family} task {task_seed} needs {task.optimal_steps} steps (optimal_steps) but "
+                f"max_turns = {self.max_turns}; raise max_turns or ease the knobs"
+            )
+        self.task_seed, self.task = task_seed, task
         self.task_id = f"{self.family}:{self.config.fingerprint()}:{self.theme}:{task_seed}"
         self.entities = tuple(self.task.entities)
         self.turn = 0

@@ -145,3 +145,9 @@ def test_every_base_item_lists_every_get_amount():
     info = env.reset(seed=0)[1]
     gets = [action for action in info["admissible_actions"] if action.startswith("get ")]
     assert len(gets) == len(env.unwrapped.task.base_items) * len(GET_AMOUNTS)
+
+
+def test_max_turns_below_the_optimum_is_a_value_error_naming_both():
+    env = gym.make(ENV_ID, difficulty="expert", max_turns=3)
+    with pytest.raises(ValueError, match=r"TextCraft task 0 needs \d+ steps \(optimal_steps\) but max_turns = 3"):
+        env.reset(options={"task_seed": 0})

@@ -761,10 +761,6 @@ class SearchQAEnv(TextEnv):
         return parsed
 
     def _start(self, task: SearchQATask) -> str:
-        if task.optimal_steps > self.max_turns:
-            raise ValueError(
-                f"SearchQA task {task.seed} needs {task.optimal_steps} steps (optimal_steps) but max_turns = {self.max_turns}"
-            )
         self.seen: set[int] = set()
         self._mask = 0  # self.seen as a bit mask: the state the search graph plans over
         self.wrong_answers = 0
