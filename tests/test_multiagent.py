@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
+import itertools
 import json
+import types
 import warnings
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from pettingzoo.test import api_test, parallel_api_test, seed_test
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.test import api_test, max_cycles_test, parallel_api_test, performance_benchmark, render_test, seed_test
 from pettingzoo.utils.conversions import parallel_to_aec
+from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 import llm_gym.multiagent as ma
 from llm_gym.grammar import Command
+from llm_gym.multiagent import blotto, guide, poker
 from llm_gym.multiagent.guide import FOLLOWER, GUIDE
 from llm_gym.multiagent.play import CLEAR_SCREEN
 from llm_gym.multiagent.poker import HeuristicPoker, PokerEnv
@@ -262,3 +268,34 @@ def test_games_refuse_a_bad_turn_limit_or_render_mode(name):
         ma.make(name, render_mode="rgb_array")
     with pytest.raises(ValueError, match="Unknown render_mode 'rgb_array'"):
         ma.SeatEnv(ma.make(name), "player_0", {"player_1": lambda observation, info: ""}, render_mode="rgb_array")
+
+
+# ----- PettingZoo's conventions for game modules ---------------------------------------------
+
+
+GAME_MODULES = [poker, guide, blotto]
+
+
+@pytest.mark.parametrize("module", GAME_MODULES, ids=lambda module: module.__name__.rsplit(".", 1)[1])
+def test_game_modules_pass_pettingzoo_api_render_and_benchmark_tests(module, monkeypatch):
+    assert isinstance(module.raw_env(), AECEnv) and not isinstance(module.raw_env(), OrderEnforcingWrapper)
+    assert isinstance(module.env(), OrderEnforcingWrapper)
+    # The benchmark runs for five seconds of wall clock; a clock that ticks half a second per
+    # reading makes it play about ten cycles instead.
+    clock = itertools.count(0.0, 0.5)
+    monkeypatch.setattr(importlib.import_module("pettingzoo.test.performance_benchmark"), "time",
+                        types.SimpleNamespace(time=lambda: next(clock)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        api_test(module.env(), num_cycles=20)
+        render_test(module.env)
+        performance_benchmark(module.env())
+
+
+def test_blotto_module_has_a_parallel_env_that_passes_max_cycles_test():
+    assert isinstance(blotto.parallel_env(), ParallelEnv)
+    assert not hasattr(poker, "parallel_env") and not hasattr(guide, "parallel_env")  # turn-based games
+    max_cycles_test(blotto)
+    assert blotto.env(max_cycles=6).unwrapped.max_turns == 6
+    with pytest.raises(ValueError, match="max_cycles or max_turns, not both"):
+        blotto.parallel_env(max_cycles=4, max_turns=5)

@@ -105,6 +105,20 @@ def test_a_hand_plays_to_a_zero_sum_end_with_outcomes():
     assert not env.agents
 
 
+def test_render_shows_every_seat_before_and_after_the_hand_ends():
+    env = PokerEnv(difficulty="kuhn", render_mode="ansi")
+    assert env.render() is None  # nothing to show before reset
+    env.reset(seed=0)
+    assert env.render().count("== player_") == 2
+    env.step("check")
+    env.step("check")  # showdown
+    for agent in env.agent_iter():
+        env.step(None)  # the dead steps empty env.agents
+    final = env.render()
+    assert not env.agents and final.count("== player_") == 2
+    assert "Showdown: your opponent shows" in final and "Your move" not in final
+
+
 def test_hidden_cards_stay_hidden_until_showdown():
     for seed in range(30):
         env = PokerEnv(difficulty="kuhn")

@@ -242,9 +242,11 @@ class TextGame(AECEnv):
         return observation
 
     def render(self) -> str | None:
-        if not self.agents:
+        """Every seated agent's observation; after the game, every agent's last one (``None`` before ``reset``)."""
+        if self._rng is None:
             return None
-        text = "\n\n".join(f"== {agent} ==\n{self.observe(agent)['text']}" for agent in self.agents)
+        seated = self.agents or self.possible_agents
+        text = "\n\n".join(f"== {agent} ==\n{self.observe(agent)['text']}" for agent in seated)
         if self.render_mode == "human":
             print(text)
             return None

@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from pettingzoo import ParallelEnv
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec_wrapper
+from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 from llm_gym.core import checked_max_turns, checked_render_mode
 from llm_gym.difficulty import Config, knob, resolve_difficulty
@@ -307,6 +309,35 @@ class BlottoEnv(ParallelEnv):
             "presets": {name: config.as_dict() for name, config in PRESETS.items()},
             "commands": "send <n> <n> ...: one count per field",
         }
+
+
+def parallel_env(max_cycles: int | None = None, **kwargs: Any) -> BlottoEnv:
+    """``BlottoEnv(**kwargs)``, the game's native Parallel API, as PettingZoo's game modules name it.
+
+    ``max_cycles`` is PettingZoo's name for ``max_turns`` (one cycle is one simultaneous step);
+    give one or the other.
+
+    Example:
+        >>> from llm_gym.multiagent import blotto
+        >>> game = blotto.parallel_env(max_cycles=4)
+        >>> game.max_turns
+        4
+    """
+    if max_cycles is not None:
+        if kwargs.get("max_turns") is not None:
+            raise ValueError(f"Give max_cycles or max_turns, not both (got {max_cycles!r} and {kwargs['max_turns']!r})")
+        kwargs["max_turns"] = max_cycles
+    return BlottoEnv(**kwargs)
+
+
+def raw_env(max_cycles: int | None = None, **kwargs: Any) -> AECEnv:
+    """``parallel_env(...)`` converted to PettingZoo's AEC API, one player after the other."""
+    return parallel_to_aec_wrapper(parallel_env(max_cycles, **kwargs))
+
+
+def env(max_cycles: int | None = None, **kwargs: Any) -> AECEnv:
+    """The AEC game as PettingZoo's game modules give it: ``raw_env(...)`` with its order enforced."""
+    return OrderEnforcingWrapper(raw_env(max_cycles, **kwargs))
 
 
 def _sign(value: int) -> int:

@@ -25,6 +25,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from pettingzoo import AECEnv
+from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
 from llm_gym.multiagent.base import TextGame, Turn
@@ -200,6 +202,16 @@ class GuideFollowerEnv(TextGame):
             "commands": {GUIDE: [{"verb": spec.verb, "syntax": spec.syntax} for spec in GUIDE_GRAMMAR],
                          FOLLOWER: "the commands of the environment played (env_id)"},
         }
+
+
+def raw_env(**kwargs: Any) -> GuideFollowerEnv:
+    """``GuideFollowerEnv(**kwargs)``: PettingZoo's name for a game module's unwrapped AEC environment."""
+    return GuideFollowerEnv(**kwargs)
+
+
+def env(**kwargs: Any) -> AECEnv:
+    """The game as PettingZoo's game modules give it: ``raw_env(**kwargs)`` with its order enforced."""
+    return OrderEnforcingWrapper(raw_env(**kwargs))
 
 
 # ----- scripted policies ----------------------------------------------------------------------

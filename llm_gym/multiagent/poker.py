@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from pettingzoo import AECEnv
+from pettingzoo.utils.wrappers import OrderEnforcingWrapper
+
 from llm_gym.difficulty import Config, knob, resolve_difficulty
 from llm_gym.grammar import Command, CommandSpec, Grammar
 from llm_gym.multiagent.base import TextGame, Turn
@@ -353,6 +356,24 @@ class PokerEnv(TextGame):
             "presets": {name: config.as_dict() for name, config in PRESETS.items()},
             "commands": [{"verb": spec.verb, "syntax": spec.syntax, "description": spec.description} for spec in GRAMMAR],
         }
+
+
+def raw_env(**kwargs: Any) -> PokerEnv:
+    """``PokerEnv(**kwargs)``: PettingZoo's name for a game module's unwrapped AEC environment."""
+    return PokerEnv(**kwargs)
+
+
+def env(**kwargs: Any) -> AECEnv:
+    """The game as PettingZoo's game modules give it: ``raw_env(**kwargs)`` with its order enforced.
+
+    Example:
+        >>> from llm_gym.multiagent import poker
+        >>> game = poker.env(difficulty="leduc", render_mode="ansi")
+        >>> game.reset(seed=0)
+        >>> game.agent_selection
+        'player_0'
+    """
+    return OrderEnforcingWrapper(raw_env(**kwargs))
 
 
 def _third_person(verb: str) -> str:
