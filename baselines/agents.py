@@ -10,6 +10,7 @@ import random
 from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
+from llm_gym.presentation import presentation_of
 
 
 @runtime_checkable
@@ -54,7 +55,7 @@ class OracleAgent:
         self.env = env
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
-        return self.env.get_wrapper_attr("format_command")(self.env.unwrapped.oracle_action())
+        return presentation_of(self.env).format_command(self.env.unwrapped.oracle_action())
 
 
 BUILTIN_AGENTS = ("random", "oracle")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from typing import Any, Sequence
+from llm_gym.presentation import presentation_of
 
 
 @dataclasses.dataclass
@@ -214,7 +215,7 @@ def play_batch(model, codec: ChatCodec, episodes: list[Episode], max_new_tokens:
 def oracle_episode(env, codec: ChatCodec, task_seed: int, noise: float, rng: random.Random, max_tokens: int = 2048) -> Episode:
     """An episode written by the oracle, with a random admissible command instead w.p. ``noise``."""
     episode = start_episode(env, codec, task_seed, 0)
-    format_command = env.get_wrapper_attr("format_command")
+    format_command = presentation_of(env).format_command
     while not episode.done:
         base = env.unwrapped
         command = rng.choice(base.admissible_commands()) if rng.random() < noise else base.oracle_action()

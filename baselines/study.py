@@ -42,7 +42,7 @@ class StudyConfig:
     interface_shift: str = "json+tagged"  # axis 4: an llm_gym.wrappers interface preset
     semantic_shift: str = "made-up"  # axis 4: another theme of the base family
     knobs: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # per family, over every preset
-    max_turns: dict[str, int] = dataclasses.field(default_factory=dict)  # per family
+    max_turns: dict[str, int | dict[str, int]] = dataclasses.field(default_factory=dict)  # per family, or per family and preset
     trainer: dict[str, Any] = dataclasses.field(default_factory=dict)  # trainer.Args fields for every run
     shift_episodes: int = 4
 
@@ -82,7 +82,7 @@ QUICK = {
     "families": ("llm_gym/TextCraft-v0", "llm_gym/BabyAI-v0"),
     "difficulties": ("easy", "medium", "hard"),
     "knobs": {"llm_gym/TextCraft-v0": {"distractors": 0}},
-    "max_turns": {"llm_gym/TextCraft-v0": 4, "llm_gym/BabyAI-v0": 4},
+    "max_turns": {"llm_gym/TextCraft-v0": {"easy": 4}, "llm_gym/BabyAI-v0": {"easy": 8}},
     "trainer": {
         "tiny_hidden": 64, "tiny_layers": 2, "tiny_vocab": 512, "warm_steps": 700, "warm_batch": 16,
         "warm_noise": 0.1, "lr": 1e-3, "iterations": 16, "groups": 8, "group_size": 8, "eval_seeds": 32,
@@ -98,7 +98,10 @@ QUICK = {
 def cell(config: StudyConfig, family: str, preset: str, interface: str | None = None, theme: str | None = None) -> trainer.Cell:
     knobs = config.knobs.get(family)
     difficulty: Any = {"preset": preset, **knobs} if knobs else preset
-    return trainer.Cell(env_id=family, difficulty=difficulty, interface=interface, theme=theme, max_turns=config.max_turns.get(family))
+    turns = config.max_turns.get(family)
+    if isinstance(turns, dict):
+        turns = turns.get(preset)
+    return trainer.Cell(env_id=family, difficulty=difficulty, interface=interface, theme=theme, max_turns=turns)
 
 
 def shift_cells(config: StudyConfig) -> dict[str, trainer.Cell]:

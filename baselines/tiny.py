@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 from typing import Any, Iterable
+from llm_gym.presentation import presentation_of
 
 PAD, EOT, IM_START, IM_END = "<|pad|>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 
@@ -41,7 +42,7 @@ def env_corpus(envs: Iterable[Any], episodes: int, seed: int) -> list[str]:
     rng = random.Random(f"tiny-corpus/{seed}")
     lines: list[str] = ["system", "user", "assistant"] * 100  # the chat template's role names
     for env in envs:
-        format_command = env.get_wrapper_attr("format_command")
+        format_command = presentation_of(env).format_command
         for _ in range(episodes):
             observation, _ = env.reset(seed=rng.randrange(2**31))
             lines.append(observation)

@@ -11,6 +11,7 @@ import time
 import llm_gym
 from llm_gym.registry import env_class
 from llm_gym.wrappers import make
+from llm_gym.presentation import presentation_of
 
 STACKS = [
     (None, None),
@@ -24,7 +25,7 @@ STACKS = [
 def steps_per_second(env_id: str, interface: str | None, semantics: str | None, episodes: int) -> tuple[float, float]:
     preset = list(env_class(env_id).presets)[1]
     env = make(env_id, interface=interface, semantics=semantics, difficulty=preset)
-    write = env.get_wrapper_attr("format_command")
+    write = presentation_of(env).format_command
     env.reset(seed=0)  # warm caches (TextWorld compiles a game once)
     steps, resets, start = 0, 0.0, time.perf_counter()
     for seed in range(episodes):

@@ -1,17 +1,24 @@
 """The contract every single-agent llm-gym environment keeps, as one base class.
 
-A family subclasses ``TextEnv`` and supplies four things, read top to bottom in its module:
+A family subclasses ``TextEnv``, declares ``family``, ``config_class``, ``presets``, ``themes``,
+``grammar`` and ``rules`` (and ``native_action_list`` if it lists actions), and implements,
+read top to bottom in its module:
 
-1. a task generator, ``generate_task(seed, config, theme)``: a pure function returning a frozen
-   task that records ``optimal_steps`` and ``entities``;
+1. the task generator ``generate_task(seed, config, theme)``: a pure function returning a frozen
+   task that records ``optimal_steps`` (exact, by search; ``optimal_exact = False`` on the task
+   where the search ran out) and ``entities``; and ``default_max_turns(config)``;
 2. dynamics on canonical ``Command``s: ``_start(task)`` and ``_transition(command)``;
-3. what the agent perceives, as a structured ``_view()`` (a JSON-ready dict with ``feedback``),
-   and its native prose, ``render_view(view, first=...)``;
+3. what the agent perceives: a structured ``_view()`` (a JSON-ready dict with ``feedback``) and
+   its native prose ``render_view(view, first)``;
 4. ``_admissible()`` and ``_oracle()``.
+
+A family may also override, with faster equivalents of the defaults: ``_admissible_texts()`` and
+``_action_line()`` (cached native texts), ``parse_action``/``format_command`` (a lookup table
+before the grammar), ``state_key()`` (a canonical digest for search), and ``shared_on_copy``.
 
 The base class does the rest the same way for every family: seeding, parsing through the
 family's ``Grammar``, the ``action_status`` of bad actions, the turn limit as ``truncated``, the
-``info`` keys, and the instructions shown on the first turn.
+``info`` keys, copying, and the observation, joined by the native ``Presentation``.
 """
 
 from __future__ import annotations
@@ -28,11 +35,11 @@ from gymnasium.error import ResetNeeded
 
 from llm_gym.difficulty import Config, resolve_difficulty
 from llm_gym.grammar import Command, Grammar, ParseError
-from llm_gym.spaces import TextSpace, to_printable
+from llm_gym.presentation import Presentation, Presents
+from llm_gym.spaces import TextSpace
 
 ACTION_STATUSES = ("ok", "parse_error", "illegal")
 OUTCOMES = ("running", "success", "failure", "truncated")
-ACTION_LIST_MODES = ("every_turn", "first_turn", "never")
 INFO_KEYS = (
     "admissible_actions",
     "view",
@@ -94,7 +101,7 @@ class Transition:
     score: float | None = None
 
 
-class TextEnv(gym.Env[str, str]):
+class TextEnv(Presents, gym.Env[str, str]):
     """Base class of llm-gym's single-agent text environments.
 
     Args:
@@ -213,7 +220,7 @@ class TextEnv(gym.Env[str, str]):
         if self.outcome != "running":
             transition = Transition("The episode is over. Call reset() to start a new one.", status="illegal")
         else:
-            parsed = self.parse_action(action)
+            parsed = self._checked(action) if isinstance(action, Command) else self.parse_action(action)
             if isinstance(parsed, ParseError):
                 transition = Transition(parsed.message, status="parse_error")
             else:
@@ -271,24 +278,28 @@ class TextEnv(gym.Env[str, str]):
         return self._admissible()
 
     def parse_action(self, text: Any) -> Command | ParseError:
-        """The native interface's parser; wrappers replace it with their own."""
-        return self.grammar.parse(text)
+        """The native reader of an action; a canonical ``Command`` passes as it is."""
+        return text if isinstance(text, Command) else self.grammar.parse(text)
 
     def format_command(self, command: Command) -> str:
-        """The native interface's writer of ``command``; wrappers replace it with their own."""
+        """The native writer of ``command``."""
         return self.grammar.render(command)
 
     def view(self) -> dict[str, Any]:
         return self._view()
 
-    def compose_observation(self, body: str, first: bool, action_list: str | None = None) -> str:
-        """Join instructions (first turn), the rendered view and the action list as configured."""
-        mode = self.native_action_list if action_list is None else action_list
-        parts = [self.instructions, body] if first else [body]
-        if mode == "every_turn" or (mode == "first_turn" and first):
-            actions = ", ".join(self._admissible_texts())
-            parts.append(f"Available actions: {actions}")
-        return to_printable("\n\n".join(part for part in parts if part))
+    @property
+    def presentation(self) -> Presentation:
+        """The family's native interface; interface wrappers change it layer by layer."""
+        return Presentation(
+            grammar=self.grammar,
+            instructions=self.instructions,
+            render_view=self.render_view,
+            action_list=self.native_action_list,
+            action_list_text=self._action_line,
+            format_command=self.format_command,
+            parse_action=self.parse_action,
+        )
 
     def render(self):
         if self.render_mode == "ansi":
@@ -318,10 +329,25 @@ class TextEnv(gym.Env[str, str]):
     def _instructions(self) -> str:
         return f"{self.rules}\n\n{self.grammar.instructions()}".strip()
 
+    def _checked(self, command: Command) -> Command | ParseError:
+        """``command`` if it is a well-formed command of this family's grammar (it round-trips
+        through the native text), else a ``ParseError``: the dynamics only see well-formed ones."""
+        try:
+            well_formed = self.grammar.parse(self.grammar.render(command)) == command
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            well_formed = False
+        if well_formed:
+            return command
+        return ParseError(f"{command!r} is not a command of {self.family}; commands: {self.grammar.syntax_summary()}.")
+
     def _emit(self, first: bool) -> str:
         self._view_cache = self._view()
-        self._observation = self.compose_observation(self.render_view(self._view_cache, first), first)
+        self._observation = self.presentation.compose(self._view_cache, first)
         return self._observation
+
+    def _action_line(self) -> str:
+        """The native "Available actions" block; a family may override it with a cached one."""
+        return "Available actions: " + ", ".join(self._admissible_texts())
 
     def _admissible_texts(self) -> list[str]:
         """``_admissible()`` in native text; a family may override it with a faster equivalent."""

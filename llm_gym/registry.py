@@ -5,6 +5,7 @@ Gymnasium's own registry is the single source of truth: nothing here keeps state
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gymnasium as gym
@@ -13,14 +14,40 @@ from gymnasium.envs.registration import load_env_creator
 NAMESPACE = "llm_gym"
 
 
-def register_family(env_class: type) -> str:
-    """Register ``env_class`` as ``llm_gym/<family>-v0`` and return the id.
+@dataclasses.dataclass(frozen=True)
+class FamilyEntryPoint:
+    """What ``gym.make`` calls for an llm-gym id: the family's env, in the interface stack that
+    ``interface`` and ``semantics`` name (``llm_gym.wrappers.make``'s strings).
 
-    The entry point is a string, so ``gym.make`` imports the family only when it is made.
+    ``target`` is the class as ``"module:Class"``, imported on the first call, so registering
+    imports nothing heavy. The kwargs land in ``env.spec``, so ``gym.make(env.spec)`` and
+    ``gym.make_vec`` build the same stack.
     """
+
+    target: str
+
+    def __call__(self, interface: str | None = None, semantics: str | None = None, **kwargs: Any) -> gym.Env:
+        env = load_env_creator(self.target)(**kwargs)
+        if interface is None and semantics is None:
+            return env
+        from llm_gym.wrappers.presets import wrap
+
+        return wrap(env, interface=interface, semantics=semantics)
+
+
+def register_family(env_class: type) -> str:
+    """Register ``env_class`` as ``llm_gym/<family>-v0`` and return the id."""
     env_id = f"{NAMESPACE}/{env_class.family}-v0"
-    gym.register(id=env_id, entry_point=f"{env_class.__module__}:{env_class.__name__}")
+    gym.register(id=env_id, entry_point=FamilyEntryPoint(f"{env_class.__module__}:{env_class.__name__}"))
     return env_id
+
+
+def entry_target(spec: gym.envs.registration.EnvSpec) -> str | None:
+    """The ``"module:Class"`` that builds ``spec``'s bare env, where there is one."""
+    entry = spec.entry_point
+    if isinstance(entry, FamilyEntryPoint):
+        return entry.target
+    return entry if isinstance(entry, str) else None
 
 
 def env_ids() -> list[str]:
@@ -41,7 +68,7 @@ def resolve_id(name: str) -> str:
 
 def env_class(name: str) -> type:
     """The environment class registered under ``name`` (an id or a family name)."""
-    return load_env_creator(gym.spec(resolve_id(name)).entry_point)
+    return load_env_creator(entry_target(gym.spec(resolve_id(name))))
 
 
 def describe(name: str) -> dict[str, Any]:

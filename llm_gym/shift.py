@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
+from llm_gym.presentation import presentation_of
 
 OBSERVATION_WORD = re.compile(r"[a-z]+")
 _LIST_RANK = {"never": 0, "first_turn": 1, "every_turn": 2}
@@ -84,7 +85,7 @@ class ShiftReport:
 
 def interface_of(env: gym.Env) -> dict[str, str]:
     """The interface an agent meets through ``env``'s stack (native parts named by family)."""
-    from llm_gym.wrappers.base import action_list_mode, describe
+    from llm_gym.wrappers.base import describe
 
     family = env.unwrapped.family
     found = {"observation": f"prose:{family}", "action": f"native:{family}", "history": "none"}
@@ -97,7 +98,7 @@ def interface_of(env: gym.Env) -> dict[str, str]:
             found["action"] = "discrete"
         elif layer["wrapper"] == "ChatHistory":
             found["history"] = "full" if layer["window"] is None else f"window-{layer['window']}"
-    found["action_list"] = action_list_mode(env)
+    found["action_list"] = presentation_of(env).action_list
     return found
 
 
@@ -124,7 +125,7 @@ def profile(config: EnvConfig, episodes: int = 8, seed: int = 0) -> Profile:
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
     env = config.make()
-    write = env.get_wrapper_attr("format_command")
+    write = presentation_of(env).format_command
     entities: set[str] = set()
     words: Counter = Counter()
     steps = []

@@ -30,7 +30,9 @@ import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec, load_env_creator
 
 from llm_gym.core import ACTION_STATUSES, INFO_KEYS, OUTCOMES, TextEnv
-from llm_gym.policies import ADVERSARIAL_POLICIES, REFERENCE_POLICIES, GreedyOverlap, UniformRandom, success_rate
+from llm_gym.policies import ADVERSARIAL_POLICIES, REFERENCE_POLICIES, success_rate
+from llm_gym.presentation import presentation_of
+from llm_gym.registry import entry_target
 
 EnvFactory = Callable[..., gym.Env]
 
@@ -87,7 +89,7 @@ def _factory(env: str | EnvSpec | EnvFactory) -> tuple[EnvFactory, str | None, d
     """A factory taking env kwargs, plus the entry point and kwargs that rebuild it elsewhere."""
     if isinstance(env, (str, EnvSpec)):
         spec = gym.spec(env) if isinstance(env, str) else env
-        entry = spec.entry_point if isinstance(spec.entry_point, str) else None
+        entry = entry_target(spec)
         base_kwargs = dict(spec.kwargs)
 
         def make(**kwargs):
@@ -113,7 +115,7 @@ def _with_difficulty(preset: str | None) -> dict[str, Any]:
 
 def oracle_text(env: gym.Env) -> str:
     """The oracle's next command, written in the interface of ``env``'s outermost wrapper."""
-    return env.get_wrapper_attr("format_command")(env.unwrapped.oracle_action())
+    return presentation_of(env).format_command(env.unwrapped.oracle_action())
 
 
 def run_trajectory(env: gym.Env, seed: int, steps: int, meanwhile: gym.Env | None = None) -> list[Any]:

@@ -15,11 +15,11 @@ def test_every_family_is_registered_under_the_namespace():
 
 
 def test_make_kwargs_land_in_spec_and_info():
-    env = gym.make("llm_gym/TextCraft-v0", difficulty="hard", theme="cooking", max_turns=12)
-    assert env.spec.kwargs == {"difficulty": "hard", "theme": "cooking", "max_turns": 12}
+    env = gym.make("llm_gym/TextCraft-v0", difficulty="hard", theme="cooking", max_turns=60)
+    assert env.spec.kwargs == {"difficulty": "hard", "theme": "cooking", "max_turns": 60}
     _, info = env.reset(seed=0)
     assert info["difficulty"] == {"preset": "hard", **PRESETS["hard"].as_dict()}
-    assert info["theme"] == "cooking" and info["max_turns"] == 12
+    assert info["theme"] == "cooking" and info["max_turns"] == 60
 
 
 def test_difficulty_as_knobs_and_as_config():

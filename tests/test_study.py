@@ -12,7 +12,7 @@ MICRO = {
     "families": ("llm_gym/TextCraft-v0", "llm_gym/Household-v0"),
     "difficulties": ("easy", "hard"),
     "knobs": {"llm_gym/TextCraft-v0": {"distractors": 0}},
-    "max_turns": {"llm_gym/TextCraft-v0": 3, "llm_gym/Household-v0": 3},
+    "max_turns": {"llm_gym/TextCraft-v0": {"easy": 3}, "llm_gym/Household-v0": {"easy": 8}},
     "trainer": {
         "tiny_hidden": 16, "tiny_layers": 1, "tiny_vocab": 300, "warm_steps": 1, "warm_batch": 2,
         "iterations": 2, "groups": 2, "group_size": 2, "eval_seeds": 2, "eval_every": 100,

@@ -530,3 +530,83 @@ def test_discrete_actions_mask_and_space(env_id):
     assert info["admissible_actions"] == list(range(min(count, 64)))
     _, _, _, _, info = env.step(int(np.flatnonzero(info["action_mask"] == 0)[0]) if count < 64 else 64)
     assert info["action_status"] == "parse_error"
+
+
+# ----- gym.make builds stacks; a Command is an action at every layer -------------------------
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("interface,semantics", [("json+toolcall", "made-up"), ("kv+discrete-32", None), (None, "made-up@2")])
+def test_gym_make_builds_the_stack_that_wrap_builds(env_id, interface, semantics):
+    preset = presets(env_id)[0]
+    made = gym.make(env_id, interface=interface, semantics=semantics, difficulty=preset)
+    wrapped = llm_gym.wrappers.wrap(gym.make(env_id, difficulty=preset), interface=interface, semantics=semantics)
+    assert [layer["wrapper"] for layer in describe(made)] == [layer["wrapper"] for layer in describe(wrapped)]
+    assert made.reset(seed=4)[0] == wrapped.reset(seed=4)[0]
+    rebuilt = gym.make(made.spec)
+    assert describe(rebuilt) == describe(made)
+    assert rebuilt.reset(seed=4)[0] == made.reset(seed=4)[0]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_gym_make_vec_takes_interface_and_semantics(mode):
+    envs = gym.make_vec("llm_gym/TextCraft-v0", num_envs=2, vectorization_mode=mode, interface="json+tagged", semantics="made-up")
+    singles = [gym.make("llm_gym/TextCraft-v0", interface="json+tagged", semantics="made-up") for _ in range(2)]
+    observations, _ = envs.reset(seed=5)
+    assert list(observations) == [env.reset(seed=5 + i)[0] for i, env in enumerate(singles)]
+    envs.close()
+
+
+def test_discrete_size_is_set_by_the_interface_string():
+    env = gym.make("llm_gym/TextCraft-v0", interface="discrete-32")
+    assert env.action_space == gym.spaces.Discrete(32)
+    _, info = env.reset(seed=0)
+    assert info["action_mask"].shape == (32,) and env.get_wrapper_attr("action_masks")().shape == (32,)
+    with pytest.raises(ValueError, match="discrete-0"):
+        gym.make("llm_gym/TextCraft-v0", interface="discrete-0")
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("interface,semantics", [(None, None), *STACKS[:8]])
+def test_a_canonical_command_is_a_valid_action_at_every_layer(env_id, interface, semantics):
+    preset = presets(env_id)[0]
+    commands, rewards, statuses, outcome, _, _ = bare_episode(env_id, preset, 0)
+    env = make(env_id, interface=interface, semantics=semantics, difficulty=preset)
+    env.reset(seed=0)
+    seen = []
+    for _ in commands:
+        command = oracle_command(env)
+        _, reward, terminated, truncated, info = env.step(command)
+        seen.append((command, reward, info["action_status"]))
+        if terminated or truncated:
+            break
+    assert seen == list(zip(commands, rewards, statuses)) and info["outcome"] == outcome
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_a_malformed_command_is_a_parse_error_that_changes_nothing(env_id):
+    env = make(env_id, interface="json+toolcall", semantics="made-up", difficulty=presets(env_id)[0])
+    env.reset(seed=0)
+    info = env.step("")[4]  # past the first turn, whose view shows more
+    spec = next(spec for spec in env.unwrapped.grammar.specs if spec.args)
+    for bad in (Command("no such verb"), Command(spec.verb, ("x",) * (len(spec.args) + 1)), Command(spec.verb, (None,) * len(spec.args))):
+        before = (info["view"], info["admissible_actions"])
+        _, reward, terminated, _, info = env.step(bad)
+        assert info["action_status"] == "parse_error" and reward == 0.0 and not terminated, bad
+        assert ({**info["view"], "feedback": before[0]["feedback"]}, info["admissible_actions"]) == before
+
+
+@pytest.mark.parametrize("index", [1, np.int64(1), np.array(1), np.uint8(1)])
+def test_discrete_actions_take_any_integer_scalar(index):
+    env = DiscreteActions(gym.make("llm_gym/TextCraft-v0"), max_actions=64)
+    env.reset(seed=0)
+    assert env.step(index)[4]["action_status"] == "ok"
+
+
+def test_discrete_actions_take_a_torch_scalar_and_refuse_non_integers():
+    torch = pytest.importorskip("torch")
+    env = DiscreteActions(gym.make("llm_gym/TextCraft-v0"), max_actions=64)
+    env.reset(seed=0)
+    assert env.step(torch.tensor(1))[4]["action_status"] == "ok"
+    for bad in (1.0, True, np.bool_(True), torch.tensor(True), np.array([1]), "1"):
+        assert env.step(bad)[4]["action_status"] == "parse_error", bad

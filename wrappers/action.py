@@ -17,75 +17,82 @@ from gymnasium import spaces
 
 from llm_gym.grammar import Command, ParseError
 from llm_gym.wrappers import formats
-from llm_gym.wrappers.base import PresentationWrapper, lookup
-from llm_gym.wrappers.observation import ChatHistory
+from llm_gym.presentation import Presentation, presentation_of
+from llm_gym.wrappers.base import PresentationWrapper, layers
+from llm_gym.wrappers.observation import ActionList, ChatHistory
 
 TEXT_ACTION_FORMATS = ("native", "react", "tagged", "toolcall", "index")
 _UNREADABLE = ""  # sent below for a turn the format could not read: every grammar rejects it
 
 
 class _ActionWrapper(PresentationWrapper):
-    """Shared machinery: read the agent's action, pass native text down, rewrite the info."""
+    """Shared machinery: read the agent's action, pass native text down, rewrite the info.
+
+    A canonical ``Command`` is a valid action at this layer too: it goes down untouched.
+    """
 
     fmt: str
     _instructions: tuple = (None, None, "")  # (instructions below, grammar, ours): a one-entry cache
 
     def _check_stack(self) -> None:
         self.forbid_below((ChatHistory, _ActionWrapper), "the stack's action format is already set")
-        if self.needs_action_list:
-            hidden = lookup(self.env, "action_list_mode", "every_turn")
-            if hidden != "every_turn":
+        if self.numbered:
+            hidden = presentation_of(self.env).action_list
+            if hidden != "every_turn" and any(isinstance(layer, ActionList) for layer in layers(self.env)):
                 raise ValueError(f"The {self.fmt!r} action format needs the actions listed every turn, not {hidden!r}")
 
     @property
-    def needs_action_list(self) -> bool:
+    def numbered(self) -> bool:
         return self.fmt in ("index", "discrete")
 
     @property
-    def grammar(self):
-        """The grammar of the text below (the family's, or ``Reskin``'s renamed one)."""
-        return self.env.get_wrapper_attr("grammar")
+    def presentation(self) -> Presentation:
+        below = presentation_of(self.env)
+        return below.replace(
+            instructions=self._instructions_over(below),
+            action_list="every_turn" if self.numbered else below.action_list,
+            action_list_text=lambda: self._action_list_text(below),
+            format_command=lambda command: self._write(command, below),
+            parse_action=lambda action: self._read(action, below),
+            numbered=self.numbered,
+        )
 
-    def _listed(self) -> list[str]:
+    def _listed(self, below: Presentation) -> list[str]:
         """The current admissible commands as the stack below writes them."""
-        write = self.env.get_wrapper_attr("format_command")
-        return [write(command) for command in self.env.unwrapped.admissible_commands()]
+        return [below.format_command(command) for command in self.env.unwrapped.admissible_commands()]
 
-    def _payload(self, action: Any) -> str | ParseError:
-        listed = self._listed() if self.needs_action_list else None
-        return formats.action_payload(action, self.grammar, self.fmt, actions=listed)
+    def _payload(self, action: Any, below: Presentation) -> str | ParseError:
+        listed = self._listed(below) if self.numbered else None
+        return formats.action_payload(action, below.grammar, self.fmt, actions=listed)
 
-    def format_command(self, command: Command) -> str | int:
-        """Write ``command`` (canonical, as ``oracle_action()`` returns it) as the agent must."""
-        grammar = self.grammar
-        if self.fmt == "toolcall" and grammar is self.env.unwrapped.grammar:  # nothing renamed below
-            return formats.format_action(command, grammar, self.fmt)
-        below = self.env.get_wrapper_attr("format_command")(command)
-        listed = self._listed() if self.needs_action_list else None
-        return formats.format_action(below, grammar, self.fmt, actions=listed)
+    def _write(self, command: Command, below: Presentation) -> str | int:
+        if self.fmt == "toolcall" and below.grammar is self.env.unwrapped.grammar:  # nothing renamed below
+            return formats.format_action(command, below.grammar, self.fmt)
+        listed = self._listed(below) if self.numbered else None
+        return formats.format_action(below.format_command(command), below.grammar, self.fmt, actions=listed)
 
-    def parse_action(self, action: Any) -> Command | ParseError:
-        """Read the agent's action into a canonical ``Command`` (or a ``ParseError``)."""
-        payload = self._payload(action)
-        if isinstance(payload, ParseError):
-            return payload
-        return self.env.get_wrapper_attr("parse_action")(payload)
+    def _read(self, action: Any, below: Presentation) -> Command | ParseError:
+        if isinstance(action, Command):
+            return action
+        payload = self._payload(action, below)
+        return payload if isinstance(payload, ParseError) else below.parse_action(payload)
 
-    def format_action_list(self, commands: list[Command]) -> str:
-        write = self.env.get_wrapper_attr("format_command")
-        return formats.format_action_list([write(command) for command in commands], self.grammar, self.fmt)
+    def _action_list_text(self, below: Presentation) -> str:
+        return formats.format_action_list(self._listed(below), below.grammar, self.fmt)
 
-    @property
-    def instructions(self) -> str:
-        below, grammar = self.env.get_wrapper_attr("instructions"), self.grammar
-        if self._instructions[:2] != (below, grammar):
-            native, ours = grammar.instructions(), formats.format_instructions(grammar, self.fmt)
-            text = below.replace(native, ours) if native in below else f"{below}\n\n{ours}".strip()
-            self._instructions = (below, grammar, text)
+    def _instructions_over(self, below: Presentation) -> str:
+        if self._instructions[:2] != (below.instructions, below.grammar):
+            native, ours = below.grammar.instructions(), formats.format_instructions(below.grammar, self.fmt)
+            text = below.instructions.replace(native, ours) if native in below.instructions else f"{below.instructions}\n\n{ours}".strip()
+            self._instructions = (below.instructions, below.grammar, text)
         return self._instructions[2]
 
     def step(self, action):
-        payload = self._payload(action)
+        below = presentation_of(self.env)
+        if isinstance(action, Command):
+            payload: Command | str | ParseError = action
+        else:
+            payload = self._payload(action, below)
         sent = _UNREADABLE if isinstance(payload, ParseError) else payload
         observation, reward, terminated, truncated, info = self.env.step(sent)
         if isinstance(payload, ParseError) and info["action_status"] == "parse_error":
@@ -93,13 +100,14 @@ class _ActionWrapper(PresentationWrapper):
         return self.present(info, first=False), reward, terminated, truncated, info
 
     def present(self, info: dict[str, Any], first: bool) -> str:
-        if self.needs_action_list:
+        presentation = self.presentation
+        if self.numbered:
             base = 0 if self.fmt == "discrete" else 1
-            written = [position + base for position in range(len(self._listed()))]
+            written = [position + base for position in range(len(self._listed(presentation_of(self.env))))]
             info["admissible_actions"] = written if self.fmt == "discrete" else [str(n) for n in written]
         else:
             commands = self.env.unwrapped.admissible_commands()
-            info["admissible_actions"] = [self.format_command(command) for command in commands]
+            info["admissible_actions"] = [presentation.format_command(command) for command in commands]
         return super().present(info, first)
 
 
@@ -132,13 +140,11 @@ class ActionFormat(_ActionWrapper):
         super().__init__(env, fmt=fmt)
         self.fmt = formats.check_format(fmt, TEXT_ACTION_FORMATS, "action format")
         self.lossless = fmt != "index"
-        if self.needs_action_list:
-            self.action_list_mode = "every_turn"
         self._check_stack()
 
     def tool_schemas(self) -> list[dict]:
         """The OpenAI-style function schemas an agent calls (``toolcall``), from the ``CommandSpec``s."""
-        return self.grammar.tool_schemas()
+        return presentation_of(self.env).grammar.tool_schemas()
 
 
 class DiscreteActions(_ActionWrapper):
@@ -150,19 +156,18 @@ class DiscreteActions(_ActionWrapper):
 
     Example:
         >>> import gymnasium as gym, llm_gym
-        >>> env = DiscreteActions(gym.make("llm_gym/TextCraft-v0"), max_actions=8)
+        >>> env = DiscreteActions(gym.make("llm_gym/TextCraft-v0"), max_actions=64)
         >>> observation, info = env.reset(seed=0)
-        >>> info["action_mask"].tolist()
-        [1, 1, 1, 1, 0, 0, 0, 0]
+        >>> info["action_mask"].sum(), env.action_masks()[:3].tolist()
+        (np.int64(37), [True, True, True])
         >>> observation, reward, terminated, truncated, info = env.step(1)
-        >>> observation
-        'Got 1 cobblestone.\\n\\nAvailable actions:\\n0. inventory\\n1. get 1 cobblestone\\n2. get 1 sugar cane\\n3. get 1 wheat'
+        >>> observation.splitlines()[:5]
+        ['Got 1 cobblestone.', '', 'Available actions:', '0. inventory', '1. get 1 cobblestone']
     """
 
     lossless = False
     shift = "interface"
     fmt = "discrete"
-    action_list_mode = "every_turn"
 
     def __init__(self, env: gym.Env, max_actions: int = 256):
         super().__init__(env, max_actions=max_actions)
@@ -172,15 +177,15 @@ class DiscreteActions(_ActionWrapper):
         self.action_space = spaces.Discrete(max_actions)
         self._check_stack()
 
-    def _listed(self) -> list[str]:
-        return super()._listed()[: self.max_actions]
+    def _listed(self, below: Presentation) -> list[str]:
+        return super()._listed(below)[: self.max_actions]
+
+    def action_masks(self) -> np.ndarray:
+        """The valid indices this turn, as booleans (what sb3-contrib's ``MaskablePPO`` calls)."""
+        mask = np.zeros(self.max_actions, dtype=bool)
+        mask[: len(self._listed(presentation_of(self.env)))] = True
+        return mask
 
     def present(self, info: dict[str, Any], first: bool) -> str:
-        count = len(self._listed())
-        mask = np.zeros(self.max_actions, dtype=np.int8)
-        mask[:count] = 1
-        info["action_mask"] = mask
+        info["action_mask"] = self.action_masks().astype(np.int8)
         return super().present(info, first)
-
-    def format_action_list(self, commands: list[Command]) -> str:
-        return super().format_action_list(commands[: self.max_actions])

@@ -1,21 +1,15 @@
-"""What every llm-gym wrapper shares: its ``lossless``/``shift`` labels, and one way to compose text.
+"""What every llm-gym wrapper shares: its ``lossless``/``shift`` labels and its presentation.
 
-A wrapper stack is read from the outside in through ``env.get_wrapper_attr``: the outermost layer
-that defines a hook wins, and the core environment supplies the native default. The hooks are
+Each layer of a stack has a ``presentation`` (``llm_gym.presentation.Presentation``): the core
+environment's is the family's native interface, and each interface wrapper takes the one below
+(``presentation_of(self.env)``) and returns it changed. A wrapper that changes nothing passes
+the one below through. ``Reskin`` sits below every presentation wrapper and renames the view,
+the instructions and the commands it writes, so the text composed above it is renamed while the
+format's own scaffolding (JSON schema keywords, tags) is left alone.
 
-- ``render_view(view, first)``: the body of an observation (core: the family's prose);
-- ``action_list_mode``: ``"every_turn"``, ``"first_turn"`` or ``"never"`` (core: ``native_action_list``);
-- ``format_command(command)`` / ``parse_action(text)``: the stack's writer and reader of actions;
-- ``format_action_list(commands)``: the "Available actions" block (core: native text on one line);
-- ``instructions``: the rules and the command reference for the stack's action format.
-
-``Reskin`` sits below every presentation wrapper and renames the view, the instructions and the
-commands it writes, so the text composed above it is renamed while the format's own scaffolding
-(JSON schema keywords, tags) is left alone.
-
-Every presentation wrapper rebuilds the observation from ``info["view"]`` with ``compose``, so the
-outermost one shows the whole stack's choices; under a native stack ``compose`` gives the core's
-observation exactly (a test checks it).
+Every presentation wrapper rebuilds the observation from ``info["view"]`` with its
+presentation's ``compose``, so the outermost one shows the whole stack's choices; under a native
+stack it gives the core's observation exactly (a test checks it).
 """
 
 from __future__ import annotations
@@ -24,13 +18,11 @@ from typing import Any
 
 import gymnasium as gym
 
-from llm_gym.spaces import to_printable
-
-SHIFTS = ("interface", "semantic")
-_MISSING = object()
+from llm_gym.grammar import Command, ParseError
+from llm_gym.presentation import Presentation, Presents, presentation_of
 
 
-class LLMGymWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
+class LLMGymWrapper(Presents, gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Base class of llm-gym wrappers: each declares ``lossless`` and ``shift``.
 
     ``lossless`` is True when the agent can see and do exactly what it could before (a pure
@@ -49,6 +41,19 @@ class LLMGymWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def params(self) -> dict[str, Any]:
         """The constructor arguments that make this layer, for ``describe``."""
         return dict(self._saved_kwargs)
+
+    @property
+    def presentation(self) -> Presentation:
+        """This layer's interface; the default passes the one below through unchanged."""
+        return presentation_of(self.env)
+
+    def format_command(self, command: Command) -> Any:
+        """Write ``command`` (canonical, as ``oracle_action()`` returns it) as the whole stack reads it."""
+        return self.presentation.format_command(command)
+
+    def parse_action(self, action: Any) -> Command | ParseError:
+        """Read an action written for the whole stack into a canonical ``Command``."""
+        return self.presentation.parse_action(action)
 
     def render(self):
         """What this layer last showed the agent: printed for ``"human"``, returned for ``"ansi"``."""
@@ -78,39 +83,9 @@ def layers(env: gym.Env) -> list[gym.Env]:
     return found
 
 
-def lookup(env: gym.Env, name: str, default: Any = _MISSING) -> Any:
-    """``env.get_wrapper_attr(name)``, or ``default`` when no layer defines it."""
-    try:
-        return env.get_wrapper_attr(name)
-    except AttributeError:
-        if default is _MISSING:
-            raise
-        return default
-
-
-def action_list_mode(env: gym.Env) -> str:
-    return lookup(env, "action_list_mode", env.unwrapped.native_action_list)
-
-
-def action_list_text(env: gym.Env) -> str:
-    """The "Available actions" block for the current state, as the stack writes it."""
-    commands = env.unwrapped.admissible_commands()
-    custom = lookup(env, "format_action_list", None)
-    if custom is not None:
-        return custom(commands)
-    write = env.get_wrapper_attr("format_command")
-    return "Available actions: " + ", ".join(write(command) for command in commands)
-
-
 def compose(env: gym.Env, view: dict[str, Any], first: bool, *, with_instructions: bool = True) -> str:
-    """The observation text of ``env``'s stack for ``view`` (the same join as the core's)."""
-    mode = action_list_mode(env)
-    parts = [env.get_wrapper_attr("instructions")] if first and with_instructions else []
-    parts.append(env.get_wrapper_attr("render_view")(view, first))
-    if mode == "every_turn" or (mode == "first_turn" and first):
-        parts.append(action_list_text(env))
-    text = "\n\n".join(part for part in parts if part)
-    return to_printable(text)
+    """The observation text of ``env``'s stack for ``view``."""
+    return presentation_of(env).compose(view, first, with_instructions=with_instructions)
 
 
 class PresentationWrapper(LLMGymWrapper):
@@ -126,8 +101,9 @@ class PresentationWrapper(LLMGymWrapper):
 
     def present(self, info: dict[str, Any], first: bool) -> str:
         """Update ``info`` for this stack and return the observation text."""
-        info["instructions"] = self.get_wrapper_attr("instructions")
-        self._last_observation = compose(self, info["view"], first)
+        presentation = self.presentation
+        info["instructions"] = presentation.instructions
+        self._last_observation = presentation.compose(info["view"], first)
         return self._last_observation
 
 

@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -218,14 +219,25 @@ def action_payload(
 
 
 def _choose(choice: Any, actions: Sequence[Command | str], grammar: Grammar, base: int) -> str | ParseError:
-    if isinstance(choice, (bool, np.bool_)) or not isinstance(choice, (int, np.integer)):
+    number = _integer(choice)
+    if number is None:
         return ParseError(f"Expected an action number, got {type(choice).__name__}.")
-    position = int(choice) - base
+    position = number - base
     if not 0 <= position < len(actions):
         return ParseError(
-            f"There is no action numbered {int(choice)}; reply with a number from {base} to {len(actions) - 1 + base}."
+            f"There is no action numbered {number}; reply with a number from {base} to {len(actions) - 1 + base}."
         )
     return _native(actions[position], grammar)
+
+
+def _integer(value: Any) -> int | None:
+    """``value`` as an int when it is an integer scalar (Python, numpy, a 0-d array or tensor)."""
+    if isinstance(value, (bool, np.bool_)) or "bool" in str(getattr(value, "dtype", "")):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 def _read_tool_call(text: str, grammar: Grammar) -> Command | ParseError:

@@ -8,10 +8,10 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from llm_gym.core import ACTION_LIST_MODES
+from llm_gym.presentation import ACTION_LIST_MODES, Presentation, presentation_of
 from llm_gym.spaces import TextSpace, to_printable
 from llm_gym.wrappers import formats
-from llm_gym.wrappers.base import LLMGymWrapper, PresentationWrapper, compose, lookup
+from llm_gym.wrappers.base import LLMGymWrapper, PresentationWrapper, compose
 
 _MODE_RANK = {"never": 0, "first_turn": 1, "every_turn": 2}
 
@@ -38,7 +38,12 @@ class ObservationFormat(PresentationWrapper):
         self.fmt = formats.check_format(fmt, formats.OBSERVATION_FORMATS, "observation format")
         self.forbid_below((ChatHistory, ObservationFormat), "the stack's observation format is already set")
 
+    @property
+    def presentation(self) -> Presentation:
+        return presentation_of(self.env).replace(render_view=self.render_view)
+
     def render_view(self, view: dict[str, Any], first: bool) -> str:
+        """The body of an observation in this format (``prose`` is the family's own)."""
         return formats.render_view(view, self.fmt, first=first, prose=self.env.unwrapped.render_view)
 
 
@@ -52,19 +57,23 @@ class ActionList(PresentationWrapper):
         >>> import gymnasium as gym, llm_gym
         >>> env = ActionList(gym.make("llm_gym/TextCraft-v0"), "every_turn")
         >>> observation, info = env.reset(seed=0)
-        >>> observation.splitlines()[-1]
-        'Available actions: inventory, get 1 cobblestone, get 1 sugar cane, get 1 wheat'
+        >>> observation.splitlines()[-1].split(", ")[:3]
+        ['Available actions: inventory', 'get 1 cobblestone', 'get 2 cobblestone']
     """
 
     shift = "interface"
 
     def __init__(self, env: gym.Env, mode: str = "every_turn"):
         super().__init__(env, mode=mode)
-        self.action_list_mode = formats.check_format(mode, ACTION_LIST_MODES, "action list mode")
+        self.mode = formats.check_format(mode, ACTION_LIST_MODES, "action list mode")
         self.forbid_below((ChatHistory, ActionList), "the stack's action list visibility is already set")
-        if mode != "every_turn" and lookup(self.env, "needs_action_list", False):
+        if mode != "every_turn" and presentation_of(env).numbered:
             raise ValueError(f"ActionList({mode!r}) hides actions that the stack's action format picks by number")
         self.lossless = _MODE_RANK[mode] >= _MODE_RANK[env.unwrapped.native_action_list]
+
+    @property
+    def presentation(self) -> Presentation:
+        return presentation_of(self.env).replace(action_list=self.mode)
 
 
 def chat_space() -> spaces.Sequence:
@@ -109,7 +118,7 @@ class ChatHistory(LLMGymWrapper):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         _, info = self.env.reset(seed=seed, options=options)
-        system = to_printable(self.env.get_wrapper_attr("instructions"))
+        system = to_printable(presentation_of(self.env).instructions)
         self._messages = [
             {"role": "system", "content": system},
             {"role": "user", "content": compose(self.env, info["view"], True, with_instructions=False)},

@@ -3,7 +3,8 @@
 ``interface`` is ``+``-joined tokens, at most one of each kind, in any order:
 
 - observation format: ``prose``, ``json``, ``markdown``, ``kv``;
-- action format: ``native``, ``react``, ``tagged``, ``toolcall``, ``index``, ``discrete``;
+- action format: ``native``, ``react``, ``tagged``, ``toolcall``, ``index``, ``discrete``
+  (``discrete-<n>``: at most n actions, ``Discrete(n)``; 256 by default);
 - action list: ``actions-every``, ``actions-first``, ``actions-never``;
 - chat history: ``history`` (whole), ``history-<k>`` (the last k turns).
 
@@ -35,7 +36,7 @@ from llm_gym.wrappers.reskin import Reskin
 
 _ACTION_LIST_TOKENS = {"actions-every": "every_turn", "actions-first": "first_turn", "actions-never": "never"}
 ACTION_TOKENS = (*TEXT_ACTION_FORMATS, "discrete")
-INTERFACE_TOKENS = (*OBSERVATION_FORMATS, *ACTION_TOKENS, *_ACTION_LIST_TOKENS, "history", "history-<k>")
+INTERFACE_TOKENS = (*OBSERVATION_FORMATS, *ACTION_TOKENS, "discrete-<n>", *_ACTION_LIST_TOKENS, "history", "history-<k>")
 
 # A spread of stacks used in the docs and the tests; any other valid string works too.
 EXAMPLE_INTERFACES = ("prose+native", "json+toolcall", "markdown+react", "kv+tagged", "prose+index", "json+discrete")
@@ -50,6 +51,8 @@ def parse_interface(interface: str | None) -> dict[str, Any]:
         if token in OBSERVATION_FORMATS:
             kind, value = "observation", token
         elif token in ACTION_TOKENS:
+            kind, value = "action", token
+        elif token.startswith("discrete-") and token[9:].isdigit() and int(token[9:]) > 0:
             kind, value = "action", token
         elif token in _ACTION_LIST_TOKENS:
             kind, value = "action_list", _ACTION_LIST_TOKENS[token]
@@ -86,8 +89,9 @@ def wrap(env: gym.Env, interface: str | None = None, semantics: str | None = Non
     if "action_list" in parts:
         env = ActionList(env, parts["action_list"])
     action = parts.get("action", "native")
-    if action == "discrete":
-        env = DiscreteActions(env)
+    if action.startswith("discrete"):
+        _, _, count = action.partition("-")
+        env = DiscreteActions(env, max_actions=int(count or 256))
     elif action != "native":
         env = ActionFormat(env, action)
     if "history" in parts:
@@ -96,14 +100,14 @@ def wrap(env: gym.Env, interface: str | None = None, semantics: str | None = Non
 
 
 def make(env_id: str, interface: str | None = None, semantics: str | None = None, **kwargs: Any) -> gym.Env:
-    """``gym.make(env_id, **kwargs)`` wrapped in a named stack.
+    """``gym.make(env_id, interface=..., semantics=..., **kwargs)``, accepting a family name too.
 
-    ``env_id`` may be a full id or a family name. ``prose`` and ``native`` add no layer, since they
-    are what the environment already does.
+    ``prose`` and ``native`` add no layer, since they are what the environment already does.
     """
     from llm_gym.registry import resolve_id
 
-    return wrap(gym.make(resolve_id(env_id), **kwargs), interface=interface, semantics=semantics)
+    stack = {key: value for key, value in (("interface", interface), ("semantics", semantics)) if value is not None}
+    return gym.make(resolve_id(env_id), **stack, **kwargs)
 
 
 __all__ = ["EXAMPLE_INTERFACES", "describe", "make", "parse_interface", "parse_semantics", "wrap"]

@@ -19,7 +19,8 @@ from typing import Any
 
 import gymnasium as gym
 
-from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
+from llm_gym.grammar import Arg, Command, CommandSpec, Grammar
+from llm_gym.presentation import Presentation, presentation_of
 from llm_gym.themes import made_up_word
 from llm_gym.wrappers import formats
 from llm_gym.wrappers.base import LLMGymWrapper
@@ -261,23 +262,28 @@ class Reskin(LLMGymWrapper):
         allowed = ["made-up", *[t for t in core.themes if t != "made-up"], "<Family>:<theme>", "a list of names"]
         raise ValueError(f"Unknown Reskin vocabulary {self.vocabulary!r}; allowed: {allowed}")
 
-    # ----- the stack hooks --------------------------------------------------------------------
+    # ----- the presentation ------------------------------------------------------------------
 
     @property
     def grammar(self) -> Grammar:
         """The family's grammar with this task's names (what a writer above must use)."""
         return self._grammar
 
-    def format_command(self, command: Command) -> str | int:
-        written = self.env.get_wrapper_attr("format_command")(command)
+    @property
+    def presentation(self) -> Presentation:
+        below = presentation_of(self.env)
+        return below.replace(
+            grammar=self._grammar,
+            instructions=self._renamed_instructions(below.instructions),
+            format_command=lambda command: self._write(command, below),
+            parse_action=lambda action: below.parse_action(self._read(action)),
+        )
+
+    def _write(self, command: Command, below: Presentation) -> Any:
+        written = below.format_command(command)
         return self.lexicon.forward(written) if isinstance(written, str) else written
 
-    def parse_action(self, action: Any) -> Command | ParseError:
-        return self.env.get_wrapper_attr("parse_action")(self._read(action))
-
-    @property
-    def instructions(self) -> str:
-        below = self.env.get_wrapper_attr("instructions")
+    def _renamed_instructions(self, below: str) -> str:
         if self._instructions[:2] != (self.lexicon, below):
             self._instructions = (self.lexicon, below, self.lexicon.forward(below))
         return self._instructions[2]
@@ -296,6 +302,7 @@ class Reskin(LLMGymWrapper):
         return observation, reward, terminated, truncated, info
 
     def _read(self, action: Any) -> Any:
+        """Renamed text back to the names below; a canonical ``Command`` is already in them."""
         return self.lexicon.inverse(action) if isinstance(action, str) else action
 
     def _rename(self, observation: str, info: dict[str, Any]) -> tuple[str, dict[str, Any]]:
