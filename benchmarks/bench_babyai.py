@@ -6,9 +6,10 @@ For each preset, a walk of legal primitive actions is drawn on our env (action l
 same machine load, timed in CPU time of this thread (time.thread_time), so that other processes
 on a shared machine do not count. Prints the median per-step times and the median of the
 per-block ratios ours/raw (target <= 1.3), unwrapped and through ``gym.make``; then (wall clock)
-the high-level step, per primitive action it runs, and reset times.
+the high-level step, per primitive action it runs, and median reset times on fresh seeds
+against minigrid's own reset (the same level kwargs, and BossLevel; target: ours <= 3x BossLevel).
 
-Run: python benchmarks/bench_babyai.py [--rounds 15] [--steps 200]
+Run: python benchmarks/bench_babyai.py [--rounds 15] [--steps 200] [--resets 30]
 """
 
 from __future__ import annotations
@@ -108,18 +109,42 @@ def high_level(preset: str, episodes: int) -> dict[str, float]:
     return {"step_ms": elapsed / steps * 1e3, "per_primitive_us": elapsed / primitives * 1e6}
 
 
-def resets(preset: str, count: int) -> float:
+def resets(preset: str, count: int) -> dict[str, float]:
+    """Median reset times: ours on fresh seeds (task generation: the level and its optimum), and
+    minigrid's own reset of the same level kwargs and of BossLevel, wall clock, interleaved."""
+    from minigrid.envs.babyai.core.levelgen import LevelGen
+
     env = gym.make("llm_gym/BabyAI-v0", difficulty=preset)
-    start = time.perf_counter()
+    raw = LevelGen(**env.unwrapped.config.level_kwargs())
+    boss = gym.make("BabyAI-BossLevel-v0").unwrapped
+    ours, same, bosses, exact = [], [], [], 0
     for seed in range(count):
-        env.reset(seed=seed)
-    return (time.perf_counter() - start) / count * 1e3
+        start = time.perf_counter()
+        _, info = env.reset(seed=seed)
+        middle = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            raw.reset(seed=seed)
+            later = time.perf_counter()
+            boss.reset(seed=seed)
+        end = time.perf_counter()
+        ours.append(middle - start)
+        same.append(later - middle)
+        bosses.append(end - later)
+        exact += info["optimal_exact"]
+    return {
+        "ours_ms": statistics.median(ours) * 1e3,
+        "raw_ms": statistics.median(same) * 1e3,
+        "boss_ms": statistics.median(bosses) * 1e3,
+        "max_ms": max(ours) * 1e3,
+        "exact": exact / count,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--resets", type=int, default=30)
     args = parser.parse_args()
     print("primitive step, ours vs minigrid's, same level and actions (median of per-block ratios)")
     for wrapped in (False, True):
@@ -134,9 +159,14 @@ def main() -> None:
     for preset in PRESETS:
         row = high_level(preset, 5)
         print(f"  {preset:7s} {row['step_ms']:6.2f} ms/step, {row['per_primitive_us']:6.1f} us per primitive run")
-    print("reset (task generation runs the oracle once to record optimal_steps)")
+    print("reset, median over fresh seeds (task generation searches for the optimum), vs minigrid's reset")
     for preset in PRESETS:
-        print(f"  {preset:7s} {resets(preset, 10):7.1f} ms")
+        row = resets(preset, args.resets)
+        print(
+            f"  {preset:7s} ours={row['ours_ms']:7.1f} ms (max {row['max_ms']:6.0f}) raw same level={row['raw_ms']:5.1f} ms "
+            f"raw BossLevel={row['boss_ms']:5.1f} ms ratio={row['ours_ms'] / row['boss_ms']:5.1f} "
+            f"exact={row['exact']:.2f}"
+        )
 
 
 if __name__ == "__main__":

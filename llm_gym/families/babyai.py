@@ -14,6 +14,7 @@ import contextlib
 import copy
 import dataclasses
 import hashlib
+import heapq
 import io
 import random
 import re
@@ -150,9 +151,10 @@ def generate_task(seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
     """A BabyAI task: a minigrid level whose mission can be completed well within the horizon.
 
     Pure in its arguments: level seeds are drawn from ``Random(f"babyai/{seed}")``, and a level is
-    kept when a breadth-first search over the grid state finds a shortest solution within two
-    thirds of the default turn limit (exact), or, where the search runs out of budget, when
-    minigrid's bot, played on it, succeeds within that many turns (its plan, not exact).
+    kept when an A* search over the grid state finds a shortest solution within two thirds of
+    the default turn limit, or, where the search runs out of budget, when minigrid's bot, played
+    on it, succeeds within that many turns (its plan: exact where it is no longer than the lower
+    bound the search proved).
     """
     rng = random.Random(f"babyai/{seed}")
     limit = _default_max_turns(config) * 2 // 3
@@ -160,10 +162,15 @@ def generate_task(seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
         level_seed = rng.randrange(2**31)
         game = _Game(config, theme, level_seed)
         search = _Search(game)
-        path, complete = search.solve(search.state(game), limit)
-        if path is not None:
-            return BabyAITask(seed, level_seed, game.mission, tuple(path), len(path), game.entities())
-        if complete:  # no way within the limit
+        start = search.state(game)
+        plan = search.plan(start, limit)
+        bound = limit if plan is None else len(plan) - 1
+        shorter, lower = search.solve(start, bound)  # shorter than the plan, or a proof there is none
+        if shorter is not None or plan is not None:
+            plan = shorter or plan
+            exact = lower > bound or shorter is not None
+            return BabyAITask(seed, level_seed, game.mission, tuple(plan), len(plan), game.entities(), optimal_exact=exact)
+        if lower > limit:
             continue
         plan = _bot_plan(game, limit)
         if plan is not None:
@@ -598,9 +605,10 @@ def _nearest_first(thing: dict[str, Any]) -> tuple[int, str]:
     return thing["forward"] + abs(thing["right"]), thing["name"]
 
 
-# ----- the exact optimum: breadth-first search over the grid state ------------------------------
+# ----- the exact optimum: A* search over the grid state -----------------------------------------
 
-SEARCH_BUDGET = 1000  # states a search may reach before it settles for the bot's plan
+SEARCH_BUDGET = 1000  # states the shortest-way search may reach before it settles for a longer plan
+CLAUSE_BUDGET = 300  # states the search for one clause of a first plan may reach before it leaves it to the bot
 _OPEN, _CLOSED, _LOCKED = range(3)  # door states in a search state
 _EMPTY, _WALL = -1, -2  # what _Search._at finds besides objects (0..) and doors (objects + door)
 _VIEW_CELLS = tuple(  # world offset of the view's cell [x][y] for each facing (minigrid's gen_obs_grid)
@@ -613,7 +621,7 @@ _VIEW_CELLS = tuple(  # world offset of the view's cell [x][y] for each facing (
 
 
 class _Search:
-    """A level's dynamics and our commands on compact, hashable states, for breadth-first search.
+    """A level's dynamics and our commands on compact, hashable states, for A* search.
 
     A state is ``(x, y, dir, carried, positions, doors, progress, known)``: the agent, the index of
     the object it carries (-1: none), where each key, ball and box lies (the carried one keeps the
@@ -639,9 +647,21 @@ class _Search:
         self.door_cells = tuple((int(cell.cur_pos[0]), int(cell.cur_pos[1])) for cell, _ in doors)
         self.door_at = {pos: self.pickable + k for k, pos in enumerate(self.door_cells)}
         self.index = {name: i for i, name in enumerate(self.names)}
-        self.slots = 0
+        self.slots, self.has_goto = 0, False
         self.mission = self._compile(game.engine.instrs, game)
+        self.leaves = tuple(self._leaves(self.mission, None))  # (kind, objects acted on, slot of its "done", clause)
+        acted = [leaf[1] for leaf in self.leaves]
+        self.distinct = not self.has_goto and all(
+            not a & b for i, a in enumerate(acted) for b in acted[i + 1 :]
+        )
         self._seen: dict[tuple, int] = {}
+        self.blocked = sum(1 << (x * self.height + y) for x, y in self.walls)  # walls as a bitmask
+        self.door_bits = tuple(1 << (x * self.height + y) for x, y in self.door_cells)
+        self.ahead = tuple(dx * self.height + dy for dx, dy in _VECTORS)  # a pose's front cell, as an offset
+        self.commands = tuple(
+            (Command("go_to", (name,)), Command("pick_up_object", (name,)), Command("go_through", (name,)))
+            for name in self.names
+        )
 
     # ----- the verifier, compiled: ("and" | "before" | "after", a, b, slot) or a clause -------
 
@@ -655,9 +675,25 @@ class _Search:
             return (kind, self._compile(instr.instr_a, game), self._compile(instr.instr_b, game), slot)
         self.slots += 1
         kind = type(instr).__name__[: -len("Instr")].lower()  # goto, pickup, open, putnext
+        self.has_goto |= kind == "goto"
         objects = (instr.desc_move, instr.desc_fixed) if kind == "putnext" else (instr.desc,)
         sets = tuple(frozenset(self.index[game.names[id(obj)]] for obj in desc.obj_set) for desc in objects)
         return (kind, sets, slot)
+
+    def _leaves(self, node: tuple, done: int | None):
+        """The clauses under ``node`` in the order they can be done: kind, the objects it picks up,
+        moves or opens, the progress slot that records it done (``None``: the mission's last
+        clause in time) and the clause."""
+        if node[0] in ("and", "before", "after"):
+            first, second = (node[1], node[2]) if node[0] == "before" else (node[2], node[1])
+            if node[0] == "and":
+                yield from self._leaves(node[1], node[3])
+                yield from self._leaves(node[2], node[3] + 1)
+            else:
+                yield from self._leaves(first, node[3] if node[0] == "before" else node[3] + 1)
+                yield from self._leaves(second, done)
+        else:
+            yield node[0], node[1][0], done, node
 
     def progress(self, game: _Game) -> tuple[int, ...]:
         """The verifier's progress in ``game``, as a search state holds it."""
@@ -751,6 +787,8 @@ class _Search:
             doors = doors[:door] + ((_CLOSED if doors[door] == _OPEN else _OPEN),) + doors[door + 1 :]
         if self.high and action not in (PICKUP, DROP):
             known |= self._view(x, y, d, doors)
+        if action <= FORWARD and not self.has_goto:  # only a "go to" clause can change on a walk
+            return (x, y, d, carried, positions, doors, progress, known), False
         values = list(progress)
         after = (x, y, d, carried, positions, doors, progress, known)
         done = self._verify(self.mission, action, after, values)
@@ -832,30 +870,35 @@ class _Search:
     # ----- our commands, and the search ---------------------------------------------------------
 
     def _routes(self, state: tuple) -> tuple[dict, dict]:
-        """Breadth-first over position and facing through seen, free cells (as ``_Game.route``):
-        the parents of the poses, and per cell the first pose found facing it."""
-        x, y, d, known = state[0], state[1], state[2], state[7]
-        start = (x, y, d)
-        parents: dict[tuple, tuple | None] = {start: None}
-        facing: dict[tuple[int, int], tuple] = {}
-        queue = deque([start])
-        passable: dict[tuple[int, int], bool] = {}
-        while queue:
-            pose = queue.popleft()
-            x, y, d = pose
-            dx, dy = _VECTORS[d]
-            ahead = (x + dx, y + dy)
-            facing.setdefault(ahead, pose)
-            free = passable.get(ahead)
-            if free is None:
-                cell = self._at(state, ahead)
-                free = passable[ahead] = bool(known >> (ahead[0] * self.height + ahead[1]) & 1) and (
-                    cell == _EMPTY or (cell >= self.pickable and state[5][cell - self.pickable] == _OPEN)
-                )
-            for action, nxt in ((FORWARD, (ahead[0], ahead[1], d)), (LEFT, (x, y, (d - 1) % 4)), (RIGHT, (x, y, (d + 1) % 4))):
-                if nxt not in parents and (action != FORWARD or free):
-                    parents[nxt] = (pose, action)
-                    queue.append(nxt)
+        """Breadth-first over poses (``cell * 4 + dir``, a cell being ``x * height + y``) through
+        seen, free cells (as ``_Game.route``, same order): the parents of the poses, and per cell
+        the first pose found facing it."""
+        x, y, d, carried, positions, doors, _, known = state
+        blocked = self.blocked
+        for i, (px, py) in enumerate(positions):
+            if i != carried:
+                blocked |= 1 << (px * self.height + py)
+        for door, door_state in enumerate(doors):
+            if door_state != _OPEN:
+                blocked |= self.door_bits[door]
+        free = known & ~blocked
+        start = (x * self.height + y) * 4 + d
+        parents: dict[int, tuple | None] = {start: None}
+        facing: dict[int, int] = {}
+        queue, ahead_of = [start], self.ahead
+        for pose in queue:  # the list grows as it is read: first in, first out
+            ahead = pose // 4 + ahead_of[pose & 3]
+            if ahead not in facing:
+                facing[ahead] = pose
+            turn = pose & ~3
+            for action, following in (
+                (FORWARD, ahead * 4 + (pose & 3) if free >> ahead & 1 else -1),
+                (LEFT, turn | (pose - 1) & 3),
+                (RIGHT, turn | (pose + 1) & 3),
+            ):
+                if following >= 0 and following not in parents:
+                    parents[following] = (pose, action)
+                    queue.append(following)
         return parents, facing
 
     def successors(self, state: tuple):
@@ -867,72 +910,194 @@ class _Search:
         if not self.high:
             return
         parents, facing = self._routes(state)
-        reachable = {(x, y) for x, y, _ in parents}
-        x, y, d, carried, _, doors, _, known = state
+        x, y, d, carried, positions, doors, progress, known = state
         here, front = (x, y), (x + _VECTORS[d][0], y + _VECTORS[d][1])
-        for i, name in enumerate(self.names):
+        seen = {(x * self.height + y) * 4 + d: known}  # pose -> the cells seen by the time it is reached
+
+        def seen_at(pose: int) -> int:
+            if pose not in seen:
+                cell, facing_dir = divmod(pose, 4)
+                seen[pose] = seen_at(parents[pose][0]) | self._view(*divmod(cell, self.height), facing_dir, doors)
+            return seen[pose]
+
+        for i in range(len(self.names)):
             if i == carried:
                 continue
             cell = self._cell_of(state, i)
-            if not known >> (cell[0] * self.height + cell[1]) & 1:
+            index = cell[0] * self.height + cell[1]
+            pose = facing.get(index)
+            if pose is None or not known >> index & 1:
                 continue
-            if not any((cell[0] + dx, cell[1] + dy) in reachable for dx, dy in _VECTORS):
-                continue
-            route: list[int] = []
-            pose = facing[cell]
-            while parents[pose] is not None:
-                pose, action = parents[pose]
-                route.append(action)
-            route.reverse()
+            if self.has_goto:  # a "go to" clause may be done on the way: run the route step by step
+                route: list[int] = []
+                end = pose
+                while parents[end] is not None:
+                    end, action = parents[end]
+                    route.append(action)
+                route.reverse()
+                arrived, done = self._run(state, route)
+            else:  # nothing can be done on a walk: go straight to its end
+                (ax, ay), ad = divmod(pose // 4, self.height), pose & 3
+                arrived, done = (ax, ay, ad, carried, positions, doors, progress, seen_at(pose)), False
             if cell != front:
-                yield Command("go_to", (name,)), *self._run(state, route)
+                yield self.commands[i][0], arrived, done
+            if done:
+                continue
             if i < self.pickable:
                 if carried < 0:
-                    yield Command("pick_up_object", (name,)), *self._run(state, route + [PICKUP])
+                    yield self.commands[i][1], *self.step(arrived, PICKUP)
             elif cell != here and self._can_toggle(state, i - self.pickable):
-                yield Command("go_through", (name,)), *self._run(state, route, door=i - self.pickable)
+                yield self.commands[i][2], *self._through(arrived, i - self.pickable)
 
-    def _run(self, state: tuple, actions: list[int], door: int | None = None) -> tuple[tuple, bool]:
+    def _run(self, state: tuple, actions: list[int]) -> tuple[tuple, bool]:
         for action in actions:
             state, done = self.step(state, action)
             if done:
                 return state, True
-        if door is None:
-            return state, False
-        for action in ([] if state[5][door] == _OPEN else [TOGGLE]) + [FORWARD]:
-            state, done = self.step(state, action)
-            if done:
-                return state, True
+        return state, False
+
+    def _through(self, state: tuple, door: int) -> tuple[tuple, bool]:
+        """From facing ``door``: open it if closed, step into it and on if the cell beyond is free."""
+        state, done = self._run(state, ([] if state[5][door] == _OPEN else [TOGGLE]) + [FORWARD])
+        if done:
+            return state, True
         x, y, d = state[:3]
         if self._at(state, (x + _VECTORS[d][0], y + _VECTORS[d][1])) == _EMPTY:
             return self.step(state, FORWARD)
         return state, False
 
-    def solve(self, start: tuple, limit: int, budget: int = SEARCH_BUDGET) -> tuple[list[Command] | None, bool]:
-        """A shortest command sequence from ``start`` to success of at most ``limit`` commands, and
-        whether the search was complete (``(None, True)``: none that short; ``(None, False)``: the
-        search expanded ``budget`` states first)."""
+    # ----- A*: a lower bound on the commands left, and the search ---------------------------------
+
+    def bound(self, state: tuple) -> int:
+        """A lower bound on the commands from ``state`` to success (at least 1 while running).
+
+        Per clause left: the pickups, drops and toggles it still needs (a command makes at most
+        one), one more to first see its object, and at the primitive level the moves to reach it;
+        the most over the clauses (one action can complete clauses of both sides of a join). Where
+        no two clauses act on a common object, their events are distinct and add up, with a drop
+        before each pickup while the hands are full.
+        """
+        single = self._bound(self.mission, state)
+        if not self.distinct:
+            return single
+        values, carried = state[6], state[3]
+        pickups = drops = toggles = 0
+        for kind, targets, done, _ in self.leaves:
+            if done is not None and values[done]:
+                continue
+            if kind == "open":
+                toggles += 1
+            elif kind == "pickup":
+                pickups += 1
+            else:
+                drops += 1
+                pickups += carried not in targets
+        # each pickup needs free hands: a drop before every one but the first (and that too if holding)
+        return max(single, pickups + toggles + max(drops, pickups - 1 + (carried >= 0)))
+
+    def _bound(self, node: tuple, state: tuple) -> int:
+        kind, values = node[0], state[6]
+        if kind == "and":
+            slot = node[3]
+            return max(
+                0 if values[slot] else self._bound(node[1], state),
+                0 if values[slot + 1] else self._bound(node[2], state),
+            )
+        if kind in ("before", "after"):
+            first, done, second = (node[1], node[3], node[2]) if kind == "before" else (node[2], node[3] + 1, node[1])
+            later = self._bound(second, state)
+            return later if values[done] else max(self._bound(first, state), later)
+        carried, targets = state[3], node[1][0]
+        if kind == "goto":
+            return 1
+        if kind == "open":
+            if all(state[5][i - self.pickable] == _LOCKED for i in targets) and not any(
+                self._can_toggle(state, i - self.pickable) for i in targets
+            ):  # a key of one's colour to pick up first, with free hands
+                return 2 + (carried >= 0) + self._approach(state, targets, 1)
+            return 1 + self._approach(state, targets, 1)
+        if kind == "putnext":
+            fixed = [self._cell_of(state, i) for i in node[1][1] if i != carried]
+            if carried in targets:  # a drop, after a move unless the cell ahead lies next to a fixed object
+                x, y, d = state[:3]
+                fx, fy = x + _VECTORS[d][0], y + _VECTORS[d][1]
+                if self.high:
+                    ready = self._at(state, (fx, fy)) == _EMPTY and any(abs(fx - a) + abs(fy - b) == 1 for a, b in fixed)
+                    return 1 if ready else 2
+                return 1 + self._approach(state, node[1][1], 2)
+            adjacent = any(
+                abs(a - c) + abs(b - e) == 1 for i in targets for a, b in (self._cell_of(state, i),) for c, e in fixed
+            )  # picked up from next to a fixed object, it can be dropped straight back
+            stuck = self.high and not adjacent and carried not in node[1][1]
+            return 2 + (carried >= 0) + stuck + self._approach(state, targets, 1)
+        if kind == "pickup" and carried in targets:
+            return 2
+        return 1 + (carried >= 0) + self._approach(state, targets, 1)
+
+    def _approach(self, state: tuple, targets: frozenset, reach: int) -> int:
+        """Commands needed before acting on one of ``targets`` (the carried one excluded): at the
+        high level 1 if none has been seen, else 0; at the primitive level the moves to come
+        within ``reach`` cells of one."""
+        carried, known = state[3], state[7]
+        cells = [self._cell_of(state, i) for i in targets if i != carried]
+        if self.high:
+            return 0 if any(known >> (cx * self.height + cy) & 1 for cx, cy in cells) else 1
+        x, y = state[0], state[1]
+        return max(0, min((abs(cx - x) + abs(cy - y) for cx, cy in cells), default=reach) - reach)
+
+    def solve(self, start: tuple, limit: int, budget: int = SEARCH_BUDGET) -> tuple[list[Command] | None, int]:
+        """A shortest command sequence from ``start`` to success of at most ``limit`` commands
+        (A* with ``bound``), or ``None``; and a proven lower bound on the length of any such
+        sequence (``limit + 1``: there is none; otherwise the search reached ``budget`` states)."""
+        path, lower, _ = self._astar(start, limit, budget, None)
+        return path, lower
+
+    def plan(self, start: tuple, limit: int, budget: int = CLAUSE_BUDGET) -> list[Command] | None:
+        """Some command sequence to success of at most ``limit`` commands, found fast: clause by
+        clause in the mission's order, each the shortest way to its completion; ``None`` if one
+        search reached ``budget`` states."""
+        path: list[Command] = []
+        state = start
+        while True:
+            goal = next(leaf for leaf in self.leaves if leaf[2] is None or not state[6][leaf[2]])
+            part, _, state = self._astar(state, limit - len(path), budget, goal)
+            if part is None:
+                return None
+            path += part
+            if state is None:  # the mission is complete
+                return path
+
+    def _astar(self, start: tuple, limit: int, budget: int, goal: tuple | None) -> tuple[list | None, int, tuple | None]:
+        """A* to success, or with ``goal`` (a clause of ``leaves``) to that clause's completion:
+        the path, a lower bound on its length, and the state it ends in (``None``: success)."""
+        estimate = self.bound if goal is None else lambda state: self._bound(goal[3], state)
+        first = estimate(start)
+        if first > limit:
+            return None, limit + 1, None
+        best = {start: 0}
         parents: dict[tuple, tuple | None] = {start: None}
-        frontier = [start]
-        for _ in range(limit):
-            following = []
-            for state in frontier:
-                if len(parents) > budget:
-                    return None, False
-                for command, after, done in self.successors(state):
-                    if done:
-                        path = [command]
-                        while parents[state] is not None:
-                            state, command = parents[state]
-                            path.append(command)
-                        return path[::-1], True
-                    if after not in parents:
-                        parents[after] = (state, command)
-                        following.append(after)
-            frontier = following
-            if not frontier:
-                break
-        return None, True
+        heap = [(first, 0, 0, start)]  # (f, -g, order, state): deepest first among equal f
+        order = 0
+        while heap:
+            _, _, _, state = heapq.heappop(heap)
+            depth = best[state]
+            if len(best) > budget:
+                return None, depth + estimate(state), None
+            for command, after, done in self.successors(state):
+                reached = done or (goal is not None and goal[2] is not None and after[6][goal[2]])
+                if reached:  # g + 1 <= f: the bound is at least 1 short of the goal, and f never passes the optimum
+                    path = [command]
+                    while parents[state] is not None:
+                        state, command = parents[state]
+                        path.append(command)
+                    return path[::-1], depth + 1, None if done else after
+                if depth + 1 < best.get(after, limit + 1):
+                    guess = depth + 1 + estimate(after)
+                    if guess <= limit:
+                        best[after], parents[after] = depth + 1, (state, command)
+                        order += 1
+                        heapq.heappush(heap, (guess, -depth - 1, order, after))
+        return None, limit + 1, None
 
 
 # ----- the oracle: minigrid's BabyAI bot -------------------------------------------------------
