@@ -18,6 +18,7 @@ from llm_gym.wrappers.formats import (
     parse_action,
     render_view,
 )
+from llm_gym.wrappers.numeric import HashedBagOfWords
 from llm_gym.wrappers.observation import ActionList, ChatHistory, ObservationFormat, chat_space
 from llm_gym.wrappers.presets import EXAMPLE_INTERFACES, make, parse_interface, parse_semantics, wrap
 from llm_gym.wrappers.reskin import Lexicon, Reskin, build_lexicon
@@ -30,6 +31,7 @@ __all__ = [
     "ActionList",
     "ChatHistory",
     "DiscreteActions",
+    "HashedBagOfWords",
     "LLMGymWrapper",
     "Lexicon",
     "ObservationFormat",
