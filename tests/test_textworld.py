@@ -7,8 +7,10 @@ generate fresh games use tiny custom quests in a temporary cache.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import gc
+import pickle
 import json
 import os
 import random
@@ -120,26 +122,113 @@ def test_bad_actions_are_flagged_and_leave_the_game_unharmed():
     env.close()
 
 
-@pytest.mark.parametrize("preset", ["easy", "hard"])  # in treasure_hunter a wrong take loses
-def test_oracle_replans_after_the_agent_strays(preset):
+def engine_key(env):
+    """The engine's own state tracker's facts and the score: independent of the env's quest logic."""
+    facts = env.unwrapped._state["_game_progression"].state.facts
+    return frozenset(map(str, facts)), env.unwrapped.score
+
+
+def bfs_distance(env, bound):
+    """Fewest admissible actions from ``env``'s state to a win, by breadth-first search over copies
+    (None if none within ``bound``)."""
+    frontier, seen = [env], {engine_key(env)}
+    for depth in range(1, bound + 1):
+        following = []
+        for node in frontier:
+            for action in node.unwrapped._admissible_texts():
+                child = copy.deepcopy(node)
+                _, _, terminated, _, info = child.step(action)
+                if info["outcome"] == "success":
+                    return depth
+                if not terminated and engine_key(child) not in seen:
+                    seen.add(engine_key(child))
+                    following.append(child)
+        frontier = following
+    return None
+
+
+# (preset, seed): games whose optimum an exhaustive search over env copies reaches in seconds;
+# hard 2 and 16 and medium 2 are games where the walkthrough is longer (8 and 5 steps).
+SMALL_GAMES = [("easy", 0), ("medium", 2), ("medium", 0), ("hard", 4), ("hard", 16)]
+
+
+@pytest.mark.parametrize("preset, seed", SMALL_GAMES)
+def test_optimal_steps_is_the_shortest_win_among_admissible_actions(preset, seed):
     env = gym.make(ENV_ID, difficulty=preset)
-    chooser = random.Random(3)
-    _, info = env.reset(seed=1)
-    plan = info["optimal_steps"]
-    strayed = 0
-    winning = env.unwrapped.task.walkthrough[-1]
-    for _ in range(6):  # wander: state-changing moves, but never the walkthrough's winning one
-        moves = [
-            a for a in info["admissible_actions"]
-            if a.split()[0] in ("go", "take", "drop", "open", "close") and a != winning
-        ]
-        _, _, terminated, _, info = env.step(chooser.choice(moves))
-        strayed += not env.unwrapped._plan_valid
-        assert not terminated
-    assert strayed, "the wander never left the plan; pick another seed"
+    _, info = env.reset(seed=seed)
+    assert info["optimal_exact"]
+    assert bfs_distance(env, info["optimal_steps"]) == info["optimal_steps"]
+    env.close()
+
+
+@pytest.mark.parametrize("preset", list(tw.PRESETS))
+def test_quest_logic_mirrors_the_engine(preset):
+    """The search's moves are the env's admissible actions, and lead where the engine goes."""
+    env = gym.make(ENV_ID, difficulty=preset, max_turns=500)
+    chooser = random.Random(5)
+    for seed in (0, 1):
+        _, info = env.reset(seed=seed)
+        for _ in range(25):
+            unwrapped = env.unwrapped
+            moves = {text: (node, outcome) for text, node, outcome in unwrapped._logic.moves(unwrapped._node)}
+            assert sorted(moves) == sorted(info["admissible_actions"])
+            action = chooser.choice([a for a in info["admissible_actions"] if a.split()[0] not in ("examine", "look")])
+            _, _, terminated, _, info = env.step(action)
+            assert moves[action] == (unwrapped._node, info["outcome"]), action
+            if terminated:
+                break
+    env.close()
+
+
+def test_expert_optimum_is_shorter_than_the_walkthrough():
+    env = gym.make(ENV_ID, difficulty="expert")
+    for seed in (0, 1):
+        _, info = env.reset(seed=seed)
+        assert info["optimal_exact"] and info["optimal_steps"] < len(env.unwrapped.task.walkthrough)
+        assert "inventory" not in env.unwrapped.task.plan
+    env.close()
+
+
+@pytest.mark.parametrize("preset, seed", [("hard", 4), ("hard", 16)])
+def test_oracle_is_optimal_from_an_off_plan_state(preset, seed):
+    env = gym.make(ENV_ID, difficulty=preset)
+    _, info = env.reset(seed=seed)
+    plan = env.unwrapped.task.plan
+    off_plan = [a for a in info["admissible_actions"] if a != plan[0] and a.split()[0] in ("go", "open", "take")]
+    _, _, terminated, _, info = env.step(random.Random(seed).choice(off_plan))
+    if terminated:
+        pytest.skip("that action ended the game")
+    distance = bfs_distance(env, info["optimal_steps"] + 2)
+    steps = 0
     while info["outcome"] == "running":
         _, _, _, _, info = oracle_step(env)
-    assert info["outcome"] == "success" and info["turn"] <= info["max_turns"] and plan > 0
+        steps += 1
+    assert info["outcome"] == "success" and steps == distance
+    env.close()
+
+
+@pytest.mark.parametrize("preset", ["medium", "expert"])
+def test_copies_step_exactly_like_the_original(preset):
+    env = gym.make(ENV_ID, difficulty=preset)
+    _, info = env.reset(seed=3)
+    chooser = random.Random(1)
+    for _ in range(3):
+        _, _, terminated, _, info = env.step(chooser.choice(info["admissible_actions"]))
+    copies = [copy.deepcopy(env), pickle.loads(pickle.dumps(env))]
+    actions = [chooser.choice(info["admissible_actions"]) for _ in range(4)] + ["dance", "take the moon"]
+    for action in actions:
+        expected = env.step(action)
+        for clone in copies:
+            assert clone.step(action) == expected, action
+    while expected[4]["outcome"] == "running":  # the oracle, from each copy too
+        command = env.unwrapped.format_command(env.unwrapped.oracle_action())
+        assert all(clone.unwrapped.oracle_action() == env.unwrapped.oracle_action() for clone in copies)
+        expected = env.step(command)
+        for clone in copies:
+            assert clone.step(command) == expected
+    assert env.unwrapped.state_key() == copies[1].unwrapped.state_key()
+    for clone in copies:
+        clone.close()
     env.close()
 
 

@@ -3,7 +3,8 @@
 Read top to bottom: difficulty knobs and presets (over TextWorld's built-in challenges and its
 custom quest generator), the game cache and generator (games are compiled once into a cache
 directory keyed by settings and seed), the command grammar and action sanitizing, and the
-environment, a thin adapter over the engine.
+quest logic as a search problem (the exact optimum and the oracle's plans), and the environment, a
+thin adapter over the engine.
 
 ``textworld`` is an optional extra (``pip install "llm-gym[textworld]"``) and is imported only
 when a game is generated or played, so ``import llm_gym`` and ``describe()`` work without it.
@@ -11,9 +12,12 @@ when a game is generated or played, so ``import llm_gym`` and ``describe()`` wor
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
+import heapq
+import itertools
 import json
 import os
 import re
@@ -24,7 +28,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from llm_gym.core import TextEnv, Transition
 from llm_gym.difficulty import Config, knob
@@ -37,6 +41,8 @@ DEFAULT_TIME_LIMIT = 120.0
 GENERATION_ATTEMPTS = 5
 MAX_COMMAND_LENGTH = 190  # the interpreter keeps 198 bytes of input; longer input is cut silently
 CACHE_FORMAT = 1
+SEARCH_FORMAT = 1  # the version of the optimum recorded in ``meta.json``; a change recomputes it
+SEARCH_LIMIT = 20_000  # nodes A* may expand before it settles for the best plan it can find
 INSTALL_HINT = 'TextWorld is an optional extra of llm-gym: pip install "llm-gym[textworld]"'
 
 # Cooking levels: a ladder over tw-cooking's skills, from one ingredient in one room to a full recipe.
@@ -117,6 +123,8 @@ class TextWorldTask:
     objective: str
     optimal_steps: int
     entities: tuple[str, ...]
+    plan: tuple[str, ...]  # a winning plan of ``optimal_steps`` commands, in the grammar's text
+    optimal_exact: bool  # False where the search hit ``SEARCH_LIMIT``: ``optimal_steps`` is then a bound
 
 
 def default_cache_dir() -> Path:
@@ -155,7 +163,8 @@ def generate_task(
 
     A seed whose quest cannot be generated (``QuestGenerationError``), whose generation runs past
     ``time_limit`` seconds, or whose walkthrough does not win, is retried with seeds derived from it;
-    the cache records the seed used, so every process sharing the cache plays the same game.
+    the cache records the seed used, so every process sharing the cache plays the same game. The
+    optimum is searched once and recorded in ``meta.json`` beside the game.
     """
     if theme not in THEMES:
         raise ValueError(f"Unknown theme {theme!r} for TextWorld; allowed: {list(THEMES)}")
@@ -167,6 +176,12 @@ def generate_task(
         root.mkdir(parents=True, exist_ok=True)
         _generate_into(folder, seed, config, time_limit)
     meta = json.loads(meta_path.read_text())
+    if meta.get("optimum", {}).get("format") != SEARCH_FORMAT:
+        meta["optimum"] = _search_optimum(folder, meta["walkthrough"])
+        scratch = meta_path.with_name(f".meta-{os.getpid()}-{threading.get_ident()}.json")
+        scratch.write_text(json.dumps(meta, sort_keys=True))
+        os.replace(scratch, meta_path)
+    optimum = meta["optimum"]
     return TextWorldTask(
         seed=seed,
         game_seed=meta["game_seed"],
@@ -174,8 +189,10 @@ def generate_task(
         walkthrough=tuple(meta["walkthrough"]),
         max_score=meta["max_score"],
         objective=meta["objective"],
-        optimal_steps=len(meta["walkthrough"]),
+        optimal_steps=len(optimum["plan"]),
         entities=tuple(meta["entities"]),
+        plan=tuple(optimum["plan"]),
+        optimal_exact=optimum["exact"],
     )
 
 
@@ -393,6 +410,267 @@ def clean_feedback(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
+# ----- the quest logic: the exact optimum and the oracle's plans ------------------------------
+
+Node = tuple[frozenset[int], frozenset[int]]  # the world's facts (as ints) and the quests completed so far
+
+
+def native_text(engine_command: str) -> str | None:
+    """An engine command in the grammar's canonical text; None where the grammar cannot read it."""
+    parsed = GRAMMAR.parse(engine_command)
+    return GRAMMAR.render(parsed) if isinstance(parsed, Command) else None
+
+
+# Inform7's kinds of value behind tw-cooking's facts; a food with no fact of a kind has its first value.
+RECIPE_KINDS = (("raw", "grilled", "roasted", "fried"), ("uncut", "sliced", "diced", "chopped"))
+
+
+class _Action(NamedTuple):
+    pre: frozenset[int]  # when the engine admits its command
+    gate: frozenset[int] | None  # when it takes effect (None: never); ``pre`` but for ``prepare meal``
+    forbidden: frozenset[int]  # facts that stop it taking effect (``prepare meal`` only)
+    added: frozenset[int]
+    removed: frozenset[int]
+    arity: int  # how many preconditions: of two actions one command names, the engine applies the larger
+    command: str  # the engine's text
+    text: str | None  # the env's text (None: the grammar cannot read it, so the env does not admit it)
+
+
+def _recipe_checks(facts) -> dict[Any, tuple[list[Any], list[Any]]]:
+    """tw-cooking's recipe, as ``prepare meal`` checks it in Inform7 beyond the logic's
+    ``make/recipe/k`` rules: each ingredient's food, with the facts its cooking and cutting need
+    and those they forbid (a raw food is one neither grilled, roasted nor fried)."""
+    from textworld.logic import Proposition
+
+    facts = list(facts)
+    base = {fact.arguments[1]: fact.arguments[0] for fact in facts if fact.name == "base"}
+    ingredients = [fact.arguments[0] for fact in facts if fact.name == "in" and fact.arguments[1].type == "RECIPE"]
+    checks = {}
+    for ingredient in ingredients:
+        food, needed, forbidden = base[ingredient], [], []
+        for kind in RECIPE_KINDS:
+            wanted = next((f.name for f in facts if f.name in kind and f.arguments[0] == ingredient), kind[0])
+            if wanted == kind[0]:
+                forbidden += [Proposition(name, [food]) for name in kind[1:]]
+            else:
+                needed.append(Proposition(wanted, [food]))
+        checks[food] = (needed, forbidden)
+    return checks
+
+
+class QuestLogic:
+    """A game's quest logic (``textworld.logic``) as a search problem whose moves are the env's actions.
+
+    It mirrors the engine: the admissible commands are those of the logic's applicable actions
+    (``StateTracking``); of several actions one command names, the engine applies the one with the
+    most preconditions (``Inform7Game.detect_action``); tw-cooking's ``prepare meal`` takes effect
+    only with the whole recipe carried, cooked and cut as it says (its Inform7 code), and is a no-op
+    otherwise; after each command, in quest order, a quest not yet completed is lost if one of its
+    fail conditions holds, else completed if one of its win conditions does; the game is won once
+    every required quest is completed (the Inform7 source that TextWorld compiles).
+
+    ``plan`` is A* with the h_max heuristic of the delete relaxation (consistent, so the first win
+    found is a shortest one), over the relevant actions only: an action that adds no fact that a
+    win condition or a relevant action needs, and deletes no fact of a fail condition, can be cut
+    out of any plan without breaking it, making it longer or losing, so leaving such actions out
+    (taking a distractor, eating, looking) keeps the optimum (the same holds for the facts that
+    block ``prepare meal``).
+    """
+
+    def __init__(self, game):
+        self.game = game
+        self._index: dict[Any, int] = {}
+        self._win = [[self.encode(e.condition.preconditions) for e in quest.win_events] for quest in game.quests]
+        self._fail = [[self.encode(e.condition.preconditions) for e in quest.fail_events] for quest in game.quests]
+        self._repeatable = [quest.repeatable for quest in game.quests]
+        self._required = frozenset(i for i, quest in enumerate(game.quests) if not quest.optional and quest.win_events)
+        self._actions: list[_Action] | None = None
+
+    def encode(self, facts) -> frozenset[int]:
+        index = self._index
+        return frozenset(index[fact] if fact in index else index.setdefault(fact, len(index)) for fact in facts)
+
+    def start(self) -> Node:
+        return self.encode(self.game.world.state.facts), frozenset()
+
+    def advance(self, node: Node, facts) -> Node:
+        """The node after a command that left the world with ``facts`` (the engine's own)."""
+        encoded = self.encode(facts)
+        return encoded, self._judge(encoded, node[1])[1]
+
+    def _judge(self, facts: frozenset[int], completed: frozenset[int]) -> tuple[str, frozenset[int]]:
+        """The outcome after a command, and the quests completed then, as the compiled game rules."""
+        done = set(completed)
+        for quest, (wins, fails) in enumerate(zip(self._win, self._fail)):
+            if quest in done:
+                continue
+            if any(condition <= facts for condition in fails):
+                return "failure", completed
+            if not self._repeatable[quest] and any(condition <= facts for condition in wins):
+                done.add(quest)
+        return ("success" if self._required and self._required <= done else "running"), frozenset(done)
+
+    def _ground(self) -> None:
+        """Every action applicable in some reachable state (those of the delete relaxation's
+        fixpoint), with its command, and which of them are relevant to the quests."""
+        from textworld.generator.inform7 import Inform7Game
+        from textworld.logic import State
+
+        kb = self.game.kb
+        rules, constants = list(kb.rules.values()), kb.types.constants_mapping
+        facts, found = set(self.game.world.state.facts), {}
+        while True:
+            for action in State(kb.logic, facts).all_applicable_actions(rules, constants):
+                found.setdefault(action, None)
+            added = {fact for action in found for fact in action.postconditions} - facts
+            if not added:
+                break
+            facts |= added
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            commands = Inform7Game(self.game).gen_commands_from_actions(list(found))
+        recipe = _recipe_checks(self.game.world.state.facts)
+        self._actions = []
+        for action, command in zip(found, commands):
+            pre = self.encode(action.preconditions)
+            gate: frozenset[int] | None = pre
+            forbidden: frozenset[int] = frozenset()
+            if action.name.startswith("make/recipe/"):
+                foods = {var for var in action.variables if var in recipe}
+                gate = pre | self.encode(f for food in foods for f in recipe[food][0]) if len(foods) == len(recipe) else None
+                forbidden = self.encode(f for food in foods for f in recipe[food][1])
+            self._actions.append(_Action(pre, gate, forbidden, self.encode(action.added), self.encode(action.removed),
+                                         len(action.preconditions), command, native_text(command)))
+        needed = {fact for wins in self._win for condition in wins for fact in condition}
+        # deleting a fact of a fail condition, or one that blocks ``prepare meal``, is never cut out
+        failing = {fact for fails in self._fail for condition in fails for fact in condition}
+        failing.update(fact for action in self._actions for fact in action.forbidden)
+        self._relevant = [False] * len(self._actions)
+        grown = True
+        while grown:
+            grown = False
+            for i, action in enumerate(self._actions):
+                if not self._relevant[i] and action.gate is not None and (
+                    action.added & needed or action.removed & failing
+                ):
+                    self._relevant[i] = grown = True
+                    needed |= action.gate
+        self._needs: dict[int, list[int]] = {}
+        for i, action in enumerate(self._actions):
+            if self._relevant[i]:
+                for fact in action.gate:
+                    self._needs.setdefault(fact, []).append(i)
+
+    def moves(self, node: Node, relevant_only: bool = False) -> list[tuple[str, Node, str]]:
+        """(action text, next node, outcome) for each action the env admits at ``node``; with
+        ``relevant_only``, only those that take effect and matter to the quests."""
+        if self._actions is None:
+            self._ground()
+        facts, completed = node
+        chosen: dict[str, _Action] = {}
+        relevant: dict[str, bool] = {}
+        for i, action in enumerate(self._actions):
+            if action.text is not None and action.pre <= facts:
+                best = chosen.get(action.text)
+                # the env keeps the last engine command with this text; the engine, the action with most preconditions
+                if best is None or (action.command, action.arity) > (best.command, best.arity):
+                    chosen[action.text], relevant[action.text] = action, self._relevant[i]
+        result = []
+        for text, action in chosen.items():
+            effective = action.gate is not None and action.gate <= facts and not action.forbidden & facts
+            if relevant_only and not (effective and relevant[text]):
+                continue
+            after = (facts - action.removed) | action.added if effective else facts
+            outcome, done = self._judge(after, completed)
+            result.append((text, (after, done), outcome))
+        return result
+
+    def _estimate(self, node: Node) -> int | None:
+        """h_max: layers of relevant actions, deletions ignored, until every required quest can be
+        completed (at least 1 while one is not); None where that never happens."""
+        facts, completed = node
+        todo = [quest for quest in self._required if quest not in completed]
+        if not todo:
+            return 0
+        reached = set(facts)
+        missing = {i: len(action.gate - facts) for i, action in enumerate(self._actions) if self._relevant[i]}
+        ready = [i for i, count in missing.items() if count == 0]
+        layer = 0
+        while True:
+            todo = [quest for quest in todo if not any(condition <= reached for condition in self._win[quest])]
+            if not todo:
+                return max(1, layer)
+            new = {fact for i in ready for fact in self._actions[i].added} - reached
+            if not new:
+                return None
+            layer += 1
+            reached |= new
+            ready = []
+            for fact in new:
+                for i in self._needs.get(fact, ()):
+                    missing[i] -= 1
+                    if missing[i] == 0:
+                        ready.append(i)
+
+    def plan(self, node: Node, limit: int = SEARCH_LIMIT) -> tuple[list[tuple[str, Node]], bool]:
+        """A shortest win from ``node`` as (action text, node after) pairs, and True; past ``limit``
+        expansions, greedy best-first search's win (not proved shortest) and False. An empty plan
+        where the game cannot be won from ``node``."""
+        if self._actions is None:
+            self._ground()
+        path, finished = self._search(node, limit, greedy=False)
+        if finished:
+            return path or [], True
+        return self._search(node, limit, greedy=True)[0] or [], False
+
+    def _search(self, start: Node, limit: int, greedy: bool) -> tuple[list[tuple[str, Node]] | None, bool]:
+        """A* (greedy: best-first on the estimate alone): the winning path, and whether the search
+        finished within ``limit`` expansions (a None path then means no win exists)."""
+        estimate = self._estimate(start)
+        if estimate is None:
+            return None, True
+        order = itertools.count()
+        frontier = [(estimate, 0, next(order), start)]
+        cost, parent = {start: 0}, {}
+        for _ in range(limit):
+            if not frontier:
+                return None, True
+            _, steps, _, node = heapq.heappop(frontier)
+            if cost[node] != steps:
+                continue
+            for text, after, outcome in self.moves(node, relevant_only=True):
+                if outcome == "failure" or cost.get(after, steps + 2) <= steps + 1:
+                    continue
+                cost[after], parent[after] = steps + 1, (node, text)
+                if outcome == "success":
+                    path = []
+                    while after != start:
+                        before, text = parent[after]
+                        path.append((text, after))
+                        after = before
+                    return path[::-1], True
+                estimate = self._estimate(after)
+                if estimate is not None:
+                    heapq.heappush(frontier, (estimate if greedy else steps + 1 + estimate, steps + 1, next(order), after))
+        return None, False
+
+
+def _search_optimum(folder: Path, walkthrough: list[str]) -> dict[str, Any]:
+    """The shortest win from reset, by search over the game's quest logic; where the search hits
+    ``SEARCH_LIMIT``, the shorter of its greedy plan and the walkthrough, marked not exact."""
+    from textworld.generator.game import Game
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logic = QuestLogic(Game.load(str(folder / "game.json")))
+    path, exact = logic.plan(logic.start())
+    plan = [text for text, _ in path]
+    if not exact or not plan:  # a search that proves no win the walkthrough has would be a bug: keep the walkthrough
+        known = [native_text(command) or command for command in walkthrough]
+        plan, exact = (plan if plan and len(plan) < len(known) else known), False
+    return {"format": SEARCH_FORMAT, "plan": plan, "exact": exact}
+
+
 # ----- the environment -----------------------------------------------------------------------
 
 
@@ -437,6 +715,8 @@ class TextWorldEnv(TextEnv):
         self.time_limit = float(time_limit)
         self._engine = None
         self._engine_path: str | None = None
+        self._logic: QuestLogic | None = None
+        self._logic_path: str | None = None
         # This instance generates into its own cache dir; the classmethod stays usable on the class.
         self.generate_task = functools.partial(generate_task, cache_dir=self.cache_dir, time_limit=self.time_limit)
 
@@ -464,11 +744,14 @@ class TextWorldEnv(TextEnv):
             self._engine_path = task.path
             self._parsed: dict[str, tuple[str, Command] | None] = {}
         state = self._engine.reset()
+        if self._logic_path != task.path:
+            self._logic = QuestLogic(state["_game_progression"].game)
+            self._logic_path = task.path
+            self._plans: dict[Node, tuple[str, ...]] = {}  # node -> a winning plan from it, for this game
+        self._node = self._logic.start()
+        self._plans.setdefault(self._node, task.plan)
         self._points = 0
-        self._plan = [self._text(command) for command in task.walkthrough]
-        self._plan_index = 0
-        self._plan_valid = True
-        self._history: list[Any] = []
+        self._history: list[str] = []  # the action texts the engine was sent: a copy replays them
         self._absorb(state)
         return clean_feedback(state["feedback"])
 
@@ -497,9 +780,12 @@ class TextWorldEnv(TextEnv):
         entry = self._commands.get(rendered)
         if entry is None:
             return Transition(f'You can\'t "{rendered}" right now.', status="illegal")
-        moves = self._state["moves"]
         state, _, _ = self._engine.step(entry[1])
-        self._follow_plan(rendered, state, moves)
+        self._history.append(rendered)
+        before, self._node = self._node, self._logic.advance(self._node, state["_game_progression"].state.facts)
+        plan = self._plans.get(before)
+        if plan and plan[0] == rendered:  # on plan: the rest of it wins from here
+            self._plans.setdefault(self._node, plan[1:])
         self._absorb(state)
         points = self._points if state["score"] is None else int(state["score"])
         reward = (points - self._points) / max(1, self.task.max_score)
@@ -511,16 +797,6 @@ class TextWorldEnv(TextEnv):
         if state["lost"]:
             return Transition(feedback, reward=reward, outcome="failure", score=score)
         return Transition(feedback, reward=reward, score=score)
-
-    def _follow_plan(self, rendered: str, state, moves_before: int) -> None:
-        """Advance the oracle's plan, or mark it stale when the agent changed the world off plan."""
-        action = state["_last_action"] if state["moves"] != moves_before else None
-        if action is not None:
-            self._history.append(action)
-        if self._plan_valid and self._plan_index < len(self._plan) and rendered == self._plan[self._plan_index]:
-            self._plan_index += 1
-        elif action is not None and (action.added or action.removed):
-            self._plan_valid = False
 
     # ----- what the agent perceives -----------------------------------------------------------
 
@@ -550,40 +826,58 @@ class TextWorldEnv(TextEnv):
     def _admissible_texts(self) -> list[str]:
         return list(self._commands)
 
-    # ----- the oracle -------------------------------------------------------------------------
+    # ----- the oracle, search keys and copies -------------------------------------------------
 
     def _oracle(self) -> Command:
-        if not self._plan_valid:
-            self._replan()
-        if self._plan_index < len(self._plan):
-            command = self.grammar.parse(self._plan[self._plan_index])
-            if isinstance(command, Command):
-                return command
-        return Command("look")
+        """The next step of a shortest win from the current node: the plan kept for it, else a new
+        search (only off plan). Where the game cannot be won any more, ``look``."""
+        plan = self._plans.get(self._node)
+        if plan is None:
+            path, _ = self._logic.plan(self._node)
+            texts = [text for text, _ in path]
+            plan = self._plans[self._node] = tuple(texts)
+            for index, (_, node) in enumerate(path):
+                self._plans.setdefault(node, tuple(texts[index + 1:]))
+        command = self.grammar.parse(plan[0]) if plan else None
+        return command if isinstance(command, Command) else Command("look")
 
-    def _text(self, engine_command: str) -> str:
-        """An engine command in this grammar's canonical form."""
-        parsed = self.grammar.parse(engine_command)
-        return self.grammar.render(parsed) if isinstance(parsed, Command) else engine_command
+    def state_key(self) -> str:
+        """The game's facts, the quests completed and the outcome: what decides the future."""
+        facts = sorted(map(str, self._state["_game_progression"].state.facts))
+        key = json.dumps([self.task_id, facts, sorted(self._node[1]), self.outcome])
+        return hashlib.sha256(key.encode()).hexdigest()
 
-    def _replan(self) -> None:
-        """TextWorld's own quest tracking, replayed over this episode's actions, gives a new plan.
+    _ENGINE_BOUND = ("_engine", "_engine_path", "_state", "_logic", "_logic_path", "_node", "_plans", "_parsed")
 
-        Where the quest can no longer be won (an irreversible action, such as eating a needed
-        ingredient), there is no plan and the oracle answers ``look``.
-        """
-        from textworld.generator.game import GameProgression
-        from textworld.generator.inform7 import Inform7Game
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the engine (ctypes) and what hangs on it; ``__setstate__`` replays the episode."""
+        return {key: value for key, value in self.__dict__.items() if key not in self._ENGINE_BOUND}
 
-        game = self._state["_game_progression"].game
-        progression = GameProgression(game, track_quests=True)
-        for action in self._history:
-            progression.update(action)
-        policy = progression.winning_policy
-        commands = Inform7Game(game).gen_commands_from_actions(policy) if policy else []
-        self._plan = [self._text(command) for command in commands]
-        self._plan_index = 0
-        self._plan_valid = True
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._engine = self._engine_path = self._logic = self._logic_path = None
+        if self.task is not None:
+            self._resume()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TextWorldEnv:
+        """As pickling, but the copy shares this game's quest logic and keeps its plans."""
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
+        clone._engine = clone._engine_path = None
+        clone._logic, clone._logic_path = self._logic, self._logic_path
+        if self._logic is not None:
+            clone._plans = dict(self._plans)
+        if clone.task is not None:
+            clone._resume()
+        return clone
+
+    def _resume(self) -> None:
+        """Start an engine on the task's game and send it the episode's actions again."""
+        history = self._history
+        self._start(self.task)
+        for text in history:
+            self._transition(self._commands[text][0])
 
     def _release(self) -> None:
         engine, self._engine, self._engine_path = self._engine, None, None
