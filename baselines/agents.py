@@ -10,6 +10,7 @@ import random
 from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
+
 from llm_gym.presentation import presentation_of
 
 

@@ -69,10 +69,21 @@ class ChatEndpointAgent:
         self.strip_instructions = strip_instructions
         self.max_concurrency = max_concurrency
         self._gate = _gate or threading.Semaphore(max_concurrency)
-        self._init_args = (base_url, model, api_key_env, timeout, retries, max_concurrency, temperature, max_tokens, strip_instructions, backoff)
+        self._init_args = (
+            base_url,
+            model,
+            api_key_env,
+            timeout,
+            retries,
+            max_concurrency,
+            temperature,
+            max_tokens,
+            strip_instructions,
+            backoff,
+        )
         self.messages: list[dict[str, str]] = []
 
-    def clone(self) -> "ChatEndpointAgent":
+    def clone(self) -> ChatEndpointAgent:
         """A fresh agent for another concurrent episode, sharing the concurrency limit."""
         return ChatEndpointAgent(*self._init_args, _gate=self._gate)
 

@@ -14,9 +14,10 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import gymnasium as gym
 
@@ -88,10 +89,17 @@ def run_episodes(
         observation, info = env.reset(seed=seed)
         observations.append(observation)
         infos.append(info)
-        records.append({
-            "seed": seed, "task_id": info["task_id"], "optimal_steps": info["optimal_steps"],
-            "observations": [observation], "actions": [], "rewards": [], "statuses": [],
-        })
+        records.append(
+            {
+                "seed": seed,
+                "task_id": info["task_id"],
+                "optimal_steps": info["optimal_steps"],
+                "observations": [observation],
+                "actions": [],
+                "rewards": [],
+                "statuses": [],
+            }
+        )
     if batch_agent is not None:
         batch_agent.reset_batch(seeds)
     running = list(range(len(envs)))
@@ -230,7 +238,7 @@ def _play_cell(cell: Cell, seeds: list[int], options: dict[str, Any], workers: i
         with ThreadPoolExecutor(workers) as pool:
             for start in range(0, len(seeds), workers):
                 chunk = seeds[start : start + workers]
-                yield from pool.map(lambda i: run_episode(envs[i], agents[i], chunk[i]), range(len(chunk)))
+                yield from pool.map(run_episode, envs[: len(chunk)], agents[: len(chunk)], chunk)
     else:
         envs = [probe_env]
         for episode_seed in seeds:

@@ -7,8 +7,9 @@ turn. Decoding is greedy, so evaluation is deterministic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 
 class HFAgent:
@@ -24,7 +25,9 @@ class HFAgent:
 
     name = "hf"
 
-    def __init__(self, path: str | Path, max_new_tokens: int = 48, threads: int | None = 1, system_instructions: bool = False):
+    def __init__(
+        self, path: str | Path, max_new_tokens: int = 48, threads: int | None = 1, system_instructions: bool = False
+    ):
         import torch
 
         from llm_gym.baselines.tiny import load_policy
@@ -47,7 +50,9 @@ class HFAgent:
     def act(self, observation: str, info: dict[str, Any]) -> str:
         return self.act_batch([observation], [info], [0])[0]
 
-    def act_batch(self, observations: Sequence[str], infos: Sequence[dict[str, Any]], slots: Sequence[int]) -> list[str]:
+    def act_batch(
+        self, observations: Sequence[str], infos: Sequence[dict[str, Any]], slots: Sequence[int]
+    ) -> list[str]:
         import torch
 
         prompts = []

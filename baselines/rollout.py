@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
+
 from llm_gym.presentation import presentation_of
 
 
@@ -143,12 +145,29 @@ def rollout(
     """Play one episode per ``(env, task_seed, group)`` slot; up to ``batch_size`` play together."""
     episodes = [start_episode(env, codec, seed, group) for env, seed, group in slots]
     for start in range(0, len(episodes), batch_size):
-        play_batch(model, codec, episodes[start : start + batch_size], max_new_tokens, generator, greedy, temperature, max_tokens)
+        play_batch(
+            model,
+            codec,
+            episodes[start : start + batch_size],
+            max_new_tokens,
+            generator,
+            greedy,
+            temperature,
+            max_tokens,
+        )
     return episodes
 
 
-def play_batch(model, codec: ChatCodec, episodes: list[Episode], max_new_tokens: int, generator=None,
-               greedy: bool = False, temperature: float = 1.0, max_tokens: int = 2048) -> None:
+def play_batch(
+    model,
+    codec: ChatCodec,
+    episodes: list[Episode],
+    max_new_tokens: int,
+    generator=None,
+    greedy: bool = False,
+    temperature: float = 1.0,
+    max_tokens: int = 2048,
+) -> None:
     """Play ``episodes`` to the end, turn-synchronously, with one KV cache kept across turns.
 
     Each turn feeds every live episode the tokens its cache lacks (the last reply token and the new
@@ -183,7 +202,14 @@ def play_batch(model, codec: ChatCodec, episodes: list[Episode], max_new_tokens:
             chunk, chunk_mask = chunk.to(device), chunk_mask.to(device)
             positions = cached[:, None] + (chunk_mask.cumsum(-1) - 1).clamp(min=0)
             attention = torch.cat([attention, chunk_mask], dim=1)
-            out = model(input_ids=chunk, attention_mask=attention, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1)
+            out = model(
+                input_ids=chunk,
+                attention_mask=attention,
+                position_ids=positions,
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
             cache, cached = out.cache, cached + chunk_mask.sum(-1)
             replies: list[list[int]] = [[] for _ in live]
             logprobs: list[list[float]] = [[] for _ in live]
@@ -206,13 +232,21 @@ def play_batch(model, codec: ChatCodec, episodes: list[Episode], max_new_tokens:
                     break
                 fed = appended.long()[:, None]
                 attention = torch.cat([attention, fed], dim=1)
-                out = model(input_ids=token[:, None], attention_mask=attention, position_ids=cached[:, None], cache=cache, use_cache=True)
+                out = model(
+                    input_ids=token[:, None],
+                    attention_mask=attention,
+                    position_ids=cached[:, None],
+                    cache=cache,
+                    use_cache=True,
+                )
                 cache, cached = out.cache, cached + fed[:, 0]
             for episode, reply, logprob in zip(live, replies, logprobs):
                 take_turn(episode, codec, reply, logprob, max_tokens)
 
 
-def oracle_episode(env, codec: ChatCodec, task_seed: int, noise: float, rng: random.Random, max_tokens: int = 2048) -> Episode:
+def oracle_episode(
+    env, codec: ChatCodec, task_seed: int, noise: float, rng: random.Random, max_tokens: int = 2048
+) -> Episode:
     """An episode written by the oracle, with a random admissible command instead w.p. ``noise``."""
     episode = start_episode(env, codec, task_seed, 0)
     format_command = presentation_of(env).format_command

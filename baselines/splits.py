@@ -42,8 +42,14 @@ def split_by_reference(
         rates[seed] = wins / samples
     env.close()
     return {
-        "cell": {"env_id": cell.env_id, "difficulty": cell.difficulty, "agent": cell.agent, "theme": cell.theme,
-                 "interface": cell.interface, "semantics": cell.semantics},
+        "cell": {
+            "env_id": cell.env_id,
+            "difficulty": cell.difficulty,
+            "agent": cell.agent,
+            "theme": cell.theme,
+            "interface": cell.interface,
+            "semantics": cell.semantics,
+        },
         "samples": samples,
         "threshold": threshold,
         "easy": [seed for seed in seeds if rates[seed] >= threshold],

@@ -42,7 +42,9 @@ class StudyConfig:
     interface_shift: str = "json+tagged"  # axis 4: an llm_gym.wrappers interface preset
     semantic_shift: str = "made-up"  # axis 4: another theme of the base family
     knobs: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # per family, over every preset
-    max_turns: dict[str, int | dict[str, int]] = dataclasses.field(default_factory=dict)  # per family, or per family and preset
+    max_turns: dict[str, int | dict[str, int]] = dataclasses.field(
+        default_factory=dict
+    )  # per family, or per family and preset
     trainer: dict[str, Any] = dataclasses.field(default_factory=dict)  # trainer.Args fields for every run
     shift_episodes: int = 4
 
@@ -63,7 +65,9 @@ class StudyConfig:
                 raise ValueError(f"Unknown difficulty {preset!r} for {self.base}; allowed: {presets}")
         themes = llm_gym.registry.env_class(self.base).themes
         if self.semantic_shift not in themes[1:]:
-            raise ValueError(f"semantic_shift {self.semantic_shift!r} must be a non-default theme of {self.base}: {list(themes[1:])}")
+            raise ValueError(
+                f"semantic_shift {self.semantic_shift!r} must be a non-default theme of {self.base}: {list(themes[1:])}"
+            )
         reserved = sorted(set(self.trainer) & {"out_dir", "cells", "phases", "eval_cells", "model", "resume"})
         if reserved:
             raise ValueError(f"the study sets trainer keys {reserved} itself; remove them from [trainer]")
@@ -84,9 +88,22 @@ QUICK = {
     "knobs": {"llm_gym/TextCraft-v0": {"distractors": 0}},
     "max_turns": {"llm_gym/TextCraft-v0": {"easy": 4}, "llm_gym/BabyAI-v0": {"easy": 8}},
     "trainer": {
-        "tiny_hidden": 64, "tiny_layers": 2, "tiny_vocab": 512, "warm_steps": 700, "warm_batch": 16,
-        "warm_noise": 0.1, "lr": 1e-3, "iterations": 16, "groups": 8, "group_size": 8, "eval_seeds": 32,
-        "eval_every": 1000, "checkpoint_every": 1000, "max_new_tokens": 24, "progress": False, "plot": True,
+        "tiny_hidden": 64,
+        "tiny_layers": 2,
+        "tiny_vocab": 512,
+        "warm_steps": 700,
+        "warm_batch": 16,
+        "warm_noise": 0.1,
+        "lr": 1e-3,
+        "iterations": 16,
+        "groups": 8,
+        "group_size": 8,
+        "eval_seeds": 32,
+        "eval_every": 1000,
+        "checkpoint_every": 1000,
+        "max_new_tokens": 24,
+        "progress": False,
+        "plot": True,
     },
     "shift_episodes": 2,
 }
@@ -95,7 +112,9 @@ QUICK = {
 # ----- cells and runs ---------------------------------------------------------------------------
 
 
-def cell(config: StudyConfig, family: str, preset: str, interface: str | None = None, theme: str | None = None) -> trainer.Cell:
+def cell(
+    config: StudyConfig, family: str, preset: str, interface: str | None = None, theme: str | None = None
+) -> trainer.Cell:
     knobs = config.knobs.get(family)
     difficulty: Any = {"preset": preset, **knobs} if knobs else preset
     turns = config.max_turns.get(family)
@@ -173,8 +192,14 @@ def build_base_model(config: StudyConfig, out: Path) -> Path:
     corpus = env_corpus(envs, 20, seed=config.seed)
     for env in envs:
         env.close()
-    return build_tiny(path, corpus, vocab_size=settings.tiny_vocab, seed=config.seed,
-                      hidden=settings.tiny_hidden, layers=settings.tiny_layers)
+    return build_tiny(
+        path,
+        corpus,
+        vocab_size=settings.tiny_vocab,
+        seed=config.seed,
+        hidden=settings.tiny_hidden,
+        layers=settings.tiny_layers,
+    )
 
 
 def _run_cells(run: dict[str, Any]) -> list[trainer.Cell]:
@@ -226,7 +251,14 @@ def _train_once(config: StudyConfig, run: dict[str, Any], run_dir: Path, model: 
     done = run_dir / "evals.json"
     if done.is_file():
         return json.loads(done.read_text())
-    settings = {"instructions": "drop", **config.trainer, **run, "out_dir": str(run_dir), "model": str(model), "seed": config.seed}
+    settings = {
+        "instructions": "drop",
+        **config.trainer,
+        **run,
+        "out_dir": str(run_dir),
+        "model": str(model),
+        "seed": config.seed,
+    }
     summary = trainer.train(trainer.Args.from_dict(settings))
     done.write_text(json.dumps(summary["evals"]))
     return summary["evals"]
@@ -235,7 +267,9 @@ def _train_once(config: StudyConfig, run: dict[str, Any], run_dir: Path, model: 
 # ----- tables -----------------------------------------------------------------------------------
 
 
-def success(evals: list[dict[str, Any]], label: str, iteration: int | None = None, phase: int | None = None) -> dict[str, float]:
+def success(
+    evals: list[dict[str, Any]], label: str, iteration: int | None = None, phase: int | None = None
+) -> dict[str, float]:
     """Sampled and greedy success of a cell at an iteration (default: the last), or at a phase end."""
     rows = [r for r in evals if r["cell"] == label]
     if phase is not None:
@@ -248,8 +282,12 @@ def success(evals: list[dict[str, Any]], label: str, iteration: int | None = Non
 
 def difficulty_table(config, runs, evals) -> list[dict[str, Any]]:
     table = []
-    regimes = [("warm start", "base", 0), (f"RL on {config.train_difficulty}", "base", None),
-               ("curriculum easy->hard", "curriculum_up", None), ("curriculum hard->easy", "curriculum_down", None)]
+    regimes = [
+        ("warm start", "base", 0),
+        (f"RL on {config.train_difficulty}", "base", None),
+        ("curriculum easy->hard", "curriculum_up", None),
+        ("curriculum hard->easy", "curriculum_down", None),
+    ]
     for regime, run, iteration in regimes:
         row: dict[str, Any] = {"regime": regime}
         for preset in config.difficulties:
@@ -266,7 +304,15 @@ def transfer_table(config, runs, evals) -> tuple[list[dict[str, Any]], dict[str,
             label = cell(config, test_family, config.train_difficulty).label
             warm = success(evals[run], label, 0)["sampled"]
             final = success(evals[run], label)["sampled"]
-            table.append({"train": _short(train_family), "test": _short(test_family), "warm": warm, "final": final, "delta": final - warm})
+            table.append(
+                {
+                    "train": _short(train_family),
+                    "test": _short(test_family),
+                    "warm": warm,
+                    "final": final,
+                    "delta": final - warm,
+                }
+            )
             (held_in if train_family == test_family else held_out).append(final - warm)
     summary = {"held_in_delta": _mean(held_in), "held_out_delta": _mean(held_out)}
     return table, summary
@@ -280,7 +326,9 @@ def sequential_table(config, runs, evals) -> list[dict[str, Any]]:
         for family, label in labels.items():
             row[_short(family)] = success(evals["sequential"], label, phase=phase)["sampled"]
         table.append(row)
-    table.append({"after": "mixture", **{_short(f): success(evals["mixture"], l)["sampled"] for f, l in labels.items()}})
+    table.append(
+        {"after": "mixture", **{_short(f): success(evals["mixture"], label)["sampled"] for f, label in labels.items()}}
+    )
     forgetting = {"after": "forgetting (best - final)"}
     for family in config.families:
         column = [row[_short(family)] for row in table[: len(config.families)]]
@@ -301,9 +349,18 @@ def shift_table(config, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
         target = EnvConfig(config.base, difficulty=shifted.difficulty, theme=shifted.theme, interface=shifted.interface)
         report = distance(reference, target, episodes=config.shift_episodes, seed=config.seed)
         final[name] = measured["sampled"]
-        rows.append({"cell": name, "interface": shifted.interface or "native", "theme": shifted.theme or "default",
-                     "warm": warm, "final": measured["sampled"], "greedy": measured["greedy"],
-                     "semantic_distance": report.semantic, "interface_distance": report.interface})
+        rows.append(
+            {
+                "cell": name,
+                "interface": shifted.interface or "native",
+                "theme": shifted.theme or "default",
+                "warm": warm,
+                "final": measured["sampled"],
+                "greedy": measured["greedy"],
+                "semantic_distance": report.semantic,
+                "interface_distance": report.interface,
+            }
+        )
     gap = {
         "total_gap": final["native"] - final["both"],
         "semantic_part": final["native"] - final["semantic"],
@@ -345,7 +402,12 @@ def write_report(config: StudyConfig, runs, evals, out: Path) -> Path:
     transfer, transfer_summary = transfer_table(config, runs, evals)
     sequential = sequential_table(config, runs, evals)
     shift, gap = shift_table(config, evals)
-    for name, rows in (("difficulty", difficulty), ("transfer", transfer), ("sequential", sequential), ("shift", shift)):
+    for name, rows in (
+        ("difficulty", difficulty),
+        ("transfer", transfer),
+        ("sequential", sequential),
+        ("shift", shift),
+    ):
         _write_csv(out / f"{name}.csv", rows)
     _write_csv(out / "gap.csv", [{**gap, **transfer_summary}])
 
@@ -401,7 +463,7 @@ def write_report(config: StudyConfig, runs, evals, out: Path) -> Path:
 
     text = f"""# llm-gym study report
 
-Base family {config.base}, trained at `{config.train_difficulty}`; families {', '.join(names)}.
+Base family {config.base}, trained at `{config.train_difficulty}`; families {", ".join(names)}.
 Every RL run starts from one shared warm start (supervised steps on noisy oracle episodes of every
 family at `{config.train_difficulty}`), as every run of the study fine-tuned one base model.
 Success is sampled success (temperature 1) on the trainer's fixed evaluation seeds, disjoint from
@@ -417,7 +479,7 @@ training seeds and shared by every cell (paired instances). Trainer settings: `{
 
 {_markdown(transfer)}
 
-Held-in mean delta {transfer_summary['held_in_delta']:+.3f}; held-out mean delta {transfer_summary['held_out_delta']:+.3f}.
+Held-in mean delta {transfer_summary["held_in_delta"]:+.3f}; held-out mean delta {transfer_summary["held_out_delta"]:+.3f}.
 
 ![transfer](transfer.png)
 
@@ -433,7 +495,7 @@ Interface shift `{config.interface_shift}`, semantic shift: theme `{config.seman
 
 {_markdown(shift)}
 
-Total gap {gap['total_gap']:+.3f} = semantic {gap['semantic_part']:+.3f} + interface {gap['interface_part']:+.3f} + interaction {gap['interaction']:+.3f}.
+Total gap {gap["total_gap"]:+.3f} = semantic {gap["semantic_part"]:+.3f} + interface {gap["interface_part"]:+.3f} + interaction {gap["interaction"]:+.3f}.
 
 ![gap](gap.png)
 

@@ -14,8 +14,10 @@ tokenizer's constructor, the only way it is saved.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+
 from llm_gym.presentation import presentation_of
 
 PAD, EOT, IM_START, IM_END = "<|pad|>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"
@@ -132,10 +134,14 @@ def load_policy(path: str | Path, device: str = "cpu", dtype: Any = None):
 
     path = Path(path)
     if not path.is_dir():
-        raise ValueError(f"model checkpoint {str(path)!r} is not a directory; pass a local Hugging Face checkpoint or 'tiny'")
+        raise ValueError(
+            f"model checkpoint {str(path)!r} is not a directory; pass a local Hugging Face checkpoint or 'tiny'"
+        )
     missing = [name for name in ("config.json",) if not (path / name).is_file()]
     if missing or not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
-        raise ValueError(f"model checkpoint {str(path)!r} lacks {missing or ['tokenizer.json']}; not a Hugging Face checkpoint")
+        raise ValueError(
+            f"model checkpoint {str(path)!r} lacks {missing or ['tokenizer.json']}; not a Hugging Face checkpoint"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)

@@ -45,7 +45,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", help="a TOML (.toml) or YAML (.yaml/.yml) file of trainer settings")
-    parser.add_argument("--cell", action="append", dest="cell_values", metavar="CELL", help="a training cell: env id or JSON")
+    parser.add_argument(
+        "--cell", action="append", dest="cell_values", metavar="CELL", help="a training cell: env id or JSON"
+    )
     parser.add_argument("--eval-cell", action="append", dest="eval_cell_values", metavar="CELL", help="an eval cell")
     for name, kind in _scalar_fields():
         flag = "--" + name.replace("_", "-")
@@ -125,6 +127,20 @@ def run_train(namespace: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"llm-gym train: error: {error}", file=sys.stderr)
         return 2
-    final = {r["cell"]: {k: r[k] for k in r if k.endswith("_success")} for r in summary["evals"] if r["iteration"] == summary["iteration"]}
-    print(json.dumps({"out_dir": summary["out_dir"], "iteration": summary["iteration"], "stopped": summary["stopped"], "final_eval": final}, indent=1))
+    final = {
+        r["cell"]: {k: r[k] for k in r if k.endswith("_success")}
+        for r in summary["evals"]
+        if r["iteration"] == summary["iteration"]
+    }
+    print(
+        json.dumps(
+            {
+                "out_dir": summary["out_dir"],
+                "iteration": summary["iteration"],
+                "stopped": summary["stopped"],
+                "final_eval": final,
+            },
+            indent=1,
+        )
+    )
     return 0 if not summary["stopped"] or summary["stopped"].startswith("RL time limit") else 1

@@ -74,8 +74,12 @@ class Cell:
 
     @property
     def label(self) -> str:
-        difficulty = self.difficulty if isinstance(self.difficulty, str) else json.dumps(self.difficulty, sort_keys=True)
-        parts = [self.env_id.split("/")[-1], difficulty] + [p for p in (self.interface, self.theme, self.semantics) if p]
+        difficulty = (
+            self.difficulty if isinstance(self.difficulty, str) else json.dumps(self.difficulty, sort_keys=True)
+        )
+        parts = [self.env_id.split("/")[-1], difficulty] + [
+            p for p in (self.interface, self.theme, self.semantics) if p
+        ]
         return ":".join(parts)
 
 
@@ -145,9 +149,25 @@ class Args:
         object.__setattr__(self, "cells", cells)
         object.__setattr__(self, "phases", phases)
         object.__setattr__(self, "eval_cells", tuple(Cell.from_value(c) for c in self.eval_cells))
-        for name in ("tiny_hidden", "tiny_layers", "tiny_vocab", "threads", "groups", "group_size", "max_new_tokens",
-                     "max_tokens", "ppo_epochs", "microbatch", "rollout_batch", "eval_seeds", "eval_every",
-                     "checkpoint_every", "keep_checkpoints", "max_nonfinite", "warm_batch"):
+        for name in (
+            "tiny_hidden",
+            "tiny_layers",
+            "tiny_vocab",
+            "threads",
+            "groups",
+            "group_size",
+            "max_new_tokens",
+            "max_tokens",
+            "ppo_epochs",
+            "microbatch",
+            "rollout_batch",
+            "eval_seeds",
+            "eval_every",
+            "checkpoint_every",
+            "keep_checkpoints",
+            "max_nonfinite",
+            "warm_batch",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Args.{name} must be a positive integer, got {value!r}")
@@ -265,7 +285,9 @@ def warm_start(model, codec: ChatCodec, args: Args, pool: EnvPool, log) -> None:
         episodes = []
         for cell in dict.fromkeys(chosen):
             for env in pool.take(cell, 1) * chosen.count(cell):
-                episodes.append(oracle_episode(env, codec, rng.randrange(EVAL_SEED_BASE), args.warm_noise, rng, args.max_tokens))
+                episodes.append(
+                    oracle_episode(env, codec, rng.randrange(EVAL_SEED_BASE), args.warm_noise, rng, args.max_tokens)
+                )
         total = sum(sum(e.mask) for e in episodes)
         loss_value = 0.0
         zeros = [[0.0] * len(e.rewards) for e in episodes]
@@ -284,7 +306,9 @@ def warm_start(model, codec: ChatCodec, args: Args, pool: EnvPool, log) -> None:
 # ----- 4. rollout (see rollout.py) and the batch it becomes ------------------------------------
 
 
-def microbatches(episodes: list[Episode], turn_advantages: list[list[float]], size: int, pad_id: int, device: Any = "cpu"):
+def microbatches(
+    episodes: list[Episode], turn_advantages: list[list[float]], size: int, pad_id: int, device: Any = "cpu"
+):
     """Right-padded training tensors, ``size`` episodes at a time, shifted for next-token.
 
     ``mask[b, t]`` is 1 when token ``t + 1`` was produced by the policy; ``adv`` carries the
@@ -310,8 +334,11 @@ def microbatches(episodes: list[Episode], turn_advantages: list[list[float]], si
             adv[row, :n] = torch.tensor([turn_adv[t] if t >= 0 else 0.0 for t in episode.turn])
             old[row, :n] = torch.tensor(episode.logprobs)
         yield {
-            "ids": ids.to(device), "attention": attention.to(device), "mask": mask[:, 1:].to(device),
-            "adv": adv[:, 1:].to(device), "old_logp": old[:, 1:].to(device),
+            "ids": ids.to(device),
+            "attention": attention.to(device),
+            "mask": mask[:, 1:].to(device),
+            "adv": adv[:, 1:].to(device),
+            "old_logp": old[:, 1:].to(device),
         }
 
 
@@ -388,7 +415,9 @@ def policy_loss(logp, batch: dict, total_tokens: int, clip_eps: float, kl_coef: 
     return (per_token * batch["mask"]).sum() / total_tokens, kl
 
 
-def update(model, optimizer, ref_model, episodes: list[Episode], turn_adv: list[list[float]], args: Args, codec) -> dict:
+def update(
+    model, optimizer, ref_model, episodes: list[Episode], turn_adv: list[list[float]], args: Args, codec
+) -> dict:
     """``args.ppo_epochs`` optimizer steps on one rollout batch; skips a step whose loss is not finite."""
     import torch
 
@@ -435,7 +464,9 @@ def episode_stats(episodes: list[Episode]) -> dict[str, float]:
     }
 
 
-def evaluate(model, codec: ChatCodec, args: Args, pool: EnvPool, iteration: int, log, phase: int | None = None) -> list[dict]:
+def evaluate(
+    model, codec: ChatCodec, args: Args, pool: EnvPool, iteration: int, log, phase: int | None = None
+) -> list[dict]:
     """Sampled (T=1) and greedy success of every eval cell on fixed seeds, disjoint from training."""
     import torch
 
@@ -449,7 +480,9 @@ def evaluate(model, codec: ChatCodec, args: Args, pool: EnvPool, iteration: int,
         modes = [("sampled", False)] + ([("greedy", True)] if args.eval_greedy else [])
         for mode, greedy in modes:
             generator = torch.Generator().manual_seed(seed_of(args.seed, "eval", index))
-            episodes = rollout(model, codec, slots, args.max_new_tokens, generator, greedy, 1.0, args.rollout_batch, args.max_tokens)
+            episodes = rollout(
+                model, codec, slots, args.max_new_tokens, generator, greedy, 1.0, args.rollout_batch, args.max_tokens
+            )
             record.update({f"{mode}_{k}": v for k, v in episode_stats(episodes).items()})
         records.append(record)
         log(record)
@@ -507,7 +540,9 @@ def prepare_model_dir(args: Args, out: Path, pool: EnvPool) -> Path:
     if not (path / "complete").exists():
         from llm_gym.baselines.tiny import build_tiny, env_corpus
 
-        cells = tuple(dict.fromkeys(c for phase in args.schedule for c in phase.cells) | dict.fromkeys(args.all_eval_cells))
+        cells = tuple(
+            dict.fromkeys(c for phase in args.schedule for c in phase.cells) | dict.fromkeys(args.all_eval_cells)
+        )
         corpus = env_corpus([pool.take(c, 1)[0] for c in cells], 300, args.seed)
         build_tiny(path, corpus, args.tiny_vocab, args.seed, hidden=args.tiny_hidden, layers=args.tiny_layers)
         (path / "complete").write_text("tiny")
@@ -528,17 +563,27 @@ def plot_metrics(metrics_path: Path, png_path: Path) -> None:
     window = max(1, len(train) // 30)  # a trailing mean keeps the curves readable
 
     def smooth(values: list[float]) -> list[float]:
-        return [sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))]
+        return [
+            sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1])
+            for i in range(len(values))
+        ]
 
     for key, label in (("success", "train success (sampled)"), ("zero_variance_share", "zero-variance share")):
-        axes[0].plot([r["iteration"] for r in train], smooth([r[key] for r in train]), label=f"{label}, mean of {window}")
+        axes[0].plot(
+            [r["iteration"] for r in train], smooth([r[key] for r in train]), label=f"{label}, mean of {window}"
+        )
     axes[0].set_xlabel("iteration")
     axes[0].legend()
     for cell in dict.fromkeys(r["cell"] for r in evals):
         points = [r for r in evals if r["cell"] == cell]
         for mode in ("sampled", "greedy"):
             if f"{mode}_success" in points[0]:
-                axes[1].plot([r["iteration"] for r in points], [r[f"{mode}_success"] for r in points], marker="o", label=f"{cell} {mode}")
+                axes[1].plot(
+                    [r["iteration"] for r in points],
+                    [r[f"{mode}_success"] for r in points],
+                    marker="o",
+                    label=f"{cell} {mode}",
+                )
     axes[1].set_xlabel("iteration")
     axes[1].set_ylabel("eval success")
     axes[1].set_ylim(-0.02, 1.02)
@@ -560,7 +605,9 @@ def train(args: Args) -> dict[str, Any]:
     for cell in dict.fromkeys([c for phase in args.schedule for c in phase.cells] + list(args.all_eval_cells)):
         pool.take(cell, 1)  # a bad cell fails here, before any work
     if args.model != "tiny" and not (Path(args.model) / "config.json").is_file():
-        raise ValueError(f"model checkpoint {args.model!r} is missing or has no config.json; pass 'tiny' or a local checkpoint directory")
+        raise ValueError(
+            f"model checkpoint {args.model!r} is missing or has no config.json; pass 'tiny' or a local checkpoint directory"
+        )
     checkpoint = latest_checkpoint(out) if args.resume else None
     if checkpoint is not None:
         saved = json.loads((out / "args.json").read_text())
@@ -583,7 +630,9 @@ def train(args: Args) -> dict[str, Any]:
         saved_state = torch.load(checkpoint / "trainer_state.pt", weights_only=False)
         start_iteration = saved_state["iteration"]
         state = {k: saved_state[k] for k in state}
-        lines = [line for line in metrics_path.read_text().splitlines() if json.loads(line)["iteration"] <= start_iteration]
+        lines = [
+            line for line in metrics_path.read_text().splitlines() if json.loads(line)["iteration"] <= start_iteration
+        ]
         metrics_path.write_text("".join(line + "\n" for line in lines))
     else:
         model, tokenizer = load_model(base_dir, args, device, dtype)
@@ -632,7 +681,17 @@ def train(args: Args) -> dict[str, Any]:
                 slots += [(next(envs), task_seed, g) for _ in range(args.group_size)]
         generator = torch.Generator().manual_seed(seed_of(args.seed, "sample", iteration))
         model.eval()
-        episodes = rollout(model, codec, slots, args.max_new_tokens, generator, False, args.temperature, args.rollout_batch, args.max_tokens)
+        episodes = rollout(
+            model,
+            codec,
+            slots,
+            args.max_new_tokens,
+            generator,
+            False,
+            args.temperature,
+            args.rollout_batch,
+            args.max_tokens,
+        )
         model.train()
         rollout_seconds = time.perf_counter() - started
         if args.advantage == "grpo":
@@ -643,15 +702,23 @@ def train(args: Args) -> dict[str, Any]:
         kept = [i for i, z in enumerate(zero) if not z]
         stats = {"loss": 0.0, "kl": 0.0, "grad_norm": 0.0, "nonfinite": False}
         if kept:
-            stats = update(model, optimizer, ref_model, [episodes[i] for i in kept], [turn_adv[i] for i in kept], args, codec)
+            stats = update(
+                model, optimizer, ref_model, [episodes[i] for i in kept], [turn_adv[i] for i in kept], args, codec
+            )
         state["nonfinite_streak"] = state["nonfinite_streak"] + 1 if stats["nonfinite"] else 0
         seconds = time.perf_counter() - started
         state["rl_seconds"] += seconds
         generated = sum(sum(e.mask) for e in episodes)
         record = {
-            "kind": "train", "iteration": iteration, "phase": phase, **episode_stats(episodes),
-            "zero_variance_share": sum(zero) / len(zero), **stats,
-            "tokens_per_s": generated / rollout_seconds, "seconds": seconds, "rl_seconds": state["rl_seconds"],
+            "kind": "train",
+            "iteration": iteration,
+            "phase": phase,
+            **episode_stats(episodes),
+            "zero_variance_share": sum(zero) / len(zero),
+            **stats,
+            "tokens_per_s": generated / rollout_seconds,
+            "seconds": seconds,
+            "rl_seconds": state["rl_seconds"],
         }
         log(record)
         bar.update(1)
@@ -665,12 +732,16 @@ def train(args: Args) -> dict[str, Any]:
         elif iteration % args.eval_every == 0 or iteration == args.iterations:
             evaluate(model, codec, args, pool, iteration, log)
         if iteration % args.checkpoint_every == 0 or iteration == args.iterations:
-            save_checkpoint(out, iteration, model, tokenizer, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints)
+            save_checkpoint(
+                out, iteration, model, tokenizer, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints
+            )
     bar.close()
     if stopped and stopped.startswith("RL time limit"):
         if iteration % args.eval_every:
             evaluate(model, codec, args, pool, iteration, log)
-        save_checkpoint(out, iteration, model, tokenizer, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints)
+        save_checkpoint(
+            out, iteration, model, tokenizer, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints
+        )
     if args.plot and metrics_path.exists():
         plot_metrics(metrics_path, out / "curves.png")
     records = [json.loads(line) for line in metrics_path.read_text().splitlines()]

@@ -48,8 +48,10 @@ def parallel_steps_per_second(make, episodes: int, fmt: str = "native") -> float
     for seed in range(episodes):
         observations, infos = env.reset(seed=seed)
         while env.agents:
-            actions = {agent: in_format(env, fmt, agent, policies[agent].act(observations[agent], infos[agent]))
-                       for agent in env.agents}
+            actions = {
+                agent: in_format(env, fmt, agent, policies[agent].act(observations[agent], infos[agent]))
+                for agent in env.agents
+            }
             observations, *_, infos = env.step(actions)
             assert all(info["action_status"] == "ok" for info in infos.values())
             steps += len(actions)
@@ -79,27 +81,51 @@ def main() -> None:
     rows = [
         ("Poker kuhn, AEC", median(aec_steps_per_second, lambda: ma.make("Poker"), 300)),
         ("Poker leduc, AEC", median(aec_steps_per_second, lambda: ma.make("Poker", difficulty="leduc"), 300)),
-        ("Poker leduc, AgentInterface json+toolcall", median(
-            aec_steps_per_second, lambda: AgentInterface(ma.make("Poker", difficulty="leduc"), "json", "toolcall"), 300,
-            "toolcall")),
-        ("GuideFollower TextCraft medium, AEC", median(
-            aec_steps_per_second, lambda: ma.make("GuideFollower", difficulty="medium"), 100)),
-        ("Blotto medium, Parallel (agent steps)", median(
-            parallel_steps_per_second, lambda: ma.make("Blotto", difficulty="medium"), 100)),
-        ("Blotto medium, ParallelAgentInterface markdown+react", median(
-            parallel_steps_per_second, lambda: ParallelAgentInterface(ma.make("Blotto", difficulty="medium"), "markdown", "react"),
-            100, "react")),
+        (
+            "Poker leduc, AgentInterface json+toolcall",
+            median(
+                aec_steps_per_second,
+                lambda: AgentInterface(ma.make("Poker", difficulty="leduc"), "json", "toolcall"),
+                300,
+                "toolcall",
+            ),
+        ),
+        (
+            "GuideFollower TextCraft medium, AEC",
+            median(aec_steps_per_second, lambda: ma.make("GuideFollower", difficulty="medium"), 100),
+        ),
+        (
+            "Blotto medium, Parallel (agent steps)",
+            median(parallel_steps_per_second, lambda: ma.make("Blotto", difficulty="medium"), 100),
+        ),
+        (
+            "Blotto medium, ParallelAgentInterface markdown+react",
+            median(
+                parallel_steps_per_second,
+                lambda: ParallelAgentInterface(ma.make("Blotto", difficulty="medium"), "markdown", "react"),
+                100,
+                "react",
+            ),
+        ),
         ("SeatEnv Poker leduc player_1 (seat steps)", median(seat_steps_per_second, "Poker", "player_1", 300)),
-        ("SeatEnv GuideFollower follower_0 (seat steps)", median(seat_steps_per_second, "GuideFollower", "follower_0", 100)),
+        (
+            "SeatEnv GuideFollower follower_0 (seat steps)",
+            median(seat_steps_per_second, "GuideFollower", "follower_0", 100),
+        ),
     ]
     for label, rate in rows:
         print(f"{label:55s} {rate:10,.0f} steps/s")
-    for preset, pair in [("kuhn", (KuhnEquilibrium(), KuhnEquilibrium())), ("leduc", (HeuristicPoker(), RandomPoker())),
-                         ("large", (HeuristicPoker(), RandomPoker()))]:
+    for preset, pair in [
+        ("kuhn", (KuhnEquilibrium(), KuhnEquilibrium())),
+        ("leduc", (HeuristicPoker(), RandomPoker())),
+        ("large", (HeuristicPoker(), RandomPoker())),
+    ]:
         start = time.perf_counter()
         value = expected_payoffs(PRESETS[preset], pair)[0]
-        print(f"exact value, {preset:5s} {pair[0].name} vs {pair[1].name}: {value:+.4f} chips to player_0 "
-              f"({1000 * (time.perf_counter() - start):.0f} ms)")
+        print(
+            f"exact value, {preset:5s} {pair[0].name} vs {pair[1].name}: {value:+.4f} chips to player_0 "
+            f"({1000 * (time.perf_counter() - start):.0f} ms)"
+        )
 
 
 if __name__ == "__main__":

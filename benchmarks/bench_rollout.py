@@ -45,9 +45,11 @@ def main() -> None:
     codec = ChatCodec(tokenizer, drop_instructions=not options.keep_instructions)  # the trainer drops them for tiny
     envs = [make() for _ in range(options.episodes)]
     seeds = list(range(options.episodes))
-    print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, vocabulary {len(tokenizer)}; "
-          f"{options.episodes} episodes x {options.max_turns} turns, <= {options.max_new_tokens} new tokens a turn, "
-          f"instructions {'kept' if options.keep_instructions else 'dropped'}")
+    print(
+        f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, vocabulary {len(tokenizer)}; "
+        f"{options.episodes} episodes x {options.max_turns} turns, <= {options.max_new_tokens} new tokens a turn, "
+        f"instructions {'kept' if options.keep_instructions else 'dropped'}"
+    )
 
     def batched(batch_size: int) -> int:
         generator = torch.Generator().manual_seed(0)
@@ -65,8 +67,14 @@ def main() -> None:
                     ids = torch.tensor([episode.ids])
                     with torch.no_grad():
                         out = model.generate(
-                            ids, attention_mask=torch.ones_like(ids), do_sample=True, max_new_tokens=options.max_new_tokens,
-                            eos_token_id=sorted(codec.stop_ids), pad_token_id=tokenizer.pad_token_id, top_k=None, top_p=None,
+                            ids,
+                            attention_mask=torch.ones_like(ids),
+                            do_sample=True,
+                            max_new_tokens=options.max_new_tokens,
+                            eos_token_id=sorted(codec.stop_ids),
+                            pad_token_id=tokenizer.pad_token_id,
+                            top_k=None,
+                            top_p=None,
                         )
                     reply = out[0, ids.shape[1] :].tolist()
                     take_turn(episode, codec, reply, [0.0] * len(reply), 2048)

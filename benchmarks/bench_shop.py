@@ -82,7 +82,9 @@ def main() -> None:
         for difficulty in ("easy", "expert"):
             oracle = oracle_steps_per_second(difficulty, range(200), clock)
             randomly = random_steps_per_second(difficulty, clock=clock)
-            print(f"[{label}] steps/s {difficulty:>6}: oracle episodes {oracle:,.0f}; random admissible actions {randomly:,.0f}")
+            print(
+                f"[{label}] steps/s {difficulty:>6}: oracle episodes {oracle:,.0f}; random admissible actions {randomly:,.0f}"
+            )
 
 
 if __name__ == "__main__":

@@ -70,10 +70,14 @@ def main() -> None:
     for difficulty in ("easy", "expert"):
         rates = steps_per_second(env_id, difficulty)
         print(f"{difficulty:>6}: step (oracle actions precomputed)  median {statistics.median(rates):>9,.0f} steps/s")
-        print(f"{difficulty:>6}: step + oracle_action() each move   {steps_per_second_with_oracle(env_id, difficulty):>9,.0f} steps/s")
+        print(
+            f"{difficulty:>6}: step + oracle_action() each move   {steps_per_second_with_oracle(env_id, difficulty):>9,.0f} steps/s"
+        )
     for difficulty in ("easy", "expert"):
         times = reset_milliseconds(env_id, difficulty)
-        print(f"{difficulty:>6}: reset median {statistics.median(times):.3f} ms, p95 {sorted(times)[int(0.95 * len(times))]:.3f} ms")
+        print(
+            f"{difficulty:>6}: reset median {statistics.median(times):.3f} ms, p95 {sorted(times)[int(0.95 * len(times))]:.3f} ms"
+        )
 
 
 if __name__ == "__main__":

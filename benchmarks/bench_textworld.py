@@ -168,7 +168,9 @@ def textworld_throughput(mode: str, preset: str, steps: int, seed: int) -> tuple
     chooser = random.Random(seed)
 
     def actions(info):
-        return tuple(chooser.choice([a for a in info["admissible_actions"][i] if a.split()[0] in SAFE_VERBS]) for i in range(2))
+        return tuple(
+            chooser.choice([a for a in info["admissible_actions"][i] if a.split()[0] in SAFE_VERBS]) for i in range(2)
+        )
 
     for _ in range(10):  # warm up
         _, _, _, _, info = envs.step(actions(info))
@@ -206,7 +208,13 @@ def vector_speedup(preset: str, steps: int, rounds: int) -> dict[str, float]:
     env = gym.make(ENV_ID, difficulty=preset)
     observation, info = env.reset(seed=0)
     env.close()
-    figures: dict[str, list[float]] = {"textworld": [], "lock_step": [], "stand_in": [], "step_ms": [], "free_cores": []}
+    figures: dict[str, list[float]] = {
+        "textworld": [],
+        "lock_step": [],
+        "stand_in": [],
+        "step_ms": [],
+        "free_cores": [],
+    }
     for seed in range(rounds):
         sync, lock_step = textworld_throughput("sync", preset, steps, seed)
         asynchronous, _ = textworld_throughput("async", preset, steps, seed)

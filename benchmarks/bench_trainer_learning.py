@@ -35,10 +35,24 @@ def main() -> None:
 
     cell = Cell(difficulty={"preset": "easy", "distractors": options.distractors}, max_turns=options.max_turns)
     args = Args(
-        out_dir=options.out, seed=options.seed, tiny_hidden=options.hidden, tiny_layers=options.layers,
-        cells=(cell,), warm_steps=options.warm_steps, warm_noise=options.warm_noise, warm_batch=16,
-        iterations=100_000, rl_time_limit_s=options.rl_seconds, groups=8, group_size=8, lr=options.lr,
-        max_new_tokens=32, eval_seeds=200, eval_every=100_000, checkpoint_every=100_000, progress=False,
+        out_dir=options.out,
+        seed=options.seed,
+        tiny_hidden=options.hidden,
+        tiny_layers=options.layers,
+        cells=(cell,),
+        warm_steps=options.warm_steps,
+        warm_noise=options.warm_noise,
+        warm_batch=16,
+        iterations=100_000,
+        rl_time_limit_s=options.rl_seconds,
+        groups=8,
+        group_size=8,
+        lr=options.lr,
+        max_new_tokens=32,
+        eval_seeds=200,
+        eval_every=100_000,
+        checkpoint_every=100_000,
+        progress=False,
     )
     load_before = os.getloadavg()
     started = time.perf_counter()
@@ -49,12 +63,20 @@ def main() -> None:
     warm_seconds = next(r["seconds"] for r in records if r["kind"] == "warm_done")
     print(f"cell: {cell.label}, model hidden {options.hidden} x {options.layers} layers, seed {options.seed}")
     print(f"warm start: {options.warm_steps} supervised steps, noise {options.warm_noise}, {warm_seconds:.0f}s")
-    print(f"RL: {summary['iteration']} GRPO iterations (8 groups x 8, lr {options.lr}), {summary['rl_seconds']:.0f}s of training time")
+    print(
+        f"RL: {summary['iteration']} GRPO iterations (8 groups x 8, lr {options.lr}), {summary['rl_seconds']:.0f}s of training time"
+    )
     for mode in ("sampled", "greedy"):
-        print(f"{mode:8s} success on 200 eval seeds: warm start {first[f'{mode}_success']:.3f} -> after RL "
-              f"{last[f'{mode}_success']:.3f} (gain {last[f'{mode}_success'] - first[f'{mode}_success']:+.3f})")
-    print(f"parse errors per turn (sampled): {first['sampled_parse_error_rate']:.3f} -> {last['sampled_parse_error_rate']:.3f}")
-    print(f"wall time {wall:.0f}s; load average (1/5/15 min) before {load_before}, after {os.getloadavg()} on {os.cpu_count()} CPUs")
+        print(
+            f"{mode:8s} success on 200 eval seeds: warm start {first[f'{mode}_success']:.3f} -> after RL "
+            f"{last[f'{mode}_success']:.3f} (gain {last[f'{mode}_success'] - first[f'{mode}_success']:+.3f})"
+        )
+    print(
+        f"parse errors per turn (sampled): {first['sampled_parse_error_rate']:.3f} -> {last['sampled_parse_error_rate']:.3f}"
+    )
+    print(
+        f"wall time {wall:.0f}s; load average (1/5/15 min) before {load_before}, after {os.getloadavg()} on {os.cpu_count()} CPUs"
+    )
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ import sys
 import time
 
 import llm_gym
+from llm_gym.presentation import presentation_of
 from llm_gym.registry import env_class
 from llm_gym.wrappers import make
-from llm_gym.presentation import presentation_of
 
 STACKS = [
     (None, None),

@@ -8,12 +8,12 @@
     env = gym.make("llm_gym/TextCraft-v0", difficulty="hard", theme="cooking")
 """
 
+from llm_gym import families  # noqa: E402,F401  (registers the families)
 from llm_gym.core import ACTION_STATUSES, INFO_KEYS, OUTCOMES, TextEnv, Transition
 from llm_gym.difficulty import Config, knob
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
 from llm_gym.registry import describe, env_ids, register_family
 from llm_gym.spaces import TEXT_CHARSET, TextSpace
-from llm_gym import families  # noqa: E402,F401  (registers the families)
 
 __version__ = "0.1.0"
 
@@ -26,6 +26,7 @@ def make(env_id: str, interface: str | None = None, semantics: str | None = None
     from llm_gym.wrappers import make as make_wrapped
 
     return make_wrapped(env_id, interface=interface, semantics=semantics, **kwargs)
+
 
 __all__ = [
     "ACTION_STATUSES",

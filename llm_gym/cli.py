@@ -1,10 +1,10 @@
 """The ``llm-gym`` command: list, describe, play and evaluate environments.
 
-    llm-gym list
-    llm-gym describe llm_gym/TextCraft-v0
-    llm-gym play TextCraft --difficulty hard --theme cooking --seed 3
-    llm-gym eval --agent random oracle --env TextCraft --difficulty easy hard --episodes 20 --out runs/eval
-    llm-gym cards --env TextCraft --seeds 500 --out runs/cards
+llm-gym list
+llm-gym describe llm_gym/TextCraft-v0
+llm-gym play TextCraft --difficulty hard --theme cooking --seed 3
+llm-gym eval --agent random oracle --env TextCraft --difficulty easy hard --episodes 20 --out runs/eval
+llm-gym cards --env TextCraft --seeds 500 --out runs/cards
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import gymnasium as gym
 
@@ -29,7 +29,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows.append((env_id, ", ".join(cls.presets), ", ".join(cls.themes)))
     for game_id in multiagent.env_ids():
         description = multiagent.describe(game_id)
-        rows.append((f"{game_id} (multi-agent)", ", ".join(description.get("presets", {})), ", ".join(description.get("themes", []))))
+        rows.append(
+            (
+                f"{game_id} (multi-agent)",
+                ", ".join(description.get("presets", {})),
+                ", ".join(description.get("themes", [])),
+            )
+        )
     width = max(len(row[0]) for row in rows)
     presets_width = max(len(row[1]) for row in rows)
     for env_id, presets, themes in rows:
@@ -57,7 +63,9 @@ def _is_multiagent(name: str) -> bool:
     return True
 
 
-def play(env: gym.Env, seed: int | None, read: Callable[[str], str] = input, write: Callable[[str], None] = print) -> str:
+def play(
+    env: gym.Env, seed: int | None, read: Callable[[str], str] = input, write: Callable[[str], None] = print
+) -> str:
     """Let a person play ``env`` in the terminal; returns the final outcome (or ``"quit"``).
 
     ``help`` repeats the instructions and lists the admissible actions; ``quit`` leaves.
@@ -100,7 +108,10 @@ def cmd_play(args: argparse.Namespace) -> int:
         from llm_gym.multiagent.play import play_hot_seat
 
         description = multiagent.describe(args.env)
-        for key, allowed in (("difficulty", description.get("presets") or {}), ("theme", description.get("themes") or [])):
+        for key, allowed in (
+            ("difficulty", description.get("presets") or {}),
+            ("theme", description.get("themes") or []),
+        ):
             if key in kwargs and kwargs[key] not in allowed:
                 raise ValueError(f"Unknown {key} {kwargs[key]!r} for {description['id']}; allowed: {list(allowed)}")
         game = multiagent.make(args.env, **kwargs)
@@ -152,8 +163,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         },
     }
     rows = evaluate(
-        cells, args.episodes, args.out, seed=args.seed, progress=not args.quiet,
-        agent_options=options, workers=args.workers, batch_size=args.batch_size,
+        cells,
+        args.episodes,
+        args.out,
+        seed=args.seed,
+        progress=not args.quiet,
+        agent_options=options,
+        workers=args.workers,
+        batch_size=args.batch_size,
     )
     print(format_table(rows))
     print(f"\nWrote {args.out}/episodes.jsonl and {args.out}/summary.csv")
@@ -219,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     play_parser.add_argument("--interface", help="an interface preset, e.g. json+tagged")
     play_parser.add_argument("--semantics", help="a semantic preset, e.g. made-up")
     play_parser.add_argument("--seed", type=int)
-    play_parser.add_argument("--seat", help="multi-agent games: play this seat alone, scripted policies take the others")
+    play_parser.add_argument(
+        "--seat", help="multi-agent games: play this seat alone, scripted policies take the others"
+    )
     play_parser.set_defaults(run=cmd_play)
 
     eval_parser = commands.add_parser(

@@ -21,7 +21,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def knob(default: Any, low: Any = None, high: Any = None, doc: str = "", choices: tuple = ()) -> Any:
@@ -48,7 +49,9 @@ class Config:
                     object.__setattr__(self, field.name, tuple(value))
                     value = tuple(value)
                 if not isinstance(value, tuple) or not set(value) <= set(meta["choices"]) or not value:
-                    raise ValueError(f"{where} = {value!r} is invalid; allowed: a non-empty subset of {list(meta['choices'])}")
+                    raise ValueError(
+                        f"{where} = {value!r} is invalid; allowed: a non-empty subset of {list(meta['choices'])}"
+                    )
                 continue
             if expected is float and isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, field.name, float(value))

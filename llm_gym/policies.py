@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 import random
 import re
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import gymnasium as gym
 
@@ -126,7 +127,11 @@ class EnumerateEntities:
     def act(self, observation: str, info: dict[str, Any]) -> str:
         if self.queue is None:
             write = self.env.unwrapped.format_command
-            single = [spec for spec in self.env.unwrapped.grammar if len(spec.args) == 1 and spec.args[0].kind in ("name", "text")]
+            single = [
+                spec
+                for spec in self.env.unwrapped.grammar
+                if len(spec.args) == 1 and spec.args[0].kind in ("name", "text")
+            ]
             self.queue = [write(Command(spec.verb, (entity,))) for entity in info["entities"] for spec in single]
             self.queue.reverse()
         if self.queue:

@@ -78,7 +78,9 @@ class BM25Index:
     def _ids(self, query: Any) -> list[int]:
         if not isinstance(query, str):
             return []
-        return [self._vocab[token] for token in tokenize(query[:MAX_QUERY_CHARS])[:MAX_QUERY_TOKENS] if token in self._vocab]
+        return [
+            self._vocab[token] for token in tokenize(query[:MAX_QUERY_CHARS])[:MAX_QUERY_TOKENS] if token in self._vocab
+        ]
 
     @staticmethod
     def _checked_k(k: Any) -> int:

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
+
 from llm_gym.presentation import presentation_of
 
 OBSERVATION_WORD = re.compile(r"[a-z]+")
@@ -52,7 +53,9 @@ class EnvConfig:
     def make(self) -> gym.Env:
         from llm_gym.wrappers import make
 
-        kwargs = {key: value for key, value in (("difficulty", self.difficulty), ("theme", self.theme)) if value is not None}
+        kwargs = {
+            key: value for key, value in (("difficulty", self.difficulty), ("theme", self.theme)) if value is not None
+        }
         return make(self.env_id, interface=self.interface, semantics=self.semantics, **kwargs)
 
 
@@ -133,11 +136,12 @@ def profile(config: EnvConfig, episodes: int = 8, seed: int = 0) -> Profile:
         rng = random.Random(f"shift/{seed}/{episode}")
         _, info = env.reset(seed=seed + episode)
         steps.append(info["optimal_steps"])
+        terminated = truncated = False
         for turn in range(info["max_turns"] + 1):
             entities.update(name.lower() for name in info["entities"])
             for text in _strings(info["view"]):
                 words.update(OBSERVATION_WORD.findall(text.lower()))
-            if turn and (terminated or truncated):
+            if terminated or truncated:
                 break
             core = env.unwrapped
             command = rng.choice(core.admissible_commands()) if turn < _EXPLORE_STEPS else core.oracle_action()
@@ -189,7 +193,12 @@ def compare(a: Profile, b: Profile) -> ShiftReport:
         "action_list": abs(_LIST_RANK[ia["action_list"]] - _LIST_RANK[ib["action_list"]]) / 2,
         "history": history,
     }
-    labels = {"observation": "observation format", "action": "action format", "action_list": "action list", "history": "chat history"}
+    labels = {
+        "observation": "observation format",
+        "action": "action format",
+        "action_list": "action list",
+        "history": "chat history",
+    }
     differences = tuple(f"{labels[key]}: {ia[key]} -> {ib[key]}" for key in labels if ia[key] != ib[key])
     if a.grammar_words != b.grammar_words:
         differences += (f"command grammar: {a.family} -> {b.family}",)

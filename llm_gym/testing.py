@@ -24,7 +24,8 @@ import random
 import subprocess
 import sys
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec, load_env_creator
@@ -195,9 +196,17 @@ def check_info_and_spaces(make: EnvFactory, seed: int, steps: int = 30) -> None:
         _require(info["action_status"] in ACTION_STATUSES, f"{where}: action_status {info['action_status']!r}")
         _require(info["outcome"] in OUTCOMES, f"{where}: outcome {info['outcome']!r} not in {OUTCOMES}")
         _require(0.0 <= float(info["score"]) <= 1.0, f"{where}: score {info['score']!r} outside [0, 1]")
-        _require(isinstance(info["difficulty"], dict) and "preset" in info["difficulty"], f"{where}: difficulty lacks 'preset'")
-        _require(isinstance(info["view"], dict) and "feedback" in info["view"], f"{where}: view must be a dict with 'feedback'")
-        _require(all(isinstance(a, str) for a in info["admissible_actions"]), f"{where}: admissible_actions must be strings")
+        _require(
+            isinstance(info["difficulty"], dict) and "preset" in info["difficulty"],
+            f"{where}: difficulty lacks 'preset'",
+        )
+        _require(
+            isinstance(info["view"], dict) and "feedback" in info["view"],
+            f"{where}: view must be a dict with 'feedback'",
+        )
+        _require(
+            all(isinstance(a, str) for a in info["admissible_actions"]), f"{where}: admissible_actions must be strings"
+        )
         _require(all(isinstance(e, str) for e in info["entities"]), f"{where}: entities must be strings")
         _require(isinstance(info["optimal_steps"], int) and info["optimal_steps"] >= 0, f"{where}: optimal_steps")
         json.dumps(info["view"])
@@ -289,8 +298,13 @@ def check_fuzzed_actions(make: EnvFactory, seed: int, prefix_steps: int = 2) -> 
             observation, reward, terminated, truncated, info = env.step(action)
         except Exception as error:  # the contract forbids any exception here
             raise ContractError(f"action {label} raised {type(error).__name__}: {error}") from error
-        _require(isinstance(observation, str) and env.observation_space.contains(observation), f"action {label}: bad observation")
-        _require(info["action_status"] in ("parse_error", "illegal"), f"action {label}: status {info['action_status']!r}")
+        _require(
+            isinstance(observation, str) and env.observation_space.contains(observation),
+            f"action {label}: bad observation",
+        )
+        _require(
+            info["action_status"] in ("parse_error", "illegal"), f"action {label}: status {info['action_status']!r}"
+        )
         _require(float(reward) == 0.0 and not terminated, f"action {label}: reward {reward} / terminated {terminated}")
         _require(info["turn"] == turn + 1, f"action {label}: turn went from {turn} to {info['turn']}")
         _require(_core_state(info) == before, f"action {label} changed the state")
@@ -347,7 +361,9 @@ def check_illegal_commands(make: EnvFactory, seed: int, count: int = 40) -> int:
         if info["action_status"] == "illegal":
             illegal += 1
             _require(_core_state(info) == before, f"illegal command {text!r} changed the state")
-            _require(float(reward) == 0.0 and not terminated, f"illegal command {text!r} was rewarded or ended the episode")
+            _require(
+                float(reward) == 0.0 and not terminated, f"illegal command {text!r} was rewarded or ended the episode"
+            )
     env.close()
     return illegal
 
@@ -450,7 +466,9 @@ def check_copies(make: EnvFactory, seed: int, prefix_steps: int = 3, steps: int 
         for index, action in enumerate(actions):
             observation, reward, terminated, truncated, info = other.step(action)
             got = [observation, float(reward), terminated, truncated, _jsonable(info)]
-            _require(got == expected[index], f"seed {seed}: the {name} env differs from its deepcopy at step {index + 1}")
+            _require(
+                got == expected[index], f"seed {seed}: the {name} env differs from its deepcopy at step {index + 1}"
+            )
     for other in (env, *copies.values()):
         other.close()
 

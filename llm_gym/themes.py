@@ -4,7 +4,30 @@ from __future__ import annotations
 
 import random
 
-_ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "dr", "gl", "kr", "pl", "st", "tr", "sk")
+_ONSETS = (
+    "b",
+    "d",
+    "f",
+    "g",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "t",
+    "v",
+    "z",
+    "br",
+    "dr",
+    "gl",
+    "kr",
+    "pl",
+    "st",
+    "tr",
+    "sk",
+)
 _VOWELS = ("a", "e", "i", "o", "u", "ai", "oo", "ei")
 _CODAS = ("", "", "", "n", "r", "l", "k", "sh", "m", "x")
 

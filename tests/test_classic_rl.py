@@ -35,7 +35,12 @@ def test_observations_are_fixed_size_vectors_in_the_box_with_the_task_kept():
     without_task.reset(seed=0)
     assert np.array_equal(without_task.step(1)[0], hashed_bag_of_words(env.render(), 512))
     assert describe(env)[0] == {
-        "wrapper": "HashedBagOfWords", "lossless": False, "shift": "interface", "dim": 512, "ngrams": 2, "task": True,
+        "wrapper": "HashedBagOfWords",
+        "lossless": False,
+        "shift": "interface",
+        "dim": 512,
+        "ngrams": 2,
+        "task": True,
     }
 
 
@@ -46,8 +51,13 @@ def test_features_are_words_and_ngrams_and_the_hash_is_stable_across_processes()
     assert hashed_bag_of_words("a b c", 4096, ngrams=2).sum() == 5
     code = "from llm_gym.wrappers.numeric import hashed_bag_of_words as h; print(h('craft 1 lever', 4096).nonzero()[0].tolist())"
     runs = {
-        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        subprocess.run(
+            [sys.executable, "-c", code],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
         for seed in ("1", "2")
     }
     assert runs == {f"{np.flatnonzero(hashed_bag_of_words('craft 1 lever', 4096)).tolist()}\n"}
@@ -68,7 +78,9 @@ def test_bad_arguments_are_value_errors_naming_them(kwargs, message):
 
 
 def test_stable_baselines3_check_env_passes_without_warnings():
-    env_checker = pytest.importorskip("stable_baselines3.common.env_checker", reason="needs stable-baselines3 (the rl extra)")
+    env_checker = pytest.importorskip(
+        "stable_baselines3.common.env_checker", reason="needs stable-baselines3 (the rl extra)"
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         env_checker.check_env(numeric_textcraft(), warn=True)

@@ -21,8 +21,24 @@ def test_list_and_describe(capsys):
 
 def test_eval_writes_episodes_and_summary(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["eval", "--agent", "random", "oracle", "--env", "TextCraft", "--difficulty", "easy", "hard",
-                 "--episodes", "4", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "eval",
+            "--agent",
+            "random",
+            "oracle",
+            "--env",
+            "TextCraft",
+            "--difficulty",
+            "easy",
+            "hard",
+            "--episodes",
+            "4",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     table = capsys.readouterr().out
     assert "success" in table and "TextCraft-v0" in table

@@ -154,5 +154,22 @@ def test_model_defined_difficulty_split(tmp_path):
     with pytest.raises(ValueError, match="samples"):
         split_by_reference(cell, [0], samples=0)
     out = tmp_path / "split.json"
-    assert main(["split", "--env", "TextCraft", "--difficulty", "medium", "--tasks", "6", "--samples", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "split",
+                "--env",
+                "TextCraft",
+                "--difficulty",
+                "medium",
+                "--tasks",
+                "6",
+                "--samples",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert set(json.loads(out.read_text())) >= {"easy", "hard", "success_rate"}

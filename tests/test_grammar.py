@@ -1,5 +1,6 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
 
@@ -25,7 +26,12 @@ commands = st.one_of(
         names,
         st.dictionaries(names, st.integers(1, 9), min_size=1, max_size=3),
     ),
-    st.builds(lambda q: Command("search", (q,)), st.text("abc xyz-?!.", min_size=1).filter(lambda q: q.strip() and "]" not in q).map(lambda q: " ".join(q.split()))),
+    st.builds(
+        lambda q: Command("search", (q,)),
+        st.text("abc xyz-?!.", min_size=1)
+        .filter(lambda q: q.strip() and "]" not in q)
+        .map(lambda q: " ".join(q.split())),
+    ),
     st.just(Command("inventory")),
 )
 
@@ -79,7 +85,14 @@ def test_instructions_and_schema_come_from_the_specs():
 
 @pytest.mark.parametrize(
     "arguments",
-    [{"count": -1, "item": "x"}, {"count": "1", "item": "x"}, {"item": "x"}, {"count": 1, "item": ""}, "nope", {"count": 1, "item": "x", "extra": 1}],
+    [
+        {"count": -1, "item": "x"},
+        {"count": "1", "item": "x"},
+        {"item": "x"},
+        {"count": 1, "item": ""},
+        "nope",
+        {"count": 1, "item": "x", "extra": 1},
+    ],
 )
 def test_bad_tool_arguments_are_parse_errors(arguments):
     assert isinstance(GRAMMAR.from_arguments("get", arguments), ParseError)
@@ -115,4 +128,7 @@ def test_every_registered_family_has_api_safe_tool_names():
 
     for env_id in llm_gym.env_ids():
         for schema in llm_gym.describe(env_id)["tool_schemas"]:
-            assert re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", schema["function"]["name"]), (env_id, schema["function"]["name"])
+            assert re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", schema["function"]["name"]), (
+                env_id,
+                schema["function"]["name"],
+            )

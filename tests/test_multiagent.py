@@ -46,7 +46,9 @@ def test_every_interface_passes_the_pettingzoo_tests(action_format):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         api_test(AgentInterface(PokerEnv(difficulty="leduc"), observation_format, action_format), num_cycles=40)
-        seed_test(lambda: AgentInterface(PokerEnv(difficulty="leduc"), observation_format, action_format), num_cycles=15)
+        seed_test(
+            lambda: AgentInterface(PokerEnv(difficulty="leduc"), observation_format, action_format), num_cycles=15
+        )
         if action_format != "discrete":
             follower = AgentInterface(ma.make("GuideFollower"), observation_format, action_format, agents=[FOLLOWER])
             api_test(follower, num_cycles=20)
@@ -76,7 +78,13 @@ def canonical_poker_run(observation_format: str, action_format: str, seed: int) 
 def test_interfaces_are_lossless_same_commands_same_game():
     for seed in range(4):
         native = canonical_poker_run("prose", "native", seed)
-        for observation_format, action_format in [("json", "toolcall"), ("markdown", "react"), ("kv", "index"), ("prose", "discrete"), ("json", "tagged")]:
+        for observation_format, action_format in [
+            ("json", "toolcall"),
+            ("markdown", "react"),
+            ("kv", "index"),
+            ("prose", "discrete"),
+            ("json", "tagged"),
+        ]:
             assert canonical_poker_run(observation_format, action_format, seed) == native
 
 
@@ -85,7 +93,7 @@ def test_observation_formats_render_the_view():
     env.reset(seed=0)
     env.step("bet")
     text = env.observe("player_1")["text"]
-    view = json.loads(text[text.index("{"):])
+    view = json.loads(text[text.index("{") :])
     assert view == env.infos["player_1"]["view"] and view["legal_moves"] == ["call", "fold"]
     assert "Your card:" in env.observe("player_0")["text"]  # the other seat keeps its prose
 
@@ -144,7 +152,9 @@ def run_seat(env: gym.Env, policy, seed: int) -> tuple[float, list[str]]:
     return total, observations
 
 
-@pytest.mark.parametrize("name,seat", [("Poker", "player_1"), ("GuideFollower", FOLLOWER), ("GuideFollower", GUIDE), ("Blotto", "player_0")])
+@pytest.mark.parametrize(
+    "name,seat", [("Poker", "player_1"), ("GuideFollower", FOLLOWER), ("GuideFollower", GUIDE), ("Blotto", "player_0")]
+)
 def test_seat_env_passes_check_env_and_is_deterministic(name, seat):
     env = ma.make_seat_env(ma.make(name), seat)
     with warnings.catch_warnings():
@@ -202,13 +212,16 @@ def test_hot_seat_plays_a_poker_hand_with_help_and_bad_input():
     lines = ["", "help", "dance", "bet", "", "fold"]
     result = ma.play_hot_seat(PokerEnv(), read=scripted(lines), write=shown.append, seed=0)
     text = "\n".join(shown)
-    assert result == {"rewards": {"player_0": 1.0, "player_1": -1.0},
-                      "outcomes": {"player_0": "success", "player_1": "failure"}, "quit": False}
+    assert result == {
+        "rewards": {"player_0": 1.0, "player_1": -1.0},
+        "outcomes": {"player_0": "success", "player_1": "failure"},
+        "quit": False,
+    }
     assert "Legal moves now: check, bet" in text and 'Unknown command "dance"' in text
     assert text.index("player_0's turn") < text.index("player_1's turn") < text.index("Game over")
     handover = shown.index(f"{CLEAR_SCREEN}Pass the keyboard to player_1.")  # player_0's screen is cleared first
     assert all("player_1's turn" not in entry for entry in shown[:handover])
-    assert "Your card: King." not in "\n".join(shown[handover:shown.index(CLEAR_SCREEN)])  # player_0's card
+    assert "Your card: King." not in "\n".join(shown[handover : shown.index(CLEAR_SCREEN)])  # player_0's card
 
 
 def test_hot_seat_quit_and_end_of_input_stop_the_game():
@@ -283,8 +296,11 @@ def test_game_modules_pass_pettingzoo_api_render_and_benchmark_tests(module, mon
     # The benchmark runs for five seconds of wall clock; a clock that ticks half a second per
     # reading makes it play about ten cycles instead.
     clock = itertools.count(0.0, 0.5)
-    monkeypatch.setattr(importlib.import_module("pettingzoo.test.performance_benchmark"), "time",
-                        types.SimpleNamespace(time=lambda: next(clock)))
+    monkeypatch.setattr(
+        importlib.import_module("pettingzoo.test.performance_benchmark"),
+        "time",
+        types.SimpleNamespace(time=lambda: next(clock)),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         api_test(module.env(), num_cycles=20)

@@ -112,7 +112,7 @@ def test_render_shows_every_seat_before_and_after_the_hand_ends():
     assert env.render().count("== player_") == 2
     env.step("check")
     env.step("check")  # showdown
-    for agent in env.agent_iter():
+    for _ in env.agent_iter():
         env.step(None)  # the dead steps empty env.agents
     final = env.render()
     assert not env.agents and final.count("== player_") == 2

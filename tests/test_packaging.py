@@ -14,7 +14,18 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_wheel_installs_and_imports_in_a_fresh_venv(tmp_path):
     wheel_dir = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
     )
@@ -35,7 +46,10 @@ def test_wheel_installs_and_imports_in_a_fresh_venv(tmp_path):
         capture_output=True,
     )
     purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], check=True, capture_output=True, text=True
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     running = [*site.getsitepackages(), site.getusersitepackages()]  # paths that do not exist are skipped
     (Path(purelib) / "running_site_packages.pth").write_text("\n".join(running) + "\n")
@@ -50,6 +64,8 @@ def test_wheel_installs_and_imports_in_a_fresh_venv(tmp_path):
     assert len(files) == 3
     assert all(str(env_dir) in path for path in files), files
     assert gymnasium_file == gym.__file__  # the dependencies of the running environment, not the base Python's
-    names = subprocess.run([python, "-m", "zipfile", "-l", str(wheel)], check=True, capture_output=True, text=True).stdout
+    names = subprocess.run(
+        [python, "-m", "zipfile", "-l", str(wheel)], check=True, capture_output=True, text=True
+    ).stdout
     assert "llm_gym/wrappers/__init__.py" in names and "llm_gym/baselines/__init__.py" in names
     assert "\nwrappers/" not in names and "\nbaselines/" not in names

@@ -93,6 +93,8 @@ def test_async_and_sync_agree_step_by_step():
 
 
 def test_import_is_light():
-    code = "import sys, llm_gym; print(any(m in sys.modules for m in ('torch', 'transformers', 'textworld', 'minigrid')))"
+    code = (
+        "import sys, llm_gym; print(any(m in sys.modules for m in ('torch', 'transformers', 'textworld', 'minigrid')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

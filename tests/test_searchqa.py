@@ -9,15 +9,15 @@ import pytest
 import llm_gym  # noqa: F401
 from llm_gym.families.searchqa import (
     GRAMMAR,
+    NAME_POOLS,
     POOL_SIZES,
     PRESETS,
+    STRUCTURAL_VOCABULARY,
     THEMES,
     SearchQAConfig,
     answer_f1,
     generate_task,
-    NAME_POOLS,
     normalize_answer,
-    STRUCTURAL_VOCABULARY,
 )
 from llm_gym.grammar import Command
 from llm_gym.retrieval import tokenize
@@ -57,7 +57,12 @@ def test_themes_are_token_for_token_renamings(seed):
     base = generate_task(seed, config, "realistic")
     for theme in THEMES[1:]:
         other = generate_task(seed, config, theme)
-        assert (other.kind, other.hops, other.needed, other.optimal_steps) == (base.kind, base.hops, base.needed, base.optimal_steps)
+        assert (other.kind, other.hops, other.needed, other.optimal_steps) == (
+            base.kind,
+            base.hops,
+            base.needed,
+            base.optimal_steps,
+        )
         forward, backward = {}, {}
         for a, b in zip(base.documents, other.documents):
             tokens_a, tokens_b = tokenize(f"{a.title} {a.text}"), tokenize(f"{b.title} {b.text}")
@@ -90,7 +95,12 @@ def test_oracle_is_optimal_on_many_seeds(preset):
     env = make(preset, theme="fantasy")
     for seed in range(25):
         result = run_oracle_episode(env, seed)
-        assert result == {"outcome": "success", "steps": result["optimal_steps"], "return": 1.0, "optimal_steps": result["optimal_steps"]}
+        assert result == {
+            "outcome": "success",
+            "steps": result["optimal_steps"],
+            "return": 1.0,
+            "optimal_steps": result["optimal_steps"],
+        }
 
 
 def test_any_valid_config_yields_tasks_the_oracle_solves():
@@ -165,11 +175,17 @@ def test_first_observation_and_search_results_format():
     query = task.oracle_queries[0]
     observation, reward, terminated, _, info = env.step(f"<search> {query} </search>")
     assert (reward, terminated, info["action_status"]) == (0.0, False, "ok")
-    assert re.fullmatch(r"<information>Doc 1\(Title: [^)]+\) .+\nDoc 2\(Title: .+\nDoc 3\(Title: .+</information>", observation, re.S)
-    assert [d["title"] for d in info["view"]["documents"]] == [task.documents[i].title for i in task.index.search(query, 3)]
+    assert re.fullmatch(
+        r"<information>Doc 1\(Title: [^)]+\) .+\nDoc 2\(Title: .+\nDoc 3\(Title: .+</information>", observation, re.S
+    )
+    assert [d["title"] for d in info["view"]["documents"]] == [
+        task.documents[i].title for i in task.index.search(query, 3)
+    ]
     assert "question" not in info["view"]
     observation, _, _, _, info = env.step("<search> zzzz qqqq </search>")
-    assert info["view"]["documents"] == [] and observation == "<information>No document matches the query.</information>"
+    assert (
+        info["view"]["documents"] == [] and observation == "<information>No document matches the query.</information>"
+    )
 
 
 def test_native_parser_takes_one_optional_think_block_then_one_command():
@@ -178,9 +194,18 @@ def test_native_parser_takes_one_optional_think_block_then_one_command():
     parse = env.unwrapped.parse_action
     assert parse("<think> who is it? </think>\n<search>Maria  Keller</search>") == Command("search", ("Maria Keller",))
     assert parse("<ANSWER> 1954 </ANSWER>") == Command("answer", ("1954",))
-    for text in ("Maria Keller", "<think>x</think>", "</information><answer>yes</answer>", "<search>a</search> then more", "<search> a </search> <answer> b </answer>",
-                 "<search>a</search><search>b</search>", "<answer>x</answer><think>y</think>",
-                 "<search>", "search[Maria]", None):
+    for text in (
+        "Maria Keller",
+        "<think>x</think>",
+        "</information><answer>yes</answer>",
+        "<search>a</search> then more",
+        "<search> a </search> <answer> b </answer>",
+        "<search>a</search><search>b</search>",
+        "<answer>x</answer><think>y</think>",
+        "<search>",
+        "search[Maria]",
+        None,
+    ):
         env.reset(seed=0)
         _, _, _, _, info = env.step(text)
         assert info["action_status"] == "parse_error", text
@@ -224,7 +249,9 @@ def test_one_answer_ends_the_episode_by_default_and_retries_cost_reward():
     _retrieve_evidence(lenient)
     for expected in ("running", "running"):
         _, reward, terminated, _, info = lenient.step("<answer> nobody at all </answer>")
-        assert (reward, terminated, info["outcome"]) == (0.0, False, expected) and "try again" in info["view"]["feedback"]
+        assert (reward, terminated, info["outcome"]) == (0.0, False, expected) and "try again" in info["view"][
+            "feedback"
+        ]
     _, reward, terminated, _, info = lenient.step(f"<answer>{gold}</answer>")
     assert (terminated, info["outcome"]) == (True, "success") and reward == info["score"] == pytest.approx(0.4)
 
@@ -355,7 +382,10 @@ def test_optimal_steps_equal_an_independent_breadth_first_search(preset):
     for seed in corrected:
         _, info = env.reset(options={"task_seed": seed})
         assert bfs_shortest(env, info["optimal_steps"]) == info["optimal_steps"] < env.unwrapped.task.plan_steps == 4
-        assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (True, info["optimal_steps"])
+        assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (
+            True,
+            info["optimal_steps"],
+        )
 
 
 def test_oracle_is_optimal_from_off_plan_states():
@@ -375,7 +405,6 @@ def test_oracle_is_optimal_from_off_plan_states():
 @pytest.mark.parametrize("how", ["deepcopy", "pickle"])
 def test_copies_mid_episode_step_like_the_original(how):
     env = make({"preset": "hard", "retries": 1})
-    chooser = random.Random(0)
     for seed in range(4):
         env.reset(seed=seed)
         env.step(f"<search>{env.unwrapped.task.oracle_queries[0]}</search>")
@@ -391,15 +420,23 @@ def _exploits(env) -> dict:
     named = [n for n in sorted(task.entities, key=len, reverse=True) if n in task.question]
     return {
         "answer a name from the question": lambda e, i, t: f"<answer>{(named or ['x'])[0]}</answer>",
-        "enumerate the question's names": lambda e, i, t: f"<answer>{(named or ['x'])[t % max(1, len(named))]}</answer>",
+        "enumerate the question's names": lambda e, i, t: (
+            f"<answer>{(named or ['x'])[t % max(1, len(named))]}</answer>"
+        ),
         "enumerate info entities": lambda e, i, t: f"<answer>{i['entities'][t % len(i['entities'])]}</answer>",
         "first admissible action": lambda e, i, t: i["admissible_actions"][0],
         "repeat one search": lambda e, i, t: f"<search>{task.oracle_queries[0]}</search>",
         "search the question, answer the first title": lambda e, i, t: (
-            f"<search>{task.question}</search>" if t == 0 else f"<answer>{(i['view'].get('documents') or [{'title': 'x'}])[0]['title']}</answer>"
+            f"<search>{task.question}</search>"
+            if t == 0
+            else f"<answer>{(i['view'].get('documents') or [{'title': 'x'}])[0]['title']}</answer>"
         ),
         "search once, then answer every name seen": lambda e, i, t: (
-            i["admissible_actions"][0] if t == 0 else ([a for a in i["admissible_actions"] if a.startswith("<answer>")] or ["<answer>x</answer>"])[t - 1 if t - 1 < len([a for a in i["admissible_actions"] if a.startswith("<answer>")]) else 0]
+            i["admissible_actions"][0]
+            if t == 0
+            else ([a for a in i["admissible_actions"] if a.startswith("<answer>")] or ["<answer>x</answer>"])[
+                t - 1 if t - 1 < len([a for a in i["admissible_actions"] if a.startswith("<answer>")]) else 0
+            ]
         ),
     }
 
@@ -426,7 +463,7 @@ def _reference_success(preset: str, seeds: range) -> tuple[float, float]:
     for seed in seeds:
         chooser = random.Random(seed)
         env.reset(seed=seed)
-        randomly += play(env, lambda e, i, t: chooser.choice(i["admissible_actions"]))[0]
+        randomly += play(env, lambda e, i, t, chooser=chooser: chooser.choice(i["admissible_actions"]))[0]
         env.reset(seed=seed)
         greedily += play(env, _exploits(env)["search the question, answer the first title"])[0]
     return randomly / len(seeds), greedily / len(seeds)
@@ -456,4 +493,8 @@ def test_native_texts_match_the_grammar():
     _, info = env.reset(seed=3)
     for _ in range(3):
         assert info["admissible_actions"] == [GRAMMAR.render(c) for c in env.unwrapped.admissible_commands()]
-        _, _, _, _, info = env.step(info["admissible_actions"][-1] if info["admissible_actions"][-1].startswith("<search>") else info["admissible_actions"][0])
+        _, _, _, _, info = env.step(
+            info["admissible_actions"][-1]
+            if info["admissible_actions"][-1].startswith("<search>")
+            else info["admissible_actions"][0]
+        )

@@ -32,7 +32,9 @@ def test_interface_and_semantic_shifts_are_measured_apart(env_id):
     same = compare(base, base)
     assert same.semantic == 0.0 and same.interface == 0.0 and same.differences == ()
 
-    formatted = compare(base, profile(EnvConfig(env_id, difficulty=preset, interface="json+toolcall+history"), episodes=2))
+    formatted = compare(
+        base, profile(EnvConfig(env_id, difficulty=preset, interface="json+toolcall+history"), episodes=2)
+    )
     assert formatted.semantic == 0.0, "a lossless interface stack must not move the semantic distance"
     assert formatted.components["observation_format"] == formatted.components["action_format"] == 1.0
     assert formatted.components["history"] == 1.0 and formatted.interface > 0

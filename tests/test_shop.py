@@ -208,7 +208,9 @@ def test_lexicons_have_the_shape_and_distinct_names(theme):
     names = []
     for category in lexicon:
         assert len(category.types) == TYPES and len(category.attributes) == ATTRIBUTES
-        assert len(category.dimensions) == DIMENSIONS and all(len(values) == VALUES for _, values in category.dimensions)
+        assert len(category.dimensions) == DIMENSIONS and all(
+            len(values) == VALUES for _, values in category.dimensions
+        )
         names += [category.name, *category.types, *category.attributes]
         names += [value for _, values in category.dimensions for value in values]
     assert len(names) == len(set(names))
@@ -232,7 +234,9 @@ def test_goal_is_satisfiable_and_near_misses_fall_short():
 def test_instruction_names_type_attributes_options_and_price():
     task = generate_task(2, PRESETS["expert"], "shop")
     goal = task.goal
-    assert goal.product_type in task.instruction and f"price lower than {goal.price_limit:.2f} dollars" in task.instruction
+    assert (
+        goal.product_type in task.instruction and f"price lower than {goal.price_limit:.2f} dollars" in task.instruction
+    )
     assert all(a in task.instruction for a in goal.attributes) and len(goal.attributes) == 3
     assert all(f"{dim}: {value}" in task.instruction for dim, value in goal.options) and len(goal.options) == 3
     assert set(goal.attributes) | {goal.product_type} | {v for _, v in goal.options} <= set(task.entities)
@@ -352,7 +356,9 @@ def test_partial_credit_for_imperfect_purchases():
     wrong_type = next(  # a near miss of another type in the goal's category, with every attribute
         i
         for i, p in enumerate(env.task.products)
-        if p.category == goal.category and p.product_type != goal.product_type and set(goal.attributes) <= set(p.attributes)
+        if p.category == goal.category
+        and p.product_type != goal.product_type
+        and set(goal.attributes) <= set(p.attributes)
     )
     info = _buy(env, wrong_type, {})
     assert info["outcome"] == "failure" and 0.5 * len(goal.attributes) / 7 <= info["score"] <= 0.5
@@ -453,7 +459,10 @@ def test_optimal_steps_equal_an_independent_breadth_first_search(preset):
         _, info = env.reset(seed=seed)
         limit = min(info["optimal_steps"] - 1, 4 if preset == "expert" else 5)
         assert bfs_shortest(env, limit, budget=200_000) is None, seed
-        assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (True, info["optimal_steps"])
+        assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (
+            True,
+            info["optimal_steps"],
+        )
 
 
 def test_a_shorter_admissible_search_sets_the_optimum():
@@ -466,7 +475,10 @@ def test_a_shorter_admissible_search_sets_the_optimum():
         task = env.unwrapped.task
         if task.best_page < task.keyword_page and info["optimal_steps"] <= 4:
             assert bfs_shortest(env, info["optimal_steps"], budget=200_000) == info["optimal_steps"]
-            assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (True, info["optimal_steps"])
+            assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (
+                True,
+                info["optimal_steps"],
+            )
             found += 1
     assert found
 
@@ -493,7 +505,10 @@ def test_max_turns_fits_the_optimum_or_is_a_value_error():
     assert env.unwrapped.max_turns >= ShopEnv.longest_optimum(env.unwrapped.config) == 3 + 3 + 49
     for seed in range(10):
         _, info = env.reset(seed=seed)
-        assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (True, info["optimal_steps"])
+        assert play(env, lambda e, i, t: e.unwrapped.format_command(e.unwrapped.oracle_action())) == (
+            True,
+            info["optimal_steps"],
+        )
     tight = gym.make(ENV_ID, difficulty=knobs, max_turns=6)
     with pytest.raises(ValueError, match=r"needs \d+ steps .*max_turns = 6"):
         for seed in range(10):
@@ -541,7 +556,7 @@ def test_reference_policies_never_do_better_on_harder_presets():
             chooser = random.Random(seed)
             _, info = env.reset(seed=seed)
             total += info["optimal_steps"]
-            randomly += play(env, lambda e, i, t: chooser.choice(i["admissible_actions"]))[0]
+            randomly += play(env, lambda e, i, t, chooser=chooser: chooser.choice(i["admissible_actions"]))[0]
         rates.append((randomly / len(seeds), first_result_policy_success(preset, seeds)))
         means.append(total / len(seeds))
     for policy in (0, 1):

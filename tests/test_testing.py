@@ -4,18 +4,18 @@ import os
 from pathlib import Path
 
 import pytest
-
 import toy_envs
+
 from llm_gym.testing import (
     ContractError,
+    check_copies,
     check_cross_process,
     check_determinism,
+    check_exploits,
     check_fuzzed_actions,
     check_illegal_commands,
     check_info_and_spaces,
     check_monotone_difficulty,
-    check_copies,
-    check_exploits,
     check_optimal_by_search,
     check_oracle,
     check_oracle_after_end,
@@ -25,7 +25,9 @@ from llm_gym.testing import (
 
 
 def test_correct_toy_env_passes_everything(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(Path(toy_envs.__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setenv(
+        "PYTHONPATH", str(Path(toy_envs.__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    )
     # Adding 1 every turn wins the counter, so its exploit check is a test of its own (below).
     report = check_text_env(toy_envs.CounterEnv, seeds=3, exploit_seeds=0)
     assert report["oracle_success"] == {"easy": 1.0, "hard": 1.0}
@@ -41,7 +43,9 @@ def test_global_random_breaks_determinism():
 
 
 def test_hash_seed_dependence_is_caught_in_a_second_process(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(Path(toy_envs.__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setenv(
+        "PYTHONPATH", str(Path(toy_envs.__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    )
     with pytest.raises(ContractError, match="PYTHONHASHSEED"):
         for seed in range(4):
             check_cross_process("toy_envs:HashSeedEnv", {"difficulty": {"low": 1, "high": 50}}, seed=seed)
@@ -115,7 +119,9 @@ def test_an_oracle_that_raises_after_the_end_is_caught():
 def test_presets_too_easy_for_random_play_are_caught():
     seeds = list(range(50))
     with pytest.raises(ContractError, match="uniform-random success at easy is 0.[0-9]+ > 0.1"):
-        check_reference_difficulty(toy_envs.CounterEnv, ["easy", "hard"], seeds, easiest_at_most=0.1, hardest_at_most=1.0)
+        check_reference_difficulty(
+            toy_envs.CounterEnv, ["easy", "hard"], seeds, easiest_at_most=0.1, hardest_at_most=1.0
+        )
     with pytest.raises(ContractError, match="uniform-random success at hard is 0.[0-9]+ > 0.02"):
         check_reference_difficulty(toy_envs.CounterEnv, ["easy", "hard"], seeds, easiest_at_most=1.0)
 

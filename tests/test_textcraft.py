@@ -42,7 +42,7 @@ def test_recipes_and_goal_shown_on_first_turn_only():
     observation, info = env.reset(seed=2)
     assert "Crafting commands:" in observation and f"Goal: craft {info['view']['goal']}." in observation
     assert observation.startswith(info["instructions"])
-    observation, *_ , info = env.step("inventory")
+    observation, *_, info = env.step("inventory")
     assert observation == "Inventory: empty." and set(info["view"]) == {"feedback"}
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import gc
-import pickle
 import json
 import os
+import pickle
 import random
 import subprocess
 import sys
@@ -28,8 +28,22 @@ pytest.importorskip("textworld")
 
 ENV_ID = "llm_gym/TextWorld-v0"
 TINY = tw.TextWorldConfig(challenge="custom", level=1, rooms=2, objects=1, quest_length=2)
-FUZZ = ("go north\ngo south", "\\help", "a\\b", "quit", "restart", "save", "restore", "x" * 300, "", None, 7,
-        "take the moon", "go up", "look\nlook")
+FUZZ = (
+    "go north\ngo south",
+    "\\help",
+    "a\\b",
+    "quit",
+    "restart",
+    "save",
+    "restore",
+    "x" * 300,
+    "",
+    None,
+    7,
+    "take the moon",
+    "go up",
+    "look\nlook",
+)
 
 
 def oracle_step(env):
@@ -288,7 +302,10 @@ def test_same_game_in_other_processes_and_hash_seeds(tmp_path):
     for hash_seed in ("1", "77"):
         result = subprocess.run(
             [sys.executable, "-c", script, str(tmp_path / hash_seed)],
-            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
         )
         assert result.returncode == 0, result.stderr[-2000:]
         traces.append(json.loads(result.stdout.strip().splitlines()[-1]))

@@ -28,10 +28,23 @@ TIMING = {"seconds", "rl_seconds", "tokens_per_s"}
 
 def small_args(out_dir, **overrides) -> trainer.Args:
     values = dict(
-        out_dir=str(out_dir), tiny_hidden=32, tiny_layers=1, tiny_vocab=400, instructions="drop",
-        cells=(trainer.Cell(difficulty=EASY, max_turns=3),), warm_steps=2, warm_batch=4,
-        iterations=4, groups=2, group_size=2, max_new_tokens=12, eval_seeds=4, eval_every=2,
-        checkpoint_every=2, progress=False, plot=False,
+        out_dir=str(out_dir),
+        tiny_hidden=32,
+        tiny_layers=1,
+        tiny_vocab=400,
+        instructions="drop",
+        cells=(trainer.Cell(difficulty=EASY, max_turns=3),),
+        warm_steps=2,
+        warm_batch=4,
+        iterations=4,
+        groups=2,
+        group_size=2,
+        max_new_tokens=12,
+        eval_seeds=4,
+        eval_every=2,
+        checkpoint_every=2,
+        progress=False,
+        plot=False,
     )
     values.update(overrides)
     return trainer.Args(**values)
@@ -61,7 +74,9 @@ def sampled_episodes(model, tokenizer, count=6, seed=0):
     codec = ChatCodec(tokenizer, drop_instructions=True)
     envs = [Recorder(gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=3)) for _ in range(count)]
     generator = torch.Generator().manual_seed(seed)
-    episodes = rollout(model, codec, [(env, 7 + i // 2, i // 2) for i, env in enumerate(envs)], 12, generator, batch_size=4)
+    episodes = rollout(
+        model, codec, [(env, 7 + i // 2, i // 2) for i, env in enumerate(envs)], 12, generator, batch_size=4
+    )
     return codec, envs, episodes
 
 
@@ -180,7 +195,11 @@ def test_ppo_clip_and_k3_kl():
 
 def records(out_dir, kinds=("train", "eval")):
     lines = Path(out_dir, "metrics.jsonl").read_text().splitlines()
-    return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in lines if json.loads(line)["kind"] in kinds]
+    return [
+        {k: v for k, v in json.loads(line).items() if k not in TIMING}
+        for line in lines
+        if json.loads(line)["kind"] in kinds
+    ]
 
 
 def test_smoke_run_sequential_phases_under_a_minute(tmp_path):
@@ -228,7 +247,9 @@ def test_nonfinite_loss_is_skipped_then_stops_keeping_the_last_good_checkpoint(t
 
     monkeypatch.setattr(trainer, "policy_loss", flaky)
     # turn_returns: every batch is trained on, even when no episode succeeds
-    args = small_args(tmp_path, iterations=8, checkpoint_every=1, max_nonfinite=2, advantage="turn_returns", model=str(policy[0]))
+    args = small_args(
+        tmp_path, iterations=8, checkpoint_every=1, max_nonfinite=2, advantage="turn_returns", model=str(policy[0])
+    )
     summary = trainer.train(args)
     assert summary["stopped"] and "non-finite" in summary["stopped"]
     train = records(tmp_path, ("train",))
@@ -275,7 +296,9 @@ def test_cli_reads_toml_and_flags_override(tmp_path):
     assert args.iterations == 7 and args.lr == 2e-4 and args.progress is False
     assert args.cells == (trainer.Cell(difficulty=EASY, max_turns=4),)
     yaml = pytest.importorskip("yaml")
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump({"iterations": 3, "cells": [{"env_id": "llm_gym/TextCraft-v0", "theme": "cooking"}]}))
+    (tmp_path / "run.yaml").write_text(
+        yaml.safe_dump({"iterations": 3, "cells": [{"env_id": "llm_gym/TextCraft-v0", "theme": "cooking"}]})
+    )
     args = args_from_namespace(parser.parse_args(["train", "--config", str(tmp_path / "run.yaml")]))
     assert args.iterations == 3 and args.cells[0].theme == "cooking"
     (tmp_path / "bad.toml").write_text("iterations = [")

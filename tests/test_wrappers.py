@@ -67,7 +67,7 @@ def oracle_command(env: gym.Env) -> Command:
     return env.unwrapped.oracle_action()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bare_episode(env_id: str, preset: str, seed: int) -> tuple:
     """The oracle's episode with no wrapper: (commands, rewards, statuses, outcome, ends, observations)."""
     env = gym.make(env_id, difficulty=preset)
@@ -81,7 +81,14 @@ def bare_episode(env_id: str, preset: str, seed: int) -> tuple:
         statuses.append(info["action_status"])
         observations.append(observation)
         if terminated or truncated:
-            return tuple(commands), tuple(rewards), tuple(statuses), info["outcome"], (terminated, truncated), tuple(observations)
+            return (
+                tuple(commands),
+                tuple(rewards),
+                tuple(statuses),
+                info["outcome"],
+                (terminated, truncated),
+                tuple(observations),
+            )
 
 
 def text_of(observation) -> str:
@@ -153,7 +160,9 @@ def test_format_errors_name_the_allowed_values():
 def test_explicit_native_stack_reproduces_the_core_exactly(env_id):
     native = env_class(env_id).native_action_list
     bare = gym.make(env_id, difficulty=presets(env_id)[0])
-    stack = ActionFormat(ActionList(ObservationFormat(gym.make(env_id, difficulty=presets(env_id)[0]), "prose"), native), "native")
+    stack = ActionFormat(
+        ActionList(ObservationFormat(gym.make(env_id, difficulty=presets(env_id)[0]), "prose"), native), "native"
+    )
     assert describe(stack)[0]["wrapper"] == "ActionFormat" and is_lossless(stack)
     first_bare, info_bare = bare.reset(seed=2)
     first_stack, info_stack = stack.reset(seed=2)
@@ -216,7 +225,7 @@ def test_oracle_through_stack_behaves_as_unwrapped(env_id, interface, semantics)
         write = env.get_wrapper_attr("format_command")
         read = env.get_wrapper_attr("parse_action")
         seen = []
-        for step in range(len(commands)):
+        for step in range(len(commands)):  # noqa: B007 (read after the loop)
             assert env.observation_space.contains(observation)
             command = oracle_command(env)
             action = write(command)
@@ -236,8 +245,12 @@ def test_oracle_through_stack_behaves_as_unwrapped(env_id, interface, semantics)
 def test_make_vec_takes_a_stack_as_a_wrapper(interface, semantics):
     """``make_vec(..., wrappers=[partial(wrap, ...)])``: async steps every env as a single stack would."""
     stack = functools.partial(llm_gym.wrappers.wrap, interface=interface, semantics=semantics)
-    envs = gym.make_vec("llm_gym/TextCraft-v0", num_envs=2, vectorization_mode="async", wrappers=[stack], difficulty="easy")
-    singles = [make("llm_gym/TextCraft-v0", interface=interface, semantics=semantics, difficulty="easy") for _ in range(2)]
+    envs = gym.make_vec(
+        "llm_gym/TextCraft-v0", num_envs=2, vectorization_mode="async", wrappers=[stack], difficulty="easy"
+    )
+    singles = [
+        make("llm_gym/TextCraft-v0", interface=interface, semantics=semantics, difficulty="easy") for _ in range(2)
+    ]
     observations, _ = envs.reset(seed=5)
     expected = [env.reset(seed=5 + i)[0] for i, env in enumerate(singles)]
     ended = np.zeros(2, dtype=bool)
@@ -245,7 +258,9 @@ def test_make_vec_takes_a_stack_as_a_wrapper(interface, semantics):
         assert list(observations) == expected
         actions = [env.get_wrapper_attr("format_command")(oracle_command(env)) for env in singles]
         expected = [env.step(action)[0] for env, action in zip(singles, actions)]
-        observations, _, terminated, truncated, _ = envs.step(np.array(actions) if interface.endswith("discrete") else tuple(actions))
+        observations, _, terminated, truncated, _ = envs.step(
+            np.array(actions) if interface.endswith("discrete") else tuple(actions)
+        )
         ended = terminated | truncated
     assert list(observations) == expected
     envs.close()
@@ -267,7 +282,9 @@ def test_render_shows_what_the_outermost_layer_showed(interface, semantics):
 
 def _state(env_id: str, data) -> gym.Env:
     preset = data.draw(st.sampled_from(presets(env_id)), label="preset")
-    seed = data.draw(st.integers(0, 7), label="seed")  # few tasks (TextWorld compiles each once); states vary by the walk
+    seed = data.draw(
+        st.integers(0, 7), label="seed"
+    )  # few tasks (TextWorld compiles each once); states vary by the walk
     fmt = data.draw(st.sampled_from(ACTION_FORMATS), label="format")
     semantics = data.draw(st.sampled_from([None, "made-up"]), label="semantics")
     env = make(env_id, interface=fmt, semantics=semantics, difficulty=preset)
@@ -487,7 +504,12 @@ def test_gym_make_of_the_spec_rebuilds_the_stack():
 
 def test_bad_presets_and_combinations_raise_value_errors():
     env_id = ENV_IDS[0]
-    for interface, match in [("yaml", "allowed"), ("json+kv", "twice"), ("react+tagged", "twice"), ("history-0", "allowed")]:
+    for interface, match in [
+        ("yaml", "allowed"),
+        ("json+kv", "twice"),
+        ("react+tagged", "twice"),
+        ("history-0", "allowed"),
+    ]:
         with pytest.raises(ValueError, match=match):
             parse_interface(interface)
     with pytest.raises(ValueError, match="seed"):
@@ -536,7 +558,9 @@ def test_discrete_actions_mask_and_space(env_id):
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
-@pytest.mark.parametrize("interface,semantics", [("json+toolcall", "made-up"), ("kv+discrete-32", None), (None, "made-up@2")])
+@pytest.mark.parametrize(
+    "interface,semantics", [("json+toolcall", "made-up"), ("kv+discrete-32", None), (None, "made-up@2")]
+)
 def test_gym_make_builds_the_stack_that_wrap_builds(env_id, interface, semantics):
     preset = presets(env_id)[0]
     made = gym.make(env_id, interface=interface, semantics=semantics, difficulty=preset)
@@ -550,7 +574,9 @@ def test_gym_make_builds_the_stack_that_wrap_builds(env_id, interface, semantics
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_gym_make_vec_takes_interface_and_semantics(mode):
-    envs = gym.make_vec("llm_gym/TextCraft-v0", num_envs=2, vectorization_mode=mode, interface="json+tagged", semantics="made-up")
+    envs = gym.make_vec(
+        "llm_gym/TextCraft-v0", num_envs=2, vectorization_mode=mode, interface="json+tagged", semantics="made-up"
+    )
     singles = [gym.make("llm_gym/TextCraft-v0", interface="json+tagged", semantics="made-up") for _ in range(2)]
     observations, _ = envs.reset(seed=5)
     assert list(observations) == [env.reset(seed=5 + i)[0] for i, env in enumerate(singles)]
@@ -589,7 +615,11 @@ def test_a_malformed_command_is_a_parse_error_that_changes_nothing(env_id):
     env.reset(seed=0)
     info = env.step("")[4]  # past the first turn, whose view shows more
     spec = next(spec for spec in env.unwrapped.grammar.specs if spec.args)
-    for bad in (Command("no such verb"), Command(spec.verb, ("x",) * (len(spec.args) + 1)), Command(spec.verb, (None,) * len(spec.args))):
+    for bad in (
+        Command("no such verb"),
+        Command(spec.verb, ("x",) * (len(spec.args) + 1)),
+        Command(spec.verb, (None,) * len(spec.args)),
+    ):
         before = (info["view"], info["admissible_actions"])
         _, reward, terminated, _, info = env.step(bad)
         assert info["action_status"] == "parse_error" and reward == 0.0 and not terminated, bad

@@ -16,8 +16,8 @@ import numpy as np
 from gymnasium import spaces
 
 from llm_gym.grammar import Command, ParseError
-from llm_gym.wrappers import formats
 from llm_gym.presentation import Presentation, presentation_of
+from llm_gym.wrappers import formats
 from llm_gym.wrappers.base import PresentationWrapper, layers
 from llm_gym.wrappers.observation import ActionList, ChatHistory
 
@@ -83,7 +83,11 @@ class _ActionWrapper(PresentationWrapper):
     def _instructions_over(self, below: Presentation) -> str:
         if self._instructions[:2] != (below.instructions, below.grammar):
             native, ours = below.grammar.instructions(), formats.format_instructions(below.grammar, self.fmt)
-            text = below.instructions.replace(native, ours) if native in below.instructions else f"{below.instructions}\n\n{ours}".strip()
+            text = (
+                below.instructions.replace(native, ours)
+                if native in below.instructions
+                else f"{below.instructions}\n\n{ours}".strip()
+            )
             self._instructions = (below.instructions, below.grammar, text)
         return self._instructions[2]
 

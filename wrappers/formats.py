@@ -201,7 +201,9 @@ def action_payload(
     if fmt == "react":
         lines = _ACTION_LINE.findall(text)
         if not lines or not lines[-1]:
-            return ParseError('Could not find the action. Reply as "Thought: <your reasoning>" then "Action: <command>".')
+            return ParseError(
+                'Could not find the action. Reply as "Thought: <your reasoning>" then "Action: <command>".'
+            )
         return lines[-1]
     if fmt == "tagged":
         tags = _TAG.findall(text)
@@ -274,9 +276,7 @@ def parse_action(
 def format_instructions(grammar: Grammar, fmt: str) -> str:
     """The command reference an agent reads for ``fmt``, derived from ``grammar``'s specs."""
     check_format(fmt, ACTION_FORMATS, "action format")
-    commands = "\n".join(
-        f"- {spec.syntax}" + (f": {spec.description}" if spec.description else "") for spec in grammar
-    )
+    commands = "\n".join(f"- {spec.syntax}" + (f": {spec.description}" if spec.description else "") for spec in grammar)
     if fmt == "native":
         return grammar.instructions()
     if fmt == "react":

@@ -36,7 +36,14 @@ from llm_gym.wrappers.reskin import Reskin
 
 _ACTION_LIST_TOKENS = {"actions-every": "every_turn", "actions-first": "first_turn", "actions-never": "never"}
 ACTION_TOKENS = (*TEXT_ACTION_FORMATS, "discrete")
-INTERFACE_TOKENS = (*OBSERVATION_FORMATS, *ACTION_TOKENS, "discrete-<n>", *_ACTION_LIST_TOKENS, "history", "history-<k>")
+INTERFACE_TOKENS = (
+    *OBSERVATION_FORMATS,
+    *ACTION_TOKENS,
+    "discrete-<n>",
+    *_ACTION_LIST_TOKENS,
+    "history",
+    "history-<k>",
+)
 
 # A spread of stacks used in the docs and the tests; any other valid string works too.
 EXAMPLE_INTERFACES = ("prose+native", "json+toolcall", "markdown+react", "kv+tagged", "prose+index", "json+discrete")

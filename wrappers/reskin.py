@@ -227,7 +227,9 @@ class Reskin(LLMGymWrapper):
     def __init__(self, env: gym.Env, vocabulary: str | Sequence[str] = "made-up", seed: int = 0):
         super().__init__(env, vocabulary=vocabulary, seed=seed)
         if not isinstance(env.observation_space, gym.spaces.Text):
-            raise ValueError(f"Reskin needs text observations (put ChatHistory outside it), got {env.observation_space}")
+            raise ValueError(
+                f"Reskin needs text observations (put ChatHistory outside it), got {env.observation_space}"
+            )
         self.forbid_below((LLMGymWrapper,), "Reskin goes under the interface wrappers, which keep their own wording")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"Reskin seed must be an integer, got {seed!r}")
@@ -258,7 +260,9 @@ class Reskin(LLMGymWrapper):
                 raise ValueError(f"Unknown theme {theme!r} for {family}; allowed: {list(other.themes)}")
             configs = list(other.presets.values())
             seeds = range(_VOCABULARY_SEEDS // 2)
-            return tuple(sorted(_entities_of(other, configs[0], theme, seeds) | _entities_of(other, configs[-1], theme, seeds)))
+            return tuple(
+                sorted(_entities_of(other, configs[0], theme, seeds) | _entities_of(other, configs[-1], theme, seeds))
+            )
         allowed = ["made-up", *[t for t in core.themes if t != "made-up"], "<Family>:<theme>", "a list of names"]
         raise ValueError(f"Unknown Reskin vocabulary {self.vocabulary!r}; allowed: {allowed}")
 

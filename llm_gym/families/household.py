@@ -76,10 +76,28 @@ _C, _H, _K, _L = "clean", "heat", "cool", "examine"
 OBJECT_KIND_USES: tuple[frozenset[str], ...] = tuple(
     frozenset(uses)
     for uses in (
-        (_C, _H, _K), (_C, _H, _K), (_C, _H, _K), (_C, _H, _K), (_H, _K),
-        (_C, _H, _K, _L), (_C, _H, _K, _L), (_C, _K, _L), (_C, _H, _K, _L),
-        (_C,), (_C,), (_C,), (_C,),
-        (_L,), (_L,), (_L,), (_L,), (_L,), (_L,), (_L,), (_L,), (_L,),
+        (_C, _H, _K),
+        (_C, _H, _K),
+        (_C, _H, _K),
+        (_C, _H, _K),
+        (_H, _K),
+        (_C, _H, _K, _L),
+        (_C, _H, _K, _L),
+        (_C, _K, _L),
+        (_C, _H, _K, _L),
+        (_C,),
+        (_C,),
+        (_C,),
+        (_C,),
+        (_L,),
+        (_L,),
+        (_L,),
+        (_L,),
+        (_L,),
+        (_L,),
+        (_L,),
+        (_L,),
+        (_L,),
     )
 )
 
@@ -97,44 +115,146 @@ class Lexicon:
 LEXICONS = {
     "household": Lexicon(
         (
-            "countertop", "diningtable", "sidetable", "shelf", "desk", "coffeetable", "dresser", "stoveburner",
-            "coffeemachine", "garbagecan", "armchair", "sofa",
-            "drawer", "cabinet", "safe", "wardrobe",
-            "sinkbasin", "microwave", "fridge",
+            "countertop",
+            "diningtable",
+            "sidetable",
+            "shelf",
+            "desk",
+            "coffeetable",
+            "dresser",
+            "stoveburner",
+            "coffeemachine",
+            "garbagecan",
+            "armchair",
+            "sofa",
+            "drawer",
+            "cabinet",
+            "safe",
+            "wardrobe",
+            "sinkbasin",
+            "microwave",
+            "fridge",
         ),
         "desklamp",
         (
-            "apple", "potato", "tomato", "egg", "bread", "mug", "cup", "plate", "bowl",
-            "knife", "spoon", "ladle", "cloth",
-            "book", "cellphone", "alarmclock", "pen", "keychain", "creditcard", "remotecontrol", "statue", "vase",
+            "apple",
+            "potato",
+            "tomato",
+            "egg",
+            "bread",
+            "mug",
+            "cup",
+            "plate",
+            "bowl",
+            "knife",
+            "spoon",
+            "ladle",
+            "cloth",
+            "book",
+            "cellphone",
+            "alarmclock",
+            "pen",
+            "keychain",
+            "creditcard",
+            "remotecontrol",
+            "statue",
+            "vase",
         ),
     ),
     "laboratory": Lexicon(
         (
-            "benchtop", "fumehood", "labcart", "rack", "desk", "sidetable", "balance", "centrifuge",
-            "stirrer", "wastebin", "windowsill", "trolley",
-            "drawer", "cabinet", "locker", "glovebox",
-            "labsink", "autoclave", "freezer",
+            "benchtop",
+            "fumehood",
+            "labcart",
+            "rack",
+            "desk",
+            "sidetable",
+            "balance",
+            "centrifuge",
+            "stirrer",
+            "wastebin",
+            "windowsill",
+            "trolley",
+            "drawer",
+            "cabinet",
+            "locker",
+            "glovebox",
+            "labsink",
+            "autoclave",
+            "freezer",
         ),
         "microscope",
         (
-            "sample", "culture", "reagent", "enzyme", "medium", "beaker", "flask", "petridish", "vial",
-            "scalpel", "spatula", "forceps", "wipe",
-            "notebook", "slide", "specimen", "pipette", "coverslip", "filterpaper", "crystal", "fossil", "mineral",
+            "sample",
+            "culture",
+            "reagent",
+            "enzyme",
+            "medium",
+            "beaker",
+            "flask",
+            "petridish",
+            "vial",
+            "scalpel",
+            "spatula",
+            "forceps",
+            "wipe",
+            "notebook",
+            "slide",
+            "specimen",
+            "pipette",
+            "coverslip",
+            "filterpaper",
+            "crystal",
+            "fossil",
+            "mineral",
         ),
     ),
     "workshop": Lexicon(
         (
-            "workbench", "toolwall", "sawhorse", "shelf", "desk", "anvil", "vise", "drillpress",
-            "lathe", "scrapbin", "stool", "pallet",
-            "drawer", "cabinet", "toolchest", "locker",
-            "partswasher", "forge", "quenchtank",
+            "workbench",
+            "toolwall",
+            "sawhorse",
+            "shelf",
+            "desk",
+            "anvil",
+            "vise",
+            "drillpress",
+            "lathe",
+            "scrapbin",
+            "stool",
+            "pallet",
+            "drawer",
+            "cabinet",
+            "toolchest",
+            "locker",
+            "partswasher",
+            "forge",
+            "quenchtank",
         ),
         "worklight",
         (
-            "bolt", "gear", "bracket", "hinge", "rod", "chisel", "wrench", "blade", "pipe",
-            "rasp", "trowel", "pliers", "rag",
-            "blueprint", "gauge", "caliper", "pencil", "ruler", "template", "spring", "nail", "clamp",
+            "bolt",
+            "gear",
+            "bracket",
+            "hinge",
+            "rod",
+            "chisel",
+            "wrench",
+            "blade",
+            "pipe",
+            "rasp",
+            "trowel",
+            "pliers",
+            "rag",
+            "blueprint",
+            "gauge",
+            "caliper",
+            "pencil",
+            "ruler",
+            "template",
+            "spring",
+            "nail",
+            "clamp",
         ),
     ),
 }
@@ -340,9 +460,7 @@ def _heuristic(problem: Problem, state: State) -> int:
         light, lamp_off = problem.lamp_place, 0 if lamp else 1
         if held >= 0:
             return (loc != light) + lamp_off
-        best = min(
-            (p != loc) + (not opened >> p & 1) + 1 + (p != light) for p in places
-        )
+        best = min((p != loc) + (not opened >> p & 1) + 1 + (p != light) for p in places)
         return junk + best + lamp_off
     station = problem.station
     shares: dict[int, int] = {}  # closed receptacle -> relevant objects in it (they share one open)
@@ -469,7 +587,11 @@ def plan(problem: Problem, start: State) -> list[tuple]:
 
 
 def _command(
-    action: tuple, receptacles: tuple[str, ...], objects: tuple[str, ...], lamp: str, held_object: int,
+    action: tuple,
+    receptacles: tuple[str, ...],
+    objects: tuple[str, ...],
+    lamp: str,
+    held_object: int,
     relevant: tuple[int, ...],
 ) -> Command:
     """The real command for an abstract action; ``held_object`` is what a ``-2`` index stands for."""
@@ -491,7 +613,9 @@ _OBJECT = Arg("object", "name", "an object, named with its number")
 
 def _treat(verb: str, appliance: str) -> CommandSpec:
     return CommandSpec(
-        verb, f"{verb} {{object}} with {{receptacle}}", (_OBJECT, _RECEPTACLE),
+        verb,
+        f"{verb} {{object}} with {{receptacle}}",
+        (_OBJECT, _RECEPTACLE),
         f"{verb} the object you hold with the {appliance} you are at",
     )
 
@@ -517,11 +641,15 @@ GRAMMAR = Grammar(
         _treat("heat", "heating appliance"),
         _treat("cool", "cooling appliance"),
         CommandSpec(
-            "use", "use {object}", (Arg("object", "name", "a light, named with its number"),),
+            "use",
+            "use {object}",
+            (Arg("object", "name", "a light, named with its number"),),
             "turn a light where you are on or off",
         ),
         CommandSpec(
-            "examine", "examine {thing}", (Arg("thing", "name", "a receptacle or object"),),
+            "examine",
+            "examine {thing}",
+            (Arg("thing", "name", "a receptacle or object"),),
             "look closely at a receptacle or object",
         ),
         CommandSpec("look", "look", (), "describe where you are"),
@@ -609,9 +737,7 @@ class HouseholdEnv(TextEnv):
         self._go = [Command("go to", (name,)) for name in task.receptacles]
         self._go_texts = [_native_text(command) for command in self._go]
         self._examine = [Command("examine", (name,)) for name in task.receptacles]
-        self._open_close = [
-            (Command("open", (name,)), Command("close", (name,))) for name in task.receptacles
-        ]
+        self._open_close = [(Command("open", (name,)), Command("close", (name,))) for name in task.receptacles]
         self._fixed = [Command("inventory"), Command("look")]
         self._use = Command("use", (task.lamp,))
         self._relevant_set = frozenset(problem.relevant)
@@ -631,7 +757,16 @@ class HouseholdEnv(TextEnv):
         return self._room_text()
 
     def state_key(self) -> str:
-        state = (self.outcome, self._loc, self._held, self._places, self._states, self._open, self._lamp_on, self._contents)
+        state = (
+            self.outcome,
+            self._loc,
+            self._held,
+            self._places,
+            self._states,
+            self._open,
+            self._lamp_on,
+            self._contents,
+        )
         return repr(state)
 
     def _changed(self, command: Command) -> None:

@@ -28,21 +28,38 @@ from llm_gym.core import TextEnv, Transition
 from llm_gym.difficulty import Config, knob
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
 from llm_gym.registry import register_family
-from llm_gym.retrieval import BM25Index, tokenize
+from llm_gym.retrieval import BM25Index
 from llm_gym.themes import made_up_words
 
 
 @dataclasses.dataclass(frozen=True)
 class SearchQAConfig(Config):
-    hops: int = knob(1, 1, 4, "documents the answer needs: a bridge chain's length, or both chains of a comparison together")
-    comparison: float = knob(0.0, 0.0, 1.0, "chance that a question compares the dates of two entities (needs hops >= 2)")
-    kb_size: int = knob(30, 12, 400, "entities in the knowledge base (people, places, organisations, works), one document each")
-    distractors: int = knob(0, 0, 100, "extra documents named after the question's entities (a hall, a prize, a street...)")
-    namesakes: float = knob(0.0, 0.0, 1.0, "chance that a person, place or work on the question's path shares its name with another")
+    hops: int = knob(
+        1, 1, 4, "documents the answer needs: a bridge chain's length, or both chains of a comparison together"
+    )
+    comparison: float = knob(
+        0.0, 0.0, 1.0, "chance that a question compares the dates of two entities (needs hops >= 2)"
+    )
+    kb_size: int = knob(
+        30, 12, 400, "entities in the knowledge base (people, places, organisations, works), one document each"
+    )
+    distractors: int = knob(
+        0, 0, 100, "extra documents named after the question's entities (a hall, a prize, a street...)"
+    )
+    namesakes: float = knob(
+        0.0, 0.0, 1.0, "chance that a person, place or work on the question's path shares its name with another"
+    )
     top_k: int = knob(3, 1, 10, "documents a search returns")
-    retries: int = knob(0, 0, 10, "wrong answers allowed before one ends the episode (0: the first answer ends it, as in the study)")
-    retry_penalty: float = knob(0.25, 0.0, 1.0, "reward and score lost per earlier wrong answer when a retry then succeeds")
-    evidence: bool = knob(True, doc="a correct answer counts only once every document it needs was retrieved (False: the answer alone, as in the study)")
+    retries: int = knob(
+        0, 0, 10, "wrong answers allowed before one ends the episode (0: the first answer ends it, as in the study)"
+    )
+    retry_penalty: float = knob(
+        0.25, 0.0, 1.0, "reward and score lost per earlier wrong answer when a retry then succeeds"
+    )
+    evidence: bool = knob(
+        True,
+        doc="a correct answer counts only once every document it needs was retrieved (False: the answer alone, as in the study)",
+    )
 
     def check(self) -> None:
         if self.comparison > 0 and self.hops < 2:
@@ -115,7 +132,15 @@ DOCUMENT_TEMPLATES = {
 
 # ----- themes: word pools, one word per name slot ---------------------------------------------
 
-POOL_SIZES = {"first": 30, "last": 40, "place": 100, "org": 30, "org_suffix": len(ORG_KINDS), "adjective": 30, "noun": 30}
+POOL_SIZES = {
+    "first": 30,
+    "last": 40,
+    "place": 100,
+    "org": 30,
+    "org_suffix": len(ORG_KINDS),
+    "adjective": 30,
+    "noun": 30,
+}
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -137,7 +162,9 @@ LEXICONS: dict[str, dict[str, tuple[str, ...]]] = {
             "Marsh Nakamura Olsen Petrov Quinn Rahman Schulz Tanaka Varga Weber Yilmaz Zimmer Abbott Bianchi "
             "Castillo Dalton Eriksen Ferrara Gallo Holm Ibsen Janssen Kaur Lange Mendes Nilsen Ortega"
         ),
-        "place": _compounds("Ash Brook Clay Elm Fair Glen Hazel Kings Lang Mill", "ford ton bury field wick by ham mouth stead dale"),
+        "place": _compounds(
+            "Ash Brook Clay Elm Fair Glen Hazel Kings Lang Mill", "ford ton bury field wick by ham mouth stead dale"
+        ),
         "org": _words(
             "Atlas Meridian Summit Harbor Pioneer Crescent Beacon Liberty Sterling Vanguard Keystone Westgate "
             "Northwind Granite Cobalt Evergreen Foxglove Aurora Heritage Pinnacle Riverside Redwood Bluestone "
@@ -167,7 +194,10 @@ LEXICONS: dict[str, dict[str, tuple[str, ...]]] = {
             "Trueblade Underhill Valebrook Whitmore Wildfire Winterborn Wolfsbane Yarrowby Brambleton Cinderfell "
             "Dawnwhisper Emberlyn"
         ),
-        "place": _compounds("Ember Storm Mist Raven Frost Shadow Dragon Wolf Moon Dusk", "fall hold keep vale reach haven mere spire gate crest"),
+        "place": _compounds(
+            "Ember Storm Mist Raven Frost Shadow Dragon Wolf Moon Dusk",
+            "fall hold keep vale reach haven mere spire gate crest",
+        ),
         "org": _words(
             "Argent Azure Obsidian Vermilion Ivory Jade Onyx Amber Cobalt Gilded Verdant Umber Ashen Radiant "
             "Twilight Sable Celestial Arcane Eldritch Runic Hallowed Wyrm Griffin Phoenix Basilisk Chimera "
@@ -212,7 +242,6 @@ THEMES = tuple(NAME_POOLS)
 
 
 # ----- the world generator: abstract entities, then names, documents and an index --------------
-
 
 
 @dataclasses.dataclass
@@ -313,7 +342,9 @@ class _Question:
 
 def _walk(rng: random.Random, entities: list[_Entity], length: int, end_kinds: tuple[str, ...]) -> list[int] | None:
     """A chain of ``length`` distinct entities, each linked to the next, the last of a kind in ``end_kinds``."""
-    candidates = [i for i, e in enumerate(entities) if length == 1 and e.kind in end_kinds or length > 1 and RELATIONS[e.kind]]
+    candidates = [
+        i for i, e in enumerate(entities) if length == 1 and e.kind in end_kinds or length > 1 and RELATIONS[e.kind]
+    ]
     path = [rng.choice(candidates)]
     for step in range(1, length):
         options = sorted(RELATIONS[entities[path[-1]].kind])
@@ -357,7 +388,13 @@ def _question(rng: random.Random, entities: list[_Entity], config: SearchQAConfi
             sides = (first, second) if rng.random() < 0.5 else (second, first)
             earlier = first[-1] if a.year < b.year else second[-1]
             phrases = tuple(_noun_phrase(entities, side) for side in sides)
-            return _Question("comparison", (COMPARISONS[kind], phrases), ("name", earlier), tuple(first + second), (first[0], second[0]))
+            return _Question(
+                "comparison",
+                (COMPARISONS[kind], phrases),
+                ("name", earlier),
+                tuple(first + second),
+                (first[0], second[0]),
+            )
         return None
     path = _walk(rng, entities, config.hops, (PERSON, PLACE, ORG, WORK))
     if path is None:
@@ -365,10 +402,22 @@ def _question(rng: random.Random, entities: list[_Entity], config: SearchQAConfi
     last = entities[path[-1]]
     final = rng.choice(sorted(last.links) + ["year"])
     if final == "year":
-        return _Question("bridge", (QUESTIONS[last.kind], (_noun_phrase(entities, path),)), ("year", last.year), tuple(path), (path[0],))
+        return _Question(
+            "bridge",
+            (QUESTIONS[last.kind], (_noun_phrase(entities, path),)),
+            ("year", last.year),
+            tuple(path),
+            (path[0],),
+        )
     if last.links[final] in path:
         return None
-    return _Question("bridge", (QUESTIONS[final], (_noun_phrase(entities, path),)), ("name", last.links[final]), tuple(path), (path[0],))
+    return _Question(
+        "bridge",
+        (QUESTIONS[final], (_noun_phrase(entities, path),)),
+        ("name", last.links[final]),
+        tuple(path),
+        (path[0],),
+    )
 
 
 def _add_namesakes(rng: random.Random, entities: list[_Entity], question: _Question, rate: float) -> None:
@@ -387,7 +436,9 @@ def _add_namesakes(rng: random.Random, entities: list[_Entity], question: _Quest
             continue
         taken.add(entity_id)
         partners = [
-            i for i, other in enumerate(entities) if other.kind == entity.kind and other.sub != entity.sub and i not in taken
+            i
+            for i, other in enumerate(entities)
+            if other.kind == entity.kind and other.sub != entity.sub and i not in taken
         ]
         if partners:
             partner = rng.choice(partners)
@@ -409,6 +460,7 @@ def _documents(
     rng: random.Random, entities: list[_Entity], names: list[str], question: _Question, distractors: int
 ) -> tuple[list[Document], list[int], list[tuple[tuple[str, ...], tuple[str, ...]]]]:
     """Each entity's document, the distractors, shuffled; each entity's document index; mentions."""
+
     def mention(i: int) -> str:
         return f"{_descriptor(entities[i])} {names[i]}"
 
@@ -419,7 +471,13 @@ def _documents(
     for i, entity in enumerate(entities):
         links = {relation: mention(target) for relation, target in entity.links.items()}
         sub = _descriptor(entity)
-        fields = {"name": names[i], "sub": sub, "article": "an" if sub[0] in "aeiou" else "a", "year": entity.year, **links}
+        fields = {
+            "name": names[i],
+            "sub": sub,
+            "article": "an" if sub[0] in "aeiou" else "a",
+            "year": entity.year,
+            **links,
+        }
         if entity.kind == PERSON:
             fields["place"] = links["born_in"]
         if entity.kind == WORK:
@@ -524,8 +582,15 @@ class SearchGraph:
         return limit + 1, None, True
 
 
-def _search_graph(index: BM25Index, top_k: int, opening: tuple[str, ...], doc_queries: tuple[tuple[str, ...], ...],
-                  need: int, mentions: int, evidence: bool) -> SearchGraph:
+def _search_graph(
+    index: BM25Index,
+    top_k: int,
+    opening: tuple[str, ...],
+    doc_queries: tuple[tuple[str, ...], ...],
+    need: int,
+    mentions: int,
+    evidence: bool,
+) -> SearchGraph:
     queries = list(dict.fromkeys([*opening, *(q for queries in doc_queries for q in queries)]))
     ranked = index.search_many(queries, top_k)
     results = {query: tuple(docs) for query, docs in zip(queries, ranked)}
@@ -727,7 +792,9 @@ class SearchQAEnv(TextEnv):
             )
         else:
             wrong = "Your first answer ends the episode."
-        support = " An answer counts only once you have retrieved the documents it rests on." if self.config.evidence else ""
+        support = (
+            " An answer counts only once you have retrieved the documents it rests on." if self.config.evidence else ""
+        )
         return (
             "Answer the question about a made-up world by searching its encyclopedia. You may reason "
             "inside <think> and </think> before your command. A search returns the "
@@ -795,7 +862,11 @@ class SearchQAEnv(TextEnv):
             return Transition("Your answer is correct.", reward=reward, outcome="success", score=reward)
         self.wrong_answers += 1
         f1 = answer_f1(text, self.task.answer) if supported else 0.0  # no partial credit without the evidence
-        wrong = "Sorry, your answer is incorrect." if supported else "Sorry, your answer is incorrect or not supported by the documents you retrieved."
+        wrong = (
+            "Sorry, your answer is incorrect."
+            if supported
+            else "Sorry, your answer is incorrect or not supported by the documents you retrieved."
+        )
         if self.wrong_answers <= self.config.retries:
             return Transition(f"{wrong} Please try again.", score=f1)
         return Transition(f"{wrong} The episode is over.", outcome="failure", score=f1)

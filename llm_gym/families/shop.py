@@ -10,11 +10,11 @@ differ in semantics only.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
 import random
-import copy
 import string
 from typing import Any
 
@@ -29,8 +29,22 @@ from llm_gym.themes import made_up_words
 
 MAX_RESULTS = 50  # results kept per search, as WebShop keeps 50
 CATEGORIES, TYPES, ATTRIBUTES, DIMENSIONS, VALUES = 4, 6, 8, 3, 6  # the shape every theme fills
-BACK, NEXT, PREV, BUY, DESCRIPTION, FEATURES = "back to search", "next >", "< prev", "buy now", "description", "features"
-BUTTON_LABELS = {BACK: "Back to Search", NEXT: "Next >", PREV: "< Prev", BUY: "Buy Now", DESCRIPTION: "Description", FEATURES: "Features"}
+BACK, NEXT, PREV, BUY, DESCRIPTION, FEATURES = (
+    "back to search",
+    "next >",
+    "< prev",
+    "buy now",
+    "description",
+    "features",
+)
+BUTTON_LABELS = {
+    BACK: "Back to Search",
+    NEXT: "Next >",
+    PREV: "< Prev",
+    BUY: "Buy Now",
+    DESCRIPTION: "Description",
+    FEATURES: "Features",
+}
 _SUBSETS = tuple(tuple(i for i in range(8) if bits >> i & 1) for bits in range(1 << 8))  # bit mask -> ids
 OPENERS = ("i need", "i'm looking for", "find me", "i want to buy", "please get me")
 
@@ -40,8 +54,12 @@ class ShopConfig(Config):
     catalogue_size: int = knob(40, 10, 1000, "products in the catalogue")
     required_attributes: int = knob(1, 0, 4, "attributes the instruction asks for (waterproof, leak proof...)")
     required_options: int = knob(0, 0, DIMENSIONS, "options the buyer must select on the item page (size, colour...)")
-    near_misses: int = knob(1, 0, 100, "products one detail away from the goal: an attribute, an option, the price or the type")
-    price_tightness: float = knob(0.0, 0.0, 1.0, "how close the price limit sits above the goal product's price (1 = within 4%)")
+    near_misses: int = knob(
+        1, 0, 100, "products one detail away from the goal: an attribute, an option, the price or the type"
+    )
+    price_tightness: float = knob(
+        0.0, 0.0, 1.0, "how close the price limit sits above the goal product's price (1 = within 4%)"
+    )
     results_per_page: int = knob(10, 1, MAX_RESULTS, "search results shown per page")
 
     def check(self) -> None:
@@ -52,10 +70,38 @@ class ShopConfig(Config):
 
 
 PRESETS = {
-    "easy": ShopConfig(catalogue_size=40, required_attributes=1, required_options=0, near_misses=1, price_tightness=0.0, results_per_page=10),
-    "medium": ShopConfig(catalogue_size=90, required_attributes=2, required_options=1, near_misses=6, price_tightness=0.3, results_per_page=10),
-    "hard": ShopConfig(catalogue_size=140, required_attributes=2, required_options=2, near_misses=12, price_tightness=0.6, results_per_page=5),
-    "expert": ShopConfig(catalogue_size=200, required_attributes=3, required_options=3, near_misses=24, price_tightness=0.9, results_per_page=5),
+    "easy": ShopConfig(
+        catalogue_size=40,
+        required_attributes=1,
+        required_options=0,
+        near_misses=1,
+        price_tightness=0.0,
+        results_per_page=10,
+    ),
+    "medium": ShopConfig(
+        catalogue_size=90,
+        required_attributes=2,
+        required_options=1,
+        near_misses=6,
+        price_tightness=0.3,
+        results_per_page=10,
+    ),
+    "hard": ShopConfig(
+        catalogue_size=140,
+        required_attributes=2,
+        required_options=2,
+        near_misses=12,
+        price_tightness=0.6,
+        results_per_page=5,
+    ),
+    "expert": ShopConfig(
+        catalogue_size=200,
+        required_attributes=3,
+        required_options=3,
+        near_misses=24,
+        price_tightness=0.9,
+        results_per_page=5,
+    ),
 }
 
 # ----- themes: per category (name, product types, attributes, option dimensions with values) ---
@@ -160,7 +206,9 @@ def _theme_lexicon(theme: str, seed: int) -> tuple[Category, ...]:
         return tuple(next(words) for _ in range(count))
 
     return tuple(
-        Category(next(words), take(TYPES), take(ATTRIBUTES), tuple((next(words), take(VALUES)) for _ in range(DIMENSIONS)))
+        Category(
+            next(words), take(TYPES), take(ATTRIBUTES), tuple((next(words), take(VALUES)) for _ in range(DIMENSIONS))
+        )
         for _ in range(CATEGORIES)
     )
 
@@ -202,10 +250,14 @@ class ShopTask:
     products: tuple[Product, ...]
     target: int  # the product the generator made to fit the goal (others may fit too)
     satisfying: frozenset[int]  # every product that can score 1.0
-    keyword_query: str  # the instruction's keywords (attributes, product type, option values), the first admissible search
+    keyword_query: (
+        str  # the instruction's keywords (attributes, product type, option values), the first admissible search
+    )
     keyword_page: int  # the first results page of keyword_query that shows a satisfying product
     searches: tuple[str, ...]  # the admissible searches: keyword_query, then each with one keyword left out
-    best_query: str  # the admissible search whose results show a satisfying product on the earliest page (the first such)
+    best_query: (
+        str  # the admissible search whose results show a satisfying product on the earliest page (the first such)
+    )
     best_page: int  # that page
     optimal_steps: int  # the fewest admissible steps from reset to a perfect purchase
     entities: tuple[str, ...]
@@ -262,7 +314,11 @@ def _abstract_catalogue(rng: random.Random, bulk: np.random.Generator, config: S
         return _Spec(category, kind_, tuple(sorted(attributes)), options, cost)
 
     target = dataclasses.replace(fitting(kind, "none"), price=price)
-    defects = [d for d in ("attribute", "option", "price", "type") if (d != "attribute" or required) and (d != "option" or dims)]
+    defects = [
+        d
+        for d in ("attribute", "option", "price", "type")
+        if (d != "attribute" or required) and (d != "option" or dims)
+    ]
     specs = [target]
     for index in range(config.near_misses):
         defect = defects[index % len(defects)]
@@ -283,7 +339,9 @@ def _random_specs(bulk: np.random.Generator, count: int, base_prices: np.ndarray
     prices = np.round(base_prices[categories, kinds] * bulk.uniform(0.6, 1.5, count), 2).tolist()
     return [
         _Spec(c, k, _SUBSETS[a], tuple(_SUBSETS[v] for v in values), p)
-        for c, k, a, values, p in zip(categories.tolist(), kinds.tolist(), attribute_bits.tolist(), value_bits.tolist(), prices)
+        for c, k, a, values, p in zip(
+            categories.tolist(), kinds.tolist(), attribute_bits.tolist(), value_bits.tolist(), prices
+        )
     ]
 
 
@@ -344,7 +402,9 @@ def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _Wor
     lexicon = _theme_lexicon(theme, seed)
     entities = {name for c in lexicon for name in (c.name, *c.types, *c.attributes)}
     entities |= {name for c in lexicon for dim, values in c.dimensions for name in (dim, *values)}
-    brands = [word.capitalize() for word in made_up_words(random.Random(f"shop-brands/{seed}"), 24, frozenset(entities))]
+    brands = [
+        word.capitalize() for word in made_up_words(random.Random(f"shop-brands/{seed}"), 24, frozenset(entities))
+    ]
 
     products = []
     names: dict[tuple, Any] = {}  # memo of (category, abstract ids) -> names, shared by many products
@@ -358,7 +418,9 @@ def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _Wor
             names[option_key] = tuple(
                 (dim, tuple(values[v] for v in ids)) for (dim, values), ids in zip(cat.dimensions, spec.options)
             )
-        shown = spec.attributes if len(spec.attributes) <= 2 else sorted(sorted(spec.attributes, key=keys.__getitem__)[:2])
+        shown = (
+            spec.attributes if len(spec.attributes) <= 2 else sorted(sorted(spec.attributes, key=keys.__getitem__)[:2])
+        )
         brand, product_type = brands[brand_index], cat.types[spec.kind]
         title = " ".join([brand, *[cat.attributes[a] for a in shown], product_type])
         products.append(
@@ -381,7 +443,9 @@ def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _Wor
 
     index = BM25Index([_document(product) for product in products])
     satisfying = frozenset(
-        i for i, product in enumerate(products) if product.product_type == goal.product_type and _best_score(product, goal) == 1.0
+        i
+        for i, product in enumerate(products)
+        if product.product_type == goal.product_type and _best_score(product, goal) == 1.0
     )
     keywords = [*goal.attributes, goal.product_type, *(value for _, value in goal.options)]
     searches = [keyword_query]
@@ -445,7 +509,9 @@ def match_score(product: Product, selected: dict[str, str], goal: Goal) -> float
     The share of the goal's attributes, options and price condition that the purchase meets,
     times a type factor: 1 for the right product type, 0.5 for the right category, 0.1 otherwise.
     """
-    type_factor = 1.0 if product.product_type == goal.product_type else 0.5 if product.category == goal.category else 0.1
+    type_factor = (
+        1.0 if product.product_type == goal.product_type else 0.5 if product.category == goal.category else 0.1
+    )
     attributes = sum(attribute in product.attributes for attribute in goal.attributes)
     options = sum(selected.get(dim) == value for dim, value in goal.options)
     price = 1 if product.price < goal.price_limit else 0
@@ -555,7 +621,12 @@ class ShopEnv(TextEnv):
         self.__dict__.update(state)
         if "task_seed" in state:
             world = _cached_world(self.task_seed, self.config, self.theme)
-            self.task, self._index, self._codes, self._by_code = world.task, world.index, world.clickable_codes, world.by_code
+            self.task, self._index, self._codes, self._by_code = (
+                world.task,
+                world.index,
+                world.clickable_codes,
+                world.by_code,
+            )
         else:
             self.task = None
 
@@ -564,7 +635,9 @@ class ShopEnv(TextEnv):
     def _transition(self, command: Command) -> Transition:
         if command.verb == "search":
             if self.page != "search":
-                return Transition(f"There is no search box on this page. Click [{BUTTON_LABELS[BACK]}] first.", status="illegal")
+                return Transition(
+                    f"There is no search box on this page. Click [{BUTTON_LABELS[BACK]}] first.", status="illegal"
+                )
             self.query = command.args[0]
             self.results = self._index.search(self.query, MAX_RESULTS)
             self.results_page, self.page = 0, "results"
@@ -636,7 +709,8 @@ class ShopEnv(TextEnv):
             view["page_number"] = self.results_page + 1
             view["total_results"] = len(self.results)
             view["results"] = [
-                {"code": products[i].code, "title": products[i].title, "price": products[i].price} for i in self._page_codes()
+                {"code": products[i].code, "title": products[i].title, "price": products[i].price}
+                for i in self._page_codes()
             ]
         elif self.product is not None:
             product = self.task.products[self.product]
@@ -664,7 +738,9 @@ class ShopEnv(TextEnv):
             lines.append(f"Bought: [{view['code']}] {view['title']} | ${view['price']:.2f} | {chosen or 'no options'}")
         elif page == "results":
             lines.append(" ".join(f"[{b}]" for b in buttons))
-            lines.append(f'Results for "{view["query"]}": page {view["page_number"]} (total results: {view["total_results"]})')
+            lines.append(
+                f'Results for "{view["query"]}": page {view["page_number"]} (total results: {view["total_results"]})'
+            )
             lines += [f"[{r['code']}] {r['title']} | ${r['price']:.2f}" for r in view["results"]]
             if not view["results"]:
                 lines.append("No products match your search.")
@@ -672,7 +748,9 @@ class ShopEnv(TextEnv):
             lines.append(" ".join(f"[{b}]" for b in buttons))
             lines.append(f"{view['title']} | Price: ${view['price']:.2f}")
             if page == "item":
-                lines += [f"{option['name']}: " + " ".join(f"[{v}]" for v in option["values"]) for option in view["options"]]
+                lines += [
+                    f"{option['name']}: " + " ".join(f"[{v}]" for v in option["values"]) for option in view["options"]
+                ]
                 chosen = ", ".join(f"{dim}: {value}" for dim, value in view["selected"].items())
                 lines.append(f"Selected: {chosen or 'nothing yet'}")
                 lines.append(" ".join(f"[{BUTTON_LABELS[c]}]" for c in (DESCRIPTION, FEATURES, BUY)))

@@ -352,24 +352,54 @@ GRAMMAR = Grammar(
         _spec("inventory", "inventory", "list what you carry"),
         _spec("go", "go {direction}", "walk through an exit", direction="north, south, east or west"),
         _spec("examine", "examine {thing}", "look closely at something", thing="something here or carried"),
-        _spec("take_from", "take {item} from {source}", "take something out of a container or off a supporter",
-              item="the thing to take", source="the container or supporter holding it"),
+        _spec(
+            "take_from",
+            "take {item} from {source}",
+            "take something out of a container or off a supporter",
+            item="the thing to take",
+            source="the container or supporter holding it",
+        ),
         _spec("take", "take {item}", "pick something up", item="the thing to take"),
         _spec("drop", "drop {item}", "put down something you carry", item="a thing you carry"),
-        _spec("put", "put {item} on {supporter}", "put something you carry on a supporter",
-              item="a thing you carry", supporter="a table, shelf, counter..."),
-        _spec("insert", "insert {item} into {container}", "put something you carry into a container",
-              item="a thing you carry", container="an open container"),
+        _spec(
+            "put",
+            "put {item} on {supporter}",
+            "put something you carry on a supporter",
+            item="a thing you carry",
+            supporter="a table, shelf, counter...",
+        ),
+        _spec(
+            "insert",
+            "insert {item} into {container}",
+            "put something you carry into a container",
+            item="a thing you carry",
+            container="an open container",
+        ),
         _spec("open", "open {thing}", "open a door or container", thing="a door or container"),
         _spec("close", "close {thing}", "close a door or container", thing="a door or container"),
-        _spec("unlock", "unlock {thing} with {key}", "unlock a door or container", thing="a door or container",
-              key="a key you carry"),
-        _spec("lock", "lock {thing} with {key}", "lock a door or container", thing="a door or container",
-              key="a key you carry"),
+        _spec(
+            "unlock",
+            "unlock {thing} with {key}",
+            "unlock a door or container",
+            thing="a door or container",
+            key="a key you carry",
+        ),
+        _spec(
+            "lock",
+            "lock {thing} with {key}",
+            "lock a door or container",
+            thing="a door or container",
+            key="a key you carry",
+        ),
         _spec("eat", "eat {food}", "eat something you carry", food="a food you carry"),
         _spec("drink", "drink {food}", "drink something you carry", food="a drink you carry"),
-        _spec("cook", "cook {food} with {appliance}", "cook food on a heat source", food="a food you carry",
-              appliance="a stove, oven or toaster"),
+        _spec(
+            "cook",
+            "cook {food} with {appliance}",
+            "cook food on a heat source",
+            food="a food you carry",
+            appliance="a stove, oven or toaster",
+        ),
         _spec("slice", "slice {food} with {tool}", "slice food", food="a food you carry", tool="a sharp tool"),
         _spec("dice", "dice {food} with {tool}", "dice food", food="a food you carry", tool="a sharp tool"),
         _spec("chop", "chop {food} with {tool}", "chop food", food="a food you carry", tool="a sharp tool"),
@@ -537,10 +567,24 @@ class QuestLogic:
             forbidden: frozenset[int] = frozenset()
             if action.name.startswith("make/recipe/"):
                 foods = {var for var in action.variables if var in recipe}
-                gate = pre | self.encode(f for food in foods for f in recipe[food][0]) if len(foods) == len(recipe) else None
+                gate = (
+                    pre | self.encode(f for food in foods for f in recipe[food][0])
+                    if len(foods) == len(recipe)
+                    else None
+                )
                 forbidden = self.encode(f for food in foods for f in recipe[food][1])
-            self._actions.append(_Action(pre, gate, forbidden, self.encode(action.added), self.encode(action.removed),
-                                         len(action.preconditions), command, native_text(command)))
+            self._actions.append(
+                _Action(
+                    pre,
+                    gate,
+                    forbidden,
+                    self.encode(action.added),
+                    self.encode(action.removed),
+                    len(action.preconditions),
+                    command,
+                    native_text(command),
+                )
+            )
         needed = {fact for wins in self._win for condition in wins for fact in condition}
         # deleting a fact of a fail condition, or one that blocks ``prepare meal``, is never cut out
         failing = {fact for fails in self._fail for condition in fails for fact in condition}
@@ -550,8 +594,10 @@ class QuestLogic:
         while grown:
             grown = False
             for i, action in enumerate(self._actions):
-                if not self._relevant[i] and action.gate is not None and (
-                    action.added & needed or action.removed & failing
+                if (
+                    not self._relevant[i]
+                    and action.gate is not None
+                    and (action.added & needed or action.removed & failing)
                 ):
                     self._relevant[i] = grown = True
                     needed |= action.gate
@@ -651,7 +697,9 @@ class QuestLogic:
                     return path[::-1], True
                 estimate = self._estimate(after)
                 if estimate is not None:
-                    heapq.heappush(frontier, (estimate if greedy else steps + 1 + estimate, steps + 1, next(order), after))
+                    heapq.heappush(
+                        frontier, (estimate if greedy else steps + 1 + estimate, steps + 1, next(order), after)
+                    )
         return None, False
 
 
@@ -763,7 +811,9 @@ class TextWorldEnv(TextEnv):
             entry = self._parsed.get(text)
             if entry is None:
                 command = self.grammar.parse(text)
-                entry = self._parsed[text] = (self.grammar.render(command), command) if isinstance(command, Command) else None
+                entry = self._parsed[text] = (
+                    (self.grammar.render(command), command) if isinstance(command, Command) else None
+                )
             if entry is not None:
                 commands[entry[0]] = (entry[1], text)
         self._commands = commands  # native text -> (command, the engine's own text)
@@ -837,7 +887,7 @@ class TextWorldEnv(TextEnv):
             texts = [text for text, _ in path]
             plan = self._plans[self._node] = tuple(texts)
             for index, (_, node) in enumerate(path):
-                self._plans.setdefault(node, tuple(texts[index + 1:]))
+                self._plans.setdefault(node, tuple(texts[index + 1 :]))
         command = self.grammar.parse(plan[0]) if plan else None
         return command if isinstance(command, Command) else Command("look")
 

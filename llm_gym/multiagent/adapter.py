@@ -139,4 +139,3 @@ def make_seat_env(game: Any, seat: str, policies: dict[str, Policy] | None = Non
     chosen = {agent: policy for agent, policy in default_policies(game).items() if agent != seat}
     chosen.update(policies or {})
     return SeatEnv(game, seat, chosen, **kwargs)
-

@@ -228,8 +228,15 @@ class TextGame(AECEnv):
         view = self._view(agent)
         first = not self.decided[agent]
         grammar = self.grammars[agent]
-        parts = [self.instructions[agent] if action_format == "native" else
-                 f"{self._rules(agent)}\n\n{format_instructions(grammar, action_format)}".strip()] if first else []
+        parts = (
+            [
+                self.instructions[agent]
+                if action_format == "native"
+                else f"{self._rules(agent)}\n\n{format_instructions(grammar, action_format)}".strip()
+            ]
+            if first
+            else []
+        )
         parts.append(render_view(view, observation_format, first=first, prose=self.render_view))
         listing = action_list == "every_turn" or (action_list == "first_turn" and first)
         if listing and self.legal_commands(agent):

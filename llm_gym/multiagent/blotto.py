@@ -60,9 +60,7 @@ PRESETS = {
 @functools.lru_cache(maxsize=32)
 def allocations(soldiers: int, fields: int) -> tuple[tuple[int, ...], ...]:
     """Every way to split ``soldiers`` over ``fields``, in lexicographic order."""
-    return tuple(
-        combo for combo in itertools.product(range(soldiers + 1), repeat=fields) if sum(combo) == soldiers
-    )
+    return tuple(combo for combo in itertools.product(range(soldiers + 1), repeat=fields) if sum(combo) == soldiers)
 
 
 @functools.lru_cache(maxsize=8)
@@ -107,13 +105,17 @@ class BlottoEnv(ParallelEnv):
     presets = PRESETS
 
     def __init__(self, difficulty: Any = None, max_turns: int | None = None, render_mode: str | None = None):
-        self.preset, self.config = resolve_difficulty(BlottoConfig, PRESETS, "small" if difficulty is None else difficulty)
+        self.preset, self.config = resolve_difficulty(
+            BlottoConfig, PRESETS, "small" if difficulty is None else difficulty
+        )
         self.max_turns = checked_max_turns(3 * self.config.rounds if max_turns is None else max_turns)
         self.render_mode = checked_render_mode(render_mode, self.metadata)
         self.fields = FIELD_NAMES[: self.config.fields]
         self.grammar = grammar_for(self.config.fields)
         self.grammars = {agent: self.grammar for agent in PLAYERS}
-        moves = tuple(Command("send", allocation) for allocation in allocations(self.config.soldiers, self.config.fields))
+        moves = tuple(
+            Command("send", allocation) for allocation in allocations(self.config.soldiers, self.config.fields)
+        )
         self.moves = {agent: moves for agent in PLAYERS}
         move_texts = tuple(self.grammar.render(move) for move in moves)
         self._legal_moves = frozenset(moves)
@@ -215,7 +217,9 @@ class BlottoEnv(ParallelEnv):
         rewards[PLAYERS[0]], rewards[PLAYERS[1]] = float(sign), float(-sign)
         for seat, agent in enumerate(PLAYERS):
             you, them = (mine, theirs) if seat == 0 else (theirs, mine)
-            result = ("You won the round.", "The round is a draw.", "You lost the round.")[1 - _sign(fields_won(you, them))]
+            result = ("You won the round.", "The round is a draw.", "You lost the round.")[
+                1 - _sign(fields_won(you, them))
+            ]
             self.feedback[agent] = (
                 f"Round {len(self.history)}: you sent {_allocation_text(you, self.fields)}; your opponent sent "
                 f"{_allocation_text(them, self.fields)}. {result}"
@@ -224,7 +228,11 @@ class BlottoEnv(ParallelEnv):
     def view(self, agent: str) -> dict[str, Any]:
         seat = PLAYERS.index(agent)
         rounds = [
-            {"you": list(pair[seat]), "opponent": list(pair[1 - seat]), "result": _sign(fields_won(pair[seat], pair[1 - seat]))}
+            {
+                "you": list(pair[seat]),
+                "opponent": list(pair[1 - seat]),
+                "result": _sign(fields_won(pair[seat], pair[1 - seat])),
+            }
             for pair in self.history
         ]
         return {
@@ -253,8 +261,11 @@ class BlottoEnv(ParallelEnv):
         """``agent``'s observation in an interface of ``llm_gym.wrappers.formats`` (as ``TextGame.observation``)."""
         from llm_gym.wrappers.formats import format_action_list, format_instructions, render_view
 
-        instructions = self.instructions if action_format == "native" else (
-            f"{self._rules()}\n\n{format_instructions(self.grammar, action_format)}")
+        instructions = (
+            self.instructions
+            if action_format == "native"
+            else (f"{self._rules()}\n\n{format_instructions(self.grammar, action_format)}")
+        )
         parts = [instructions] if self.first else []
         parts.append(render_view(self.view(agent), observation_format, first=self.first, prose=self.render_view))
         running = self.outcomes[agent] == "running"

@@ -33,7 +33,11 @@ from llm_gym.multiagent.base import TextGame, Turn
 
 GUIDE, FOLLOWER = "guide_0", "follower_0"
 GUIDE_GRAMMAR = Grammar(
-    [CommandSpec("say", "{message}", (Arg("message", "text", "what the follower reads"),), "your message to the follower")]
+    [
+        CommandSpec(
+            "say", "{message}", (Arg("message", "text", "what the follower reads"),), "your message to the follower"
+        )
+    ]
 )
 GUIDE_RULES = (
     "You are the guide in a cooperative game. Your partner, the follower, acts in a text task that you "
@@ -92,7 +96,8 @@ class GuideFollowerEnv(TextGame):
         self.show_oracle = bool(show_oracle)
         if hidden is None:
             hidden = "you see only the feedback to your own actions" + (
-                f" and the {', '.join(visible_keys)}" if visible_keys else "")
+                f" and the {', '.join(visible_keys)}" if visible_keys else ""
+            )
         self.hidden = hidden
         self.grammars = {GUIDE: GUIDE_GRAMMAR, FOLLOWER: self.core.grammar}
         super().__init__(max_turns=max_turns, render_mode=render_mode)
@@ -133,8 +138,14 @@ class GuideFollowerEnv(TextGame):
         note = f"The follower did: {text}\nResult: {feedback}"
         rewards = {GUIDE: reward, FOLLOWER: reward} if reward else {}
         outcomes = {GUIDE: info["outcome"], FOLLOWER: info["outcome"]} if terminated else None
-        return Turn(feedback, status=info["action_status"], next_agent=GUIDE, rewards=rewards, outcomes=outcomes,
-                    notes={GUIDE: note})
+        return Turn(
+            feedback,
+            status=info["action_status"],
+            next_agent=GUIDE,
+            rewards=rewards,
+            outcomes=outcomes,
+            notes={GUIDE: note},
+        )
 
     def _view(self, agent: str) -> dict[str, Any]:
         view = self.base_info["view"]
@@ -154,8 +165,10 @@ class GuideFollowerEnv(TextGame):
         if "task" in view:  # the guide's view
             parts = [view["feedback"]] if view["feedback"] else []
             if first:
-                parts.append("The task as shown to you (the follower does not see this):\n"
-                             + self.core.render_view(view["task"], first=True))
+                parts.append(
+                    "The task as shown to you (the follower does not see this):\n"
+                    + self.core.render_view(view["task"], first=True)
+                )
             elif "now" in view and set(view["now"]) - {"feedback"}:
                 parts.append("The task now:\n" + self.core.render_view({**view["now"], "feedback": ""}, first=False))
             if "oracle_action" in view:
@@ -181,8 +194,11 @@ class GuideFollowerEnv(TextGame):
         return self.core.format_command(self.core.oracle_action())
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
-        info: dict[str, Any] = {"task_id": self.task_id, "score": self.base_info["score"],
-                                "optimal_steps": self.base_info["optimal_steps"]}
+        info: dict[str, Any] = {
+            "task_id": self.task_id,
+            "score": self.base_info["score"],
+            "optimal_steps": self.base_info["optimal_steps"],
+        }
         if agent == GUIDE:
             info["oracle_action"] = self._oracle_text() if self.base_info["outcome"] == "running" else None
         return info
@@ -198,9 +214,20 @@ class GuideFollowerEnv(TextGame):
             "agents": list(cls.possible_agents),
             "presets": {name: config.as_dict() for name, config in default.presets.items()},
             "themes": list(default.themes),
-            "arguments": ["env_id", "difficulty", "theme", "env_kwargs", "max_turns", "visible_keys", "show_oracle", "hidden"],
-            "commands": {GUIDE: [{"verb": spec.verb, "syntax": spec.syntax} for spec in GUIDE_GRAMMAR],
-                         FOLLOWER: "the commands of the environment played (env_id)"},
+            "arguments": [
+                "env_id",
+                "difficulty",
+                "theme",
+                "env_kwargs",
+                "max_turns",
+                "visible_keys",
+                "show_oracle",
+                "hidden",
+            ],
+            "commands": {
+                GUIDE: [{"verb": spec.verb, "syntax": spec.syntax} for spec in GUIDE_GRAMMAR],
+                FOLLOWER: "the commands of the environment played (env_id)",
+            },
         }
 
 

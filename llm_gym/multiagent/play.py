@@ -7,7 +7,8 @@ instructions and legal moves again; ``quit`` (or end of input) stops.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from llm_gym.multiagent.adapter import act
 

@@ -18,7 +18,6 @@ import random
 from typing import Any
 
 import numpy as np
-
 from pettingzoo import AECEnv
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
@@ -209,7 +208,9 @@ class PokerEnv(TextGame):
     presets = PRESETS
 
     def __init__(self, difficulty: Any = None, max_turns: int = 40, render_mode: str | None = None):
-        self.preset, self.config = resolve_difficulty(PokerConfig, PRESETS, "kuhn" if difficulty is None else difficulty)
+        self.preset, self.config = resolve_difficulty(
+            PokerConfig, PRESETS, "kuhn" if difficulty is None else difficulty
+        )
         super().__init__(max_turns=max_turns, render_mode=render_mode)
         self.difficulty_record = {"preset": self.preset, **self.config.as_dict()}
         self.hand: PokerState | None = None
@@ -218,22 +219,30 @@ class PokerEnv(TextGame):
         c = self.config
         names = [card_name((rank, 0), c).split(" of ")[0] for rank in range(c.ranks)]
         deck_text = f"The deck has {c.ranks * c.suits} cards: " + (
-            f"{', '.join(names)} (low to high)." if c.suits == 1 else
-            f"{', '.join(names)} (low to high), in {c.suits} suits ({', '.join(SUIT_NAMES[: c.suits])})."
+            f"{', '.join(names)} (low to high)."
+            if c.suits == 1
+            else f"{', '.join(names)} (low to high), in {c.suits} suits ({', '.join(SUIT_NAMES[: c.suits])})."
         )
         if c.board:
-            rounds_text = (
-                "There are two betting rounds; after the first, one public board card is dealt face up."
+            rounds_text = "There are two betting rounds; after the first, one public board card is dealt face up."
+            bet_text = (
+                f"A bet or raise is {c.bet} chip{'s' * (c.bet > 1)} in the first round and {c.board_bet} in the second."
             )
-            bet_text = f"A bet or raise is {c.bet} chip{'s' * (c.bet > 1)} in the first round and {c.board_bet} in the second."
             showdown_text = "a card that pairs the board beats any other; otherwise "
         else:
             rounds_text = "There is one betting round."
             bet_text = f"A bet or raise is {c.bet} chip{'s' * (c.bet > 1)}."
             showdown_text = ""
         return RULES.format(
-            seat=agent, deck_text=deck_text, ante=c.ante, ante_s="s" * (c.ante > 1), rounds_text=rounds_text,
-            max_raises=c.max_raises, raises_s="s" * (c.max_raises > 1), bet_text=bet_text, showdown_text=showdown_text,
+            seat=agent,
+            deck_text=deck_text,
+            ante=c.ante,
+            ante_s="s" * (c.ante > 1),
+            rounds_text=rounds_text,
+            max_raises=c.max_raises,
+            raises_s="s" * (c.max_raises > 1),
+            bet_text=bet_text,
+            showdown_text=showdown_text,
         )
 
     def _start(self, rng: np.random.Generator, options: dict[str, Any]) -> str:
@@ -254,14 +263,16 @@ class PokerEnv(TextGame):
         if command.verb not in legal:
             why = "a bet is open" if hand.facing_bet() else "no bet is open"
             if command.verb == "raise" and hand.facing_bet():
-                why = f"the round already has {self.config.max_raises} bet{'s' * (self.config.max_raises > 1)} and raises"
+                why = (
+                    f"the round already has {self.config.max_raises} bet{'s' * (self.config.max_raises > 1)} and raises"
+                )
             return Turn(f"You cannot {command.verb}: {why}. Legal moves: {', '.join(legal)}.", status="illegal")
         before = hand.round
         self.hand = hand.apply(command.verb)
         other = PLAYERS[1 - seat]
         chips = self.hand.contributions[seat] - hand.contributions[seat]
         said = f"{command.verb}{f' ({chips} chip' + 's' * (chips > 1) + ')' if chips else ''}"
-        notes = [f"Your opponent {_third_person(command.verb)}{said[len(command.verb):]}."]
+        notes = [f"Your opponent {_third_person(command.verb)}{said[len(command.verb) :]}."]
         feedback = [f"You {said}."]
         if self.hand.round > before:
             board = f"The board card is dealt: {card_name(self.hand.board, self.config)}."
@@ -286,8 +297,11 @@ class PokerEnv(TextGame):
     def _result_text(self, seat: int, won: int) -> str:
         chips = abs(won)
         plural = "s" * (chips > 1)
-        result = f"You win {chips} chip{plural}." if won > 0 else (
-            f"You lose {chips} chip{plural}." if won < 0 else "The pot is split.")
+        result = (
+            f"You win {chips} chip{plural}."
+            if won > 0
+            else (f"You lose {chips} chip{plural}." if won < 0 else "The pot is split.")
+        )
         if self.hand.folded is not None:
             return result
         return f"Showdown: your opponent shows {card_name(self.hand.cards[1 - seat], self.config)}. {result}"
@@ -322,7 +336,9 @@ class PokerEnv(TextGame):
             lines.append(f"Board: {view['board'] or 'not dealt yet'}.")
         if "opponent_card" in view:
             lines.append(f"Your opponent's card: {view['opponent_card']}.")
-        lines.append(f"Pot: {view['pot']} chips (you put in {view['you_put_in']}, your opponent {view['opponent_put_in']}).")
+        lines.append(
+            f"Pot: {view['pot']} chips (you put in {view['you_put_in']}, your opponent {view['opponent_put_in']})."
+        )
         rounds = [f"round {i + 1}: {', '.join(moves) or 'no moves yet'}" for i, moves in enumerate(view["betting"])]
         lines.append("Betting so far: " + "; ".join(rounds) + ".")
         if view["your_turn"]:
@@ -354,7 +370,9 @@ class PokerEnv(TextGame):
             "agents": list(PLAYERS),
             "knobs": PokerConfig.knobs(),
             "presets": {name: config.as_dict() for name, config in PRESETS.items()},
-            "commands": [{"verb": spec.verb, "syntax": spec.syntax, "description": spec.description} for spec in GRAMMAR],
+            "commands": [
+                {"verb": spec.verb, "syntax": spec.syntax, "description": spec.description} for spec in GRAMMAR
+            ],
         }
 
 

@@ -48,7 +48,9 @@ class _Interface:
             action_list = "every_turn" if self.numbered else "never"
         self.action_list = check_format(action_list, ACTION_LIST_MODES, "action_list mode")
         if self.numbered and action_list != "every_turn":
-            raise ValueError(f"The {action_format!r} action format lists actions every turn; got action_list={action_list!r}")
+            raise ValueError(
+                f"The {action_format!r} action format lists actions every turn; got action_list={action_list!r}"
+            )
         self.seats = list(game.possible_agents if agents is None else agents)
         unknown = [agent for agent in self.seats if agent not in game.possible_agents]
         if unknown:
@@ -61,7 +63,9 @@ class _Interface:
             raise ValueError(f"Seat {agent!r} writes free text, so it has no {self.action_format!r} interface")
         if self.action_format == "discrete":
             if not moves:
-                raise ValueError(f"The 'discrete' action format needs a fixed move list; seat {agent!r} has none (use 'index')")
+                raise ValueError(
+                    f"The 'discrete' action format needs a fixed move list; seat {agent!r} has none (use 'index')"
+                )
             return spaces.Discrete(len(moves))
         if self.action_format == "index" and moves:
             return MoveSpace(tuple(str(i + 1) for i in range(len(moves))))
@@ -155,8 +159,10 @@ class ParallelAgentInterface(BaseParallelWrapper):
         return self.interface.action_spaces[agent] if agent in self.interface.seats else self.env.action_space(agent)
 
     def _observations(self, observations: dict[str, Any]) -> dict[str, Any]:
-        return {agent: self.interface.observe(agent) if agent in self.interface.seats else observation
-                for agent, observation in observations.items()}
+        return {
+            agent: self.interface.observe(agent) if agent in self.interface.seats else observation
+            for agent, observation in observations.items()
+        }
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         observations, infos = self.env.reset(seed=seed, options=options)
