@@ -88,3 +88,50 @@ def presentation_of(env: gym.Env) -> Presentation:
             raise TypeError(f"{type(env).__name__} has no llm-gym presentation (not a TextEnv stack)")
         layer = layer.env
     return layer.presentation
+
+
+def formatted(
+    native: Presentation,
+    rules: str,
+    prose: Callable[[dict[str, Any], bool], str],
+    listed: Callable[[], list[Command]],
+    *,
+    observation_format: str = "prose",
+    action_format: str = "native",
+    action_list: str | None = None,
+) -> Presentation:
+    """``native`` shown in ``observation_format`` and written in ``action_format`` (the formats of
+    ``llm_gym.wrappers.formats``), listing ``listed()`` as ``action_list`` says (``None``: every
+    turn for numbered formats, else as ``native`` does). ``rules`` open the instructions, ``prose``
+    renders the view natively. Multi-agent seats are presented this way; single-agent stacks reach
+    the same result one wrapper at a time."""
+    from llm_gym.wrappers import formats
+
+    grammar = native.grammar
+    numbered = action_format in ("index", "discrete")
+    mode = ("every_turn" if numbered else native.action_list) if action_list is None else action_list
+
+    def action_list_text() -> str:
+        actions = listed()
+        return formats.format_action_list(actions, grammar, action_format) if actions else ""
+
+    def write(command: Command) -> Any:
+        actions = listed() if numbered else None
+        return formats.format_action(native.format_command(command), grammar, action_format, actions=actions)
+
+    def read(action: Any) -> Command | ParseError:
+        if isinstance(action, Command):
+            return action
+        payload = formats.action_payload(action, grammar, action_format, actions=listed() if numbered else None)
+        return payload if isinstance(payload, ParseError) else native.parse_action(payload)
+
+    instructions = f"{rules}\n\n{formats.format_instructions(grammar, action_format)}".strip()
+    return native.replace(
+        instructions=native.instructions if action_format == "native" else instructions,
+        render_view=lambda view, first: formats.render_view(view, observation_format, first=first, prose=prose),
+        action_list=mode,
+        action_list_text=action_list_text,
+        format_command=write,
+        parse_action=read,
+        numbered=numbered,
+    )

@@ -29,7 +29,8 @@ from pettingzoo import AECEnv
 
 from llm_gym.core import checked_max_turns, checked_render_mode
 from llm_gym.grammar import Command, Grammar, ParseError
-from llm_gym.spaces import TextSpace, to_printable
+from llm_gym.presentation import Presentation, formatted
+from llm_gym.spaces import TextSpace
 
 GAME_OUTCOMES = ("running", "success", "failure", "draw", "truncated")
 
@@ -223,30 +224,40 @@ class TextGame(AECEnv):
         commands as ``action_format`` writes them); ``action_list`` (``"every_turn"``,
         ``"first_turn"``, ``"never"``) appends the listed actions while the agent is to act.
         """
-        from llm_gym.wrappers.formats import format_action_list, format_instructions, render_view
-
-        view = self._view(agent)
-        first = not self.decided[agent]
-        grammar = self.grammars[agent]
-        parts = (
-            [
-                self.instructions[agent]
-                if action_format == "native"
-                else f"{self._rules(agent)}\n\n{format_instructions(grammar, action_format)}".strip()
-            ]
-            if first
-            else []
-        )
-        parts.append(render_view(view, observation_format, first=first, prose=self.render_view))
-        listing = action_list == "every_turn" or (action_list == "first_turn" and first)
-        if listing and self.legal_commands(agent):
-            parts.append(format_action_list(self.listed_actions(agent), grammar, action_format))
-        observation: dict[str, Any] = {"text": to_printable("\n\n".join(part for part in parts if part))}
+        presentation = self.presentation(agent, observation_format, action_format, action_list)
+        observation: dict[str, Any] = {"text": presentation.compose(self._view(agent), not self.decided[agent])}
         moves = self.moves.get(agent)
         if moves:
             legal = set(self.legal_commands(agent))
             observation["action_mask"] = np.array([move in legal for move in moves], dtype=np.int8)
         return observation
+
+    def presentation(
+        self, agent: str, observation_format: str = "prose", action_format: str = "native", action_list: str = "never"
+    ) -> Presentation:
+        """``agent``'s seat as a ``Presentation``: the same object a single-agent stack has."""
+        native = Presentation(
+            grammar=self.grammars[agent],
+            instructions=self.instructions[agent],
+            render_view=self.render_view,
+            action_list="never",
+            action_list_text=str,
+            format_command=lambda command: self.format_command(agent, command),
+            parse_action=lambda action: self.parse_action(agent, action),
+        )
+
+        def listed() -> list[Command]:
+            return self.listed_actions(agent) if self.legal_commands(agent) else []
+
+        return formatted(
+            native,
+            self._rules(agent),
+            self.render_view,
+            listed,
+            observation_format=observation_format,
+            action_format=action_format,
+            action_list=action_list,
+        )
 
     def render(self) -> str | None:
         """Every seated agent's observation; after the game, every agent's last one (``None`` before ``reset``)."""

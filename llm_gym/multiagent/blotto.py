@@ -28,7 +28,8 @@ from llm_gym.core import checked_max_turns, checked_render_mode
 from llm_gym.difficulty import Config, knob, resolve_difficulty
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
 from llm_gym.multiagent.base import MoveSpace
-from llm_gym.spaces import TextSpace, to_printable
+from llm_gym.presentation import Presentation, formatted
+from llm_gym.spaces import TextSpace
 
 PLAYERS = ("player_0", "player_1")
 FIELD_NAMES = ("hill", "bridge", "village", "forest", "river")
@@ -259,20 +260,37 @@ class BlottoEnv(ParallelEnv):
         self, agent: str, observation_format: str = "prose", action_format: str = "native", action_list: str = "never"
     ) -> dict[str, Any]:
         """``agent``'s observation in an interface of ``llm_gym.wrappers.formats`` (as ``TextGame.observation``)."""
-        from llm_gym.wrappers.formats import format_action_list, format_instructions, render_view
-
-        instructions = (
-            self.instructions
-            if action_format == "native"
-            else (f"{self._rules()}\n\n{format_instructions(self.grammar, action_format)}")
-        )
-        parts = [instructions] if self.first else []
-        parts.append(render_view(self.view(agent), observation_format, first=self.first, prose=self.render_view))
         running = self.outcomes[agent] == "running"
-        if running and (action_list == "every_turn" or (action_list == "first_turn" and self.first)):
-            parts.append(format_action_list(self.moves[agent], self.grammar, action_format))
-        text = to_printable("\n\n".join(parts))
+        presentation = self.presentation(agent, observation_format, action_format, action_list)
+        text = presentation.compose(self.view(agent), self.first)
         return {"text": text, "action_mask": np.full(len(self.moves[agent]), int(running), dtype=np.int8)}
+
+    def presentation(
+        self, agent: str, observation_format: str = "prose", action_format: str = "native", action_list: str = "never"
+    ) -> Presentation:
+        """``agent``'s seat as a ``Presentation``: the same object a single-agent stack has."""
+        native = Presentation(
+            grammar=self.grammar,
+            instructions=self.instructions,
+            render_view=self.render_view,
+            action_list="never",
+            action_list_text=str,
+            format_command=self.grammar.render,
+            parse_action=lambda action: self.parse_action(agent, action),
+        )
+
+        def listed() -> list[Command]:
+            return list(self.moves[agent]) if self.outcomes[agent] == "running" else []
+
+        return formatted(
+            native,
+            self._rules(),
+            self.render_view,
+            listed,
+            observation_format=observation_format,
+            action_format=action_format,
+            action_list=action_list,
+        )
 
     def listed_actions(self, agent: str) -> list[Command]:
         return list(self.moves[agent])

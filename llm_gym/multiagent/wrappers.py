@@ -26,10 +26,9 @@ from pettingzoo.utils.wrappers import BaseParallelWrapper, BaseWrapper
 
 from llm_gym.grammar import Command, ParseError
 from llm_gym.multiagent.base import MoveSpace, TextGame
+from llm_gym.presentation import ACTION_LIST_MODES
 from llm_gym.spaces import TextSpace
-from llm_gym.wrappers.formats import ACTION_FORMATS, OBSERVATION_FORMATS, check_format, format_action, parse_action
-
-ACTION_LIST_MODES = ("every_turn", "first_turn", "never")
+from llm_gym.wrappers.formats import ACTION_FORMATS, OBSERVATION_FORMATS, check_format, format_action
 
 
 class _Interface:
@@ -81,8 +80,8 @@ class _Interface:
         """``agent``'s action as a ``Command`` or ``ParseError`` for the game (other seats' unchanged)."""
         if agent not in self.seats or isinstance(action, (Command, ParseError)):
             return action
-        listed = self.game.listed_actions(agent) if self.numbered else None
-        return parse_action(action, self.game.grammars[agent], self.action_format, actions=listed)
+        presentation = self.game.presentation(agent, self.observation_format, self.action_format, self.action_list)
+        return presentation.parse_action(action)
 
 
 class AgentInterface(BaseWrapper):
