@@ -10,6 +10,8 @@ the high-level step, per primitive action it runs, and median reset times on fre
 against minigrid's own reset (the same level kwargs, and BossLevel; target: ours <= 3x BossLevel).
 
 Run: python benchmarks/bench_babyai.py [--rounds 15] [--steps 200] [--resets 30]
+     python benchmarks/bench_babyai.py --difficulty random easy medium hard expert 500
+     python benchmarks/bench_babyai.py --corrected 50
 """
 
 from __future__ import annotations
@@ -140,12 +142,63 @@ def resets(preset: str, count: int) -> dict[str, float]:
     }
 
 
+def difficulty(policy_name: str, preset: str, seeds: int) -> dict:
+    """A reference policy's success over ``seeds`` seeds (as ``check_reference_difficulty`` counts
+    it), with the mean ``optimal_steps``, the share exact and the median reset time."""
+    from llm_gym.policies import GreedyOverlap, UniformRandom, play
+
+    policy = {"random": UniformRandom, "greedy": GreedyOverlap}[policy_name]()
+    env = gym.make("llm_gym/BabyAI-v0", difficulty=preset)
+    wins, steps, exact, times = 0, [], 0, []
+    for seed in range(seeds):
+        start = time.perf_counter()
+        _, info = env.reset(seed=seed)
+        times.append(time.perf_counter() - start)
+        steps.append(info["optimal_steps"])
+        exact += info["optimal_exact"]
+        wins += play(env, policy, seed)["outcome"] == "success"  # resets again: the task is remembered
+    rate = wins / seeds
+    return {
+        "policy": policy.name, "preset": preset, "seeds": seeds, "success": rate,
+        "stderr": (rate * (1 - rate) / seeds) ** 0.5, "mean_optimal": sum(steps) / seeds,
+        "exact": exact / seeds, "reset_median_ms": statistics.median(times) * 1e3,
+    }
+
+
+def corrected(preset: str, seeds: int) -> dict:
+    """On the first ``seeds`` seeds: how often the optimum is shorter than minigrid's bot's plan."""
+    from llm_gym.families.babyai import _bot_plan, _default_max_turns, _Game, generate_task
+
+    config = PRESETS[preset]
+    limit = _default_max_turns(config) * 2 // 3
+    shorter = failed = exact = 0
+    for seed in range(seeds):
+        task = generate_task(seed, config, "default")
+        plan = _bot_plan(_Game(config, "default", task.level_seed), limit)
+        exact += task.optimal_exact
+        failed += plan is None
+        shorter += plan is not None and len(plan) > task.optimal_steps
+    return {"preset": preset, "seeds": seeds, "shorter_than_bot": shorter, "bot_failed": failed, "exact": exact}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--resets", type=int, default=30)
+    parser.add_argument("--difficulty", nargs="+", metavar="POLICY PRESET... SEEDS",
+                        help="only measure a reference policy's success instead: random|greedy, presets, seeds")
+    parser.add_argument("--corrected", type=int, metavar="SEEDS", help="only count optima shorter than the bot's plan")
     args = parser.parse_args()
+    if args.difficulty:
+        policy, *presets, seeds = args.difficulty
+        for preset in presets:
+            print(difficulty(policy, preset, int(seeds)), flush=True)
+        return
+    if args.corrected:
+        for preset in PRESETS:
+            print(corrected(preset, args.corrected), flush=True)
+        return
     print("primitive step, ours vs minigrid's, same level and actions (median of per-block ratios)")
     for wrapped in (False, True):
         label = "gym.make" if wrapped else "unwrapped"
