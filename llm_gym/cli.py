@@ -138,7 +138,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from llm_gym.baselines.evaluation import Cell, evaluate, format_table
 
     ids = [resolve_id(name) for name in args.env] if args.env else env_ids()
-    cells = []
+    cells: list[Cell] = []
     for env_id in ids:
         presets = list(env_class(env_id).presets)
         difficulties = presets if args.difficulty == ["all"] else args.difficulty

@@ -28,7 +28,8 @@ import dataclasses
 import hashlib
 import operator
 import pickle
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import gymnasium as gym
 from gymnasium.error import ResetNeeded
@@ -58,25 +59,27 @@ INFO_KEYS = (
 )
 
 
-def checked_max_turns(max_turns: Any) -> int:
-    """``max_turns`` itself when it is a positive integer; ``ValueError`` otherwise."""
-    if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
-        raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
-    return max_turns
-
-
 def checked_index(value: Any, name: str, low: int = 0) -> int:
     """``value`` as a Python int when it is an integer scalar (Python, numpy or a 0-d tensor) of at
-    least ``low``; ``ValueError`` naming ``name`` otherwise. Booleans are rejected."""
-    if isinstance(value, bool) or getattr(value, "dtype", None) is not None and str(value.dtype) == "bool":
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}") from None
-    if number < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    least ``low``; a ``ValueError`` naming ``name`` otherwise. Booleans are rejected.
+
+    Every integer argument a user can get wrong is checked here, so the messages agree.
+    """
+    kind = {0: "a non-negative integer", 1: "a positive integer"}.get(low, f"an integer >= {low}")
+    number = None
+    if not (isinstance(value, bool) or "bool" in str(getattr(value, "dtype", ""))):
+        try:
+            number = operator.index(value)
+        except TypeError:
+            pass
+    if number is None or number < low:
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
     return number
+
+
+def checked_max_turns(max_turns: Any) -> int:
+    """``max_turns`` as an int when it is a positive integer; ``ValueError`` otherwise."""
+    return checked_index(max_turns, "max_turns", 1)
 
 
 def checked_render_mode(render_mode: str | None, metadata: dict[str, Any]) -> str | None:
@@ -84,6 +87,20 @@ def checked_render_mode(render_mode: str | None, metadata: dict[str, Any]) -> st
     if render_mode is not None and render_mode not in metadata["render_modes"]:
         raise ValueError(f"Unknown render_mode {render_mode!r}; allowed: {metadata['render_modes']}")
     return render_mode
+
+
+class Task(Protocol):
+    """What the base class reads of every family's frozen task (``optimal_exact`` is optional)."""
+
+    @property
+    def optimal_steps(self) -> int: ...
+
+    @property
+    def entities(self) -> Sequence[str]: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=Config)
+TaskT = TypeVar("TaskT", bound=Task)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,8 +118,12 @@ class Transition:
     score: float | None = None
 
 
-class TextEnv(Presents, gym.Env[str, str]):
+class TextEnv(Presents, gym.Env[str, str], Generic[ConfigT, TaskT]):
     """Base class of llm-gym's single-agent text environments.
+
+    Generic over the family's ``Config`` subclass and its task type: a family declares
+    ``class TextCraftEnv(TextEnv[TextCraftConfig, TextCraftTask])``, so ``self.config`` and
+    ``self.task`` have the family's types.
 
     Args:
         difficulty: a preset name, a dict of knobs (optionally with ``"preset"`` as the base),
@@ -116,12 +137,12 @@ class TextEnv(Presents, gym.Env[str, str]):
     metadata = {"render_modes": ["ansi", "human"]}
 
     family: ClassVar[str]
-    config_class: ClassVar[type[Config]]
-    presets: ClassVar[dict[str, Config]]
+    # Class attributes of each family (a ``ClassVar`` cannot hold a type variable).
+    config_class: type[ConfigT]
+    presets: Mapping[str, ConfigT]
     themes: ClassVar[tuple[str, ...]]
-    grammar: ClassVar[Grammar]
+    grammar: Grammar  # a class attribute; a family may set its own per instance (BabyAI's action level)
     native_action_list: ClassVar[str] = "never"
-    rules: ClassVar[str] = ""
     shared_on_copy: ClassVar[tuple[str, ...]] = ()
     """Attributes set by ``_start`` and never changed after it: copies share them with the
     original (the frozen ``task`` is always shared), which makes branching search cheap."""
@@ -149,21 +170,39 @@ class TextEnv(Presents, gym.Env[str, str]):
         self.action_space = TextSpace()
         self.difficulty_record = {"preset": self.preset, **self.config.as_dict()}
         self.instructions = self._instructions()
-        self.task = None
+        self._task: TaskT | None = None
         self._observation = ""
+
+    @property
+    def task(self) -> TaskT:
+        """The current frozen task; ``ResetNeeded`` before the first ``reset()``."""
+        if self._task is None:
+            raise ResetNeeded("Call reset() before using the task.")
+        return self._task
 
     # ----- what a family provides -------------------------------------------------------------
 
+    @property
+    def rules(self) -> str:
+        """The rules shown before the command reference: a class attribute, or a property where
+        they depend on the config."""
+        return ""
+
     @classmethod
-    def generate_task(cls, seed: int, config: Config, theme: str):
+    def generate_task(cls, seed: int, config: ConfigT, theme: str) -> TaskT:
         """Return a frozen task for ``seed``: a pure function, with ``optimal_steps`` and ``entities``."""
         raise NotImplementedError
 
     @classmethod
-    def default_max_turns(cls, config: Config) -> int:
+    def default_max_turns(cls, config: ConfigT) -> int:
         raise NotImplementedError
 
-    def _start(self, task) -> str:
+    def _new_task(self, seed: int) -> TaskT:
+        """The task ``reset`` plays for ``seed``: ``generate_task`` with this env's config and theme.
+        A family may override it to generate with instance settings (a cache dir) or to memoize."""
+        return self.generate_task(seed, self.config, self.theme)
+
+    def _start(self, task: TaskT) -> str:
         """Set up the state for ``task``; return the opening feedback."""
         raise NotImplementedError
 
@@ -195,25 +234,25 @@ class TextEnv(Presents, gym.Env[str, str]):
             task_seed = int(self.np_random.integers(0, 2**31 - 1))
         else:
             task_seed = checked_index(task_seed, "options['task_seed']")
-        task = self.generate_task(task_seed, self.config, self.theme)
+        task = self._new_task(task_seed)
         if task.optimal_steps > self.max_turns:
             raise ValueError(
                 f"{self.family} task {task_seed} needs {task.optimal_steps} steps (optimal_steps) but "
                 f"max_turns = {self.max_turns}; raise max_turns or ease the knobs"
             )
-        self.task_seed, self.task = task_seed, task
+        self.task_seed, self._task = task_seed, task
         self.task_id = f"{self.family}:{self.config.fingerprint()}:{self.theme}:{task_seed}"
-        self.entities = tuple(self.task.entities)
+        self.entities = tuple(task.entities)
         self.turn = 0
         self.outcome = "running"
         self.score = 0.0
         self.action_status = "ok"
         self._native_text: dict[Command, str] = {}
-        self._feedback = self._start(self.task)
+        self._feedback = self._start(task)
         return self._emit(first=True), self._info()
 
     def step(self, action: str):
-        if self.task is None:
+        if self._task is None:
             raise ResetNeeded("Call reset() before step().")
         self.turn += 1
         reward = 0.0
@@ -239,7 +278,7 @@ class TextEnv(Presents, gym.Env[str, str]):
 
     def oracle_action(self) -> Command:
         """An optimal next command from the current state; after the end, any admissible command."""
-        if self.task is None:
+        if self._task is None:
             raise ResetNeeded("Call reset() before oracle_action().")
         if self.outcome != "running":
             commands = self._admissible()
@@ -247,8 +286,13 @@ class TextEnv(Presents, gym.Env[str, str]):
                 return commands[0]
         return self._oracle()
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> TextEnv:
-        for name in ("task", *self.shared_on_copy):
+    def __getstate__(self) -> dict[str, Any]:
+        """The attributes, as ``object.__getstate__`` gives them; a family may leave out what it
+        rebuilds in ``__setstate__``."""
+        return self.__dict__
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TextEnv[ConfigT, TaskT]:
+        for name in ("_task", *self.shared_on_copy):
             value = self.__dict__.get(name)
             if value is not None:
                 memo[id(value)] = value
@@ -377,3 +421,11 @@ class TextEnv(Presents, gym.Env[str, str]):
             "turn": self.turn,
             "max_turns": self.max_turns,
         }
+
+
+def text_env_of(env: gym.Env) -> TextEnv[Any, Any]:
+    """``env.unwrapped`` as the ``TextEnv`` it must be; ``TypeError`` naming its type otherwise."""
+    core = env.unwrapped
+    if not isinstance(core, TextEnv):
+        raise TypeError(f"{type(core).__name__} is not an llm-gym TextEnv (env.unwrapped of {type(env).__name__})")
+    return core

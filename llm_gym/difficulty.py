@@ -22,7 +22,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 
 def knob(default: Any, low: Any = None, high: Any = None, doc: str = "", choices: tuple = ()) -> Any:
@@ -90,9 +90,12 @@ class Config:
         return described
 
 
+ConfigT = TypeVar("ConfigT", bound=Config)
+
+
 def resolve_difficulty(
-    config_class: type[Config], presets: Mapping[str, Config], difficulty: Any
-) -> tuple[str, Config]:
+    config_class: type[ConfigT], presets: Mapping[str, ConfigT], difficulty: Any
+) -> tuple[str, ConfigT]:
     """Turn a preset name, a dict of knobs or a ``Config`` into ``(preset name, config)``.
 
     A dict may name a base preset under ``"preset"``; its other keys override knobs of that preset

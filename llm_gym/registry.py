@@ -11,6 +11,8 @@ from typing import Any
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 
+from llm_gym.core import TextEnv
+
 NAMESPACE = "llm_gym"
 
 
@@ -27,7 +29,7 @@ class FamilyEntryPoint:
     target: str
 
     def __call__(self, interface: str | None = None, semantics: str | None = None, **kwargs: Any) -> gym.Env:
-        env = load_env_creator(self.target)(**kwargs)
+        env = build_env(self.target, **kwargs)
         if interface is None and semantics is None:
             return env
         from llm_gym.wrappers.presets import wrap
@@ -35,7 +37,15 @@ class FamilyEntryPoint:
         return wrap(env, interface=interface, semantics=semantics)
 
 
-def register_family(env_class: type) -> str:
+def build_env(target: str, **kwargs: Any) -> gym.Env:
+    """The env that the entry point ``target`` (``"module:Class"``) builds from ``kwargs``."""
+    env = load_env_creator(target)(**kwargs)
+    if not isinstance(env, gym.Env):
+        raise TypeError(f"{target} built a {type(env).__name__}, not a gymnasium Env")
+    return env
+
+
+def register_family(env_class: type[TextEnv[Any, Any]]) -> str:
     """Register ``env_class`` as ``llm_gym/<family>-v0`` and return the id."""
     env_id = f"{NAMESPACE}/{env_class.family}-v0"
     gym.register(id=env_id, entry_point=FamilyEntryPoint(f"{env_class.__module__}:{env_class.__name__}"))
@@ -66,9 +76,14 @@ def resolve_id(name: str) -> str:
     raise ValueError(f"Unknown environment {name!r}; allowed: {ids}")
 
 
-def env_class(name: str) -> type:
+def env_class(name: str) -> type[TextEnv[Any, Any]]:
     """The environment class registered under ``name`` (an id or a family name)."""
-    return load_env_creator(entry_target(gym.spec(resolve_id(name))))
+    env_id = resolve_id(name)
+    target = entry_target(gym.spec(env_id))
+    creator = None if target is None else load_env_creator(target)
+    if not (isinstance(creator, type) and issubclass(creator, TextEnv)):
+        raise TypeError(f"{env_id} is not built by a TextEnv class (entry point {gym.spec(env_id).entry_point!r})")
+    return creator
 
 
 def describe(name: str) -> dict[str, Any]:

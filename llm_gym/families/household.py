@@ -460,8 +460,8 @@ def _heuristic(problem: Problem, state: State) -> int:
         light, lamp_off = problem.lamp_place, 0 if lamp else 1
         if held >= 0:
             return (loc != light) + lamp_off
-        best = min((p != loc) + (not opened >> p & 1) + 1 + (p != light) for p in places)
-        return junk + best + lamp_off
+        nearest = min((p != loc) + (not opened >> p & 1) + 1 + (p != light) for p in places)
+        return junk + nearest + lamp_off
     station = problem.station
     shares: dict[int, int] = {}  # closed receptacle -> relevant objects in it (they share one open)
     for p in places:
@@ -573,9 +573,11 @@ def plan(problem: Problem, start: State) -> list[tuple]:
             continue
         if _is_goal(problem, state):
             actions = []
-            while parent[state] is not None:
-                state, action = parent[state]
+            link = parent[state]
+            while link is not None:
+                state, action = link
                 actions.append(action)
+                link = parent[state]
             return actions[::-1]
         for action, successor in _successors(problem, state):
             if g + 1 < best.get(successor, 1 << 30):
@@ -684,7 +686,7 @@ def _listing(names: list[str]) -> str:
     return ", ".join(f"a {name}" for name in names[:-1]) + f", and a {names[-1]}"
 
 
-class HouseholdEnv(TextEnv):
+class HouseholdEnv(TextEnv[HouseholdConfig, HouseholdTask]):
     """Carry out an ALFWorld-style household task; admissible commands are listed on the first turn.
 
     Example:

@@ -22,6 +22,7 @@ import random
 import re
 import string
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from llm_gym.core import TextEnv, Transition
@@ -564,7 +565,8 @@ class SearchGraph:
         """
         if self.done(start):
             return 0, None, True
-        seen, frontier = {start}, {start: None}
+        seen = {start}
+        frontier: dict[int, str | None] = {start: None}
         for depth in range(1, limit + 1):
             following: dict[int, str | None] = {}
             for mask, first in frontier.items():
@@ -632,7 +634,8 @@ def _world_and_question(rng: random.Random, config: SearchQAConfig, theme: str) 
     queries = [f"{names[i]} {_descriptor(e)}" for i, e in enumerate(entities)]
     # Prefer a question where no search finds a later hop's document by chance, so that the
     # oracle needs exactly one search per hop.
-    question, fallback = first, None
+    question: _Question | None = first
+    fallback: tuple[_Question, int] | None = None
     for _ in range(MAX_QUESTION_TRIES):
         if question is not None:
             searches = _oracle_plan(index, doc_of, queries, question.path, config.top_k)
@@ -765,7 +768,7 @@ _THINK = re.compile(r"\s*<think>.*?</think>\s*", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"</?(?:search|answer|think|information)>", re.IGNORECASE)
 
 
-class SearchQAEnv(TextEnv):
+class SearchQAEnv(TextEnv[SearchQAConfig, SearchQATask]):
     """Answer a question about a generated world by searching its encyclopedia.
 
     Example:
@@ -831,7 +834,7 @@ class SearchQAEnv(TextEnv):
         self.seen: set[int] = set()
         self._mask = 0  # self.seen as a bit mask: the state the search graph plans over
         self.wrong_answers = 0
-        self._shown: list[int] | None = None
+        self._shown: Sequence[int] | None = None
         self._shown_turn = -1
         self._candidates: dict[Command, str] = dict(task.opening_actions)  # the admissible commands and their text
         self._results: dict[str, list[int]] = {}  # this task's other searches so far, by query
@@ -844,7 +847,7 @@ class SearchQAEnv(TextEnv):
         if not text:
             return Transition(f"Empty {command.verb}. Use: {GRAMMAR.spec(command.verb).syntax}", status="illegal")
         if command.verb == "search":
-            results = self.task.graph.results.get(text)
+            results: Sequence[int] | None = self.task.graph.results.get(text)
             if results is None:
                 results = self._results.get(text)
                 if results is None:
@@ -877,8 +880,8 @@ class SearchQAEnv(TextEnv):
 
     def __deepcopy__(self, memo: dict) -> SearchQAEnv:
         """A copy that shares the frozen task (world, index, search graph) and copies the rest."""
-        if self.task is not None:
-            memo[id(self.task)] = self.task
+        if self._task is not None:
+            memo[id(self._task)] = self._task
         clone = object.__new__(type(self))
         memo[id(self)] = clone
         clone.__dict__.update({key: copy.deepcopy(value, memo) for key, value in vars(self).items()})
@@ -887,13 +890,13 @@ class SearchQAEnv(TextEnv):
     def __getstate__(self) -> dict[str, Any]:
         """Pickles without the task: it is a pure function of (task seed, config, theme), rebuilt on load."""
         state = dict(vars(self))
-        state["task"] = None
+        state["_task"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if "task_seed" in state:
-            self.task = self.generate_task(self.task_seed, self.config, self.theme)
+            self._task = self.generate_task(self.task_seed, self.config, self.theme)
 
     def _view(self) -> dict[str, Any]:
         view: dict[str, Any] = {"feedback": self._feedback}

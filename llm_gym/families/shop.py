@@ -544,7 +544,7 @@ GRAMMAR = Grammar(
 )
 
 
-class ShopEnv(TextEnv):
+class ShopEnv(TextEnv[ShopConfig, ShopTask]):
     """Find and buy the product the instruction describes, with the right options, under the price.
 
     Example:
@@ -599,7 +599,7 @@ class ShopEnv(TextEnv):
         selected = ",".join(f"{dim}={value}" for dim, value in sorted(self.selected.items()))
         return f"{self.outcome}|{self.page}|{self.query}|{self.results_page}|{self.product}|{selected}|{self.score!r}"
 
-    _SHARED = ("task", "_index", "_codes", "_by_code")  # frozen or never written: copies share them
+    _SHARED = ("_task", "_index", "_codes", "_by_code")  # frozen or never written: copies share them
 
     def __deepcopy__(self, memo: dict) -> ShopEnv:
         """A copy that shares the frozen world (catalogue, index, code lookups) and copies the rest."""
@@ -621,14 +621,14 @@ class ShopEnv(TextEnv):
         self.__dict__.update(state)
         if "task_seed" in state:
             world = _cached_world(self.task_seed, self.config, self.theme)
-            self.task, self._index, self._codes, self._by_code = (
+            self._task, self._index, self._codes, self._by_code = (
                 world.task,
                 world.index,
                 world.clickable_codes,
                 world.by_code,
             )
         else:
-            self.task = None
+            self._task = None
 
     # --- dynamics
 
@@ -666,15 +666,21 @@ class ShopEnv(TextEnv):
             self.page = target
             return Transition(f"The product's {target}.")
         if target == BUY:
-            product = self.task.products[self.product]
+            product = self._open_product()
             score = match_score(product, self.selected, self.task.goal)
             chosen = ", ".join(f"{dim}: {value}" for dim, value in self.selected.items()) or "no options"
             text = f"You bought {product.title} ({chosen}) for ${product.price:.2f}. Your score is {score:.2f}."
             self.page = "done"
             return Transition(text, reward=score, outcome="success" if score == 1.0 else "failure", score=score)
-        dim = next(d for d, values in self.task.products[self.product].options if target in values)
+        dim = next(d for d, values in self._open_product().options if target in values)
         self.selected[dim] = target
         return Transition(f"You selected {dim}: {target}.")
+
+    def _open_product(self) -> Product:
+        """The product whose pages are open (the item, description and features pages have one)."""
+        if self.product is None:
+            raise RuntimeError(f"No product is open on the {self.page!r} page")
+        return self.task.products[self.product]
 
     def _page_codes(self) -> list[int]:
         per = self.config.results_per_page
@@ -695,7 +701,7 @@ class ShopEnv(TextEnv):
             buttons = [BACK] + ([PREV] if self.results_page > 0 else []) + ([NEXT] if more else [])
             return buttons + [self._codes[i] for i in self._page_codes()]
         if self.page == "item":
-            values = [value for _, offered in self.task.products[self.product].options for value in offered]
+            values = [value for _, offered in self._open_product().options for value in offered]
             return [BACK, PREV, *values, DESCRIPTION, FEATURES, BUY]
         return [BACK, PREV]
 

@@ -323,7 +323,7 @@ def _abstract_tree(rng: random.Random, config: TextCraftConfig) -> tuple[list[tu
     def build(node: int, depth: int, next_id: list[int]) -> None:
         width = rng.randint(config.min_ingredients, config.max_ingredients)
         bases = rng.sample(range(base_count), width)
-        ingredients = []
+        ingredients: list[tuple[int, int | tuple[str, int]]] = []
         for position, base in enumerate(bases):
             count = rng.randint(1, config.max_quantity)
             must_craft = position == 0 and depth > 1
@@ -446,7 +446,7 @@ GRAMMAR = Grammar(
 )
 
 
-class TextCraftEnv(TextEnv):
+class TextCraftEnv(TextEnv[TextCraftConfig, TextCraftTask]):
     """Craft the goal item. The recipes are listed on the first turn, with distractors mixed in.
 
     Example:

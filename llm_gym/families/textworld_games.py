@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import hashlib
 import heapq
 import itertools
@@ -28,12 +27,17 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from gymnasium.error import ResetNeeded
 
 from llm_gym.core import TextEnv, Transition
 from llm_gym.difficulty import Config, knob
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
 from llm_gym.registry import register_family
+
+if TYPE_CHECKING:
+    from textworld.core import Environment
 
 CHALLENGES = ("coin_collector", "treasure_hunter", "cooking", "simple", "custom")
 CACHE_ENV_VAR = "LLM_GYM_TEXTWORLD_CACHE"
@@ -329,7 +333,7 @@ def _playable_walkthrough(path: str, walkthrough: list[str] | None) -> list[str]
         engine.close()
 
 
-def _start_engine(path: str):
+def _start_engine(path: str) -> Environment:
     import textworld
     from textworld import EnvInfos
 
@@ -540,7 +544,11 @@ class QuestLogic:
                 done.add(quest)
         return ("success" if self._required and self._required <= done else "running"), frozenset(done)
 
-    def _ground(self) -> None:
+    def _grounded(self) -> list[_Action]:
+        """The actions, grounded on first use."""
+        return self._ground() if self._actions is None else self._actions
+
+    def _ground(self) -> list[_Action]:
         """Every action applicable in some reachable state (those of the delete relaxation's
         fixpoint), with its command, and which of them are relevant to the quests."""
         from textworld.generator.inform7 import Inform7Game
@@ -548,7 +556,8 @@ class QuestLogic:
 
         kb = self.game.kb
         rules, constants = list(kb.rules.values()), kb.types.constants_mapping
-        facts, found = set(self.game.world.state.facts), {}
+        facts = set(self.game.world.state.facts)
+        found: dict[Any, None] = {}  # the logic's actions, in the order found
         while True:
             for action in State(kb.logic, facts).all_applicable_actions(rules, constants):
                 found.setdefault(action, None)
@@ -560,7 +569,8 @@ class QuestLogic:
             warnings.simplefilter("ignore")
             commands = Inform7Game(self.game).gen_commands_from_actions(list(found))
         recipe = _recipe_checks(self.game.world.state.facts)
-        self._actions = []
+        actions: list[_Action] = []
+        self._actions = actions
         for action, command in zip(found, commands):
             pre = self.encode(action.preconditions)
             gate: frozenset[int] | None = pre
@@ -573,7 +583,7 @@ class QuestLogic:
                     else None
                 )
                 forbidden = self.encode(f for food in foods for f in recipe[food][1])
-            self._actions.append(
+            actions.append(
                 _Action(
                     pre,
                     gate,
@@ -588,12 +598,12 @@ class QuestLogic:
         needed = {fact for wins in self._win for condition in wins for fact in condition}
         # deleting a fact of a fail condition, or one that blocks ``prepare meal``, is never cut out
         failing = {fact for fails in self._fail for condition in fails for fact in condition}
-        failing.update(fact for action in self._actions for fact in action.forbidden)
-        self._relevant = [False] * len(self._actions)
+        failing.update(fact for action in actions for fact in action.forbidden)
+        self._relevant = [False] * len(actions)
         grown = True
         while grown:
             grown = False
-            for i, action in enumerate(self._actions):
+            for i, action in enumerate(actions):
                 if (
                     not self._relevant[i]
                     and action.gate is not None
@@ -602,20 +612,20 @@ class QuestLogic:
                     self._relevant[i] = grown = True
                     needed |= action.gate
         self._needs: dict[int, list[int]] = {}
-        for i, action in enumerate(self._actions):
-            if self._relevant[i]:
+        for i, action in enumerate(actions):
+            if self._relevant[i] and action.gate is not None:  # a relevant action has a gate
                 for fact in action.gate:
                     self._needs.setdefault(fact, []).append(i)
+        return actions
 
     def moves(self, node: Node, relevant_only: bool = False) -> list[tuple[str, Node, str]]:
         """(action text, next node, outcome) for each action the env admits at ``node``; with
         ``relevant_only``, only those that take effect and matter to the quests."""
-        if self._actions is None:
-            self._ground()
+        actions = self._grounded()
         facts, completed = node
         chosen: dict[str, _Action] = {}
         relevant: dict[str, bool] = {}
-        for i, action in enumerate(self._actions):
+        for i, action in enumerate(actions):
             if action.text is not None and action.pre <= facts:
                 best = chosen.get(action.text)
                 # the env keeps the last engine command with this text; the engine, the action with most preconditions
@@ -639,14 +649,19 @@ class QuestLogic:
         if not todo:
             return 0
         reached = set(facts)
-        missing = {i: len(action.gate - facts) for i, action in enumerate(self._actions) if self._relevant[i]}
+        actions = self._grounded()
+        missing = {
+            i: len(action.gate - facts)
+            for i, action in enumerate(actions)
+            if self._relevant[i] and action.gate is not None  # a relevant action has a gate
+        }
         ready = [i for i, count in missing.items() if count == 0]
         layer = 0
         while True:
             todo = [quest for quest in todo if not any(condition <= reached for condition in self._win[quest])]
             if not todo:
                 return max(1, layer)
-            new = {fact for i in ready for fact in self._actions[i].added} - reached
+            new = {fact for i in ready for fact in actions[i].added} - reached
             if not new:
                 return None
             layer += 1
@@ -662,8 +677,7 @@ class QuestLogic:
         """A shortest win from ``node`` as (action text, node after) pairs, and True; past ``limit``
         expansions, greedy best-first search's win (not proved shortest) and False. An empty plan
         where the game cannot be won from ``node``."""
-        if self._actions is None:
-            self._ground()
+        self._grounded()
         path, finished = self._search(node, limit, greedy=False)
         if finished:
             return path or [], True
@@ -722,7 +736,7 @@ def _search_optimum(folder: Path, walkthrough: list[str]) -> dict[str, Any]:
 # ----- the environment -----------------------------------------------------------------------
 
 
-class TextWorldEnv(TextEnv):
+class TextWorldEnv(TextEnv[TextWorldConfig, TextWorldTask]):
     """A TextWorld game: explore, take and use things to reach the quest's goal.
 
     Args:
@@ -761,16 +775,18 @@ class TextWorldEnv(TextEnv):
             raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         self.time_limit = float(time_limit)
-        self._engine = None
+        self._engine: Environment | None = None
         self._engine_path: str | None = None
         self._logic: QuestLogic | None = None
         self._logic_path: str | None = None
-        # This instance generates into its own cache dir; the classmethod stays usable on the class.
-        self.generate_task = functools.partial(generate_task, cache_dir=self.cache_dir, time_limit=self.time_limit)
 
     @classmethod
     def generate_task(cls, seed: int, config: TextWorldConfig, theme: str) -> TextWorldTask:
         return generate_task(seed, config, theme)
+
+    def _new_task(self, seed: int) -> TextWorldTask:
+        """This instance generates into its own cache dir; the classmethod stays usable on the class."""
+        return generate_task(seed, self.config, self.theme, cache_dir=self.cache_dir, time_limit=self.time_limit)
 
     @classmethod
     def default_max_turns(cls, config: TextWorldConfig) -> int:
@@ -791,12 +807,12 @@ class TextWorldEnv(TextEnv):
             self._engine = _start_engine(task.path)
             self._engine_path = task.path
             self._parsed: dict[str, tuple[str, Command] | None] = {}
-        state = self._engine.reset()
+        state = self._live_engine().reset()
         if self._logic_path != task.path:
             self._logic = QuestLogic(state["_game_progression"].game)
             self._logic_path = task.path
             self._plans: dict[Node, tuple[str, ...]] = {}  # node -> a winning plan from it, for this game
-        self._node = self._logic.start()
+        self._node = self._live_logic().start()
         self._plans.setdefault(self._node, task.plan)
         self._points = 0
         self._history: list[str] = []  # the action texts the engine was sent: a copy replays them
@@ -822,7 +838,7 @@ class TextWorldEnv(TextEnv):
         safe = sanitize(text)
         if isinstance(safe, ParseError):
             return safe
-        admissible = self._commands.get(" ".join(safe.lower().split())) if self.task is not None else None
+        admissible = self._commands.get(" ".join(safe.lower().split())) if self._task is not None else None
         return admissible[0] if admissible else self.grammar.parse(safe)  # the lookup is parse's shortcut
 
     def _transition(self, command: Command) -> Transition:
@@ -830,9 +846,9 @@ class TextWorldEnv(TextEnv):
         entry = self._commands.get(rendered)
         if entry is None:
             return Transition(f'You can\'t "{rendered}" right now.', status="illegal")
-        state, _, _ = self._engine.step(entry[1])
+        state, _, _ = self._live_engine().step(entry[1])
         self._history.append(rendered)
-        before, self._node = self._node, self._logic.advance(self._node, state["_game_progression"].state.facts)
+        before, self._node = self._node, self._live_logic().advance(self._node, state["_game_progression"].state.facts)
         plan = self._plans.get(before)
         if plan and plan[0] == rendered:  # on plan: the rest of it wins from here
             self._plans.setdefault(self._node, plan[1:])
@@ -883,7 +899,7 @@ class TextWorldEnv(TextEnv):
         search (only off plan). Where the game cannot be won any more, ``look``."""
         plan = self._plans.get(self._node)
         if plan is None:
-            path, _ = self._logic.plan(self._node)
+            path, _ = self._live_logic().plan(self._node)
             texts = [text for text, _ in path]
             plan = self._plans[self._node] = tuple(texts)
             for index, (_, node) in enumerate(path):
@@ -906,7 +922,7 @@ class TextWorldEnv(TextEnv):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._engine = self._engine_path = self._logic = self._logic_path = None
-        if self.task is not None:
+        if self._task is not None:
             self._resume()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TextWorldEnv:
@@ -918,7 +934,7 @@ class TextWorldEnv(TextEnv):
         clone._logic, clone._logic_path = self._logic, self._logic_path
         if self._logic is not None:
             clone._plans = dict(self._plans)
-        if clone.task is not None:
+        if clone._task is not None:
             clone._resume()
         return clone
 
@@ -928,6 +944,16 @@ class TextWorldEnv(TextEnv):
         self._start(self.task)
         for text in history:
             self._transition(self._commands[text][0])
+
+    def _live_engine(self) -> Environment:
+        if self._engine is None:
+            raise ResetNeeded("The TextWorld engine is not running (the env was closed); call reset().")
+        return self._engine
+
+    def _live_logic(self) -> QuestLogic:
+        if self._logic is None:
+            raise ResetNeeded("No game is loaded; call reset().")
+        return self._logic
 
     def _release(self) -> None:
         engine, self._engine, self._engine_path = self._engine, None, None
