@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import gymnasium as gym
 
+from llm_gym.core import text_env_of
 from llm_gym.grammar import Command
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -126,12 +127,9 @@ class EnumerateEntities:
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         if self.queue is None:
-            write = self.env.unwrapped.format_command
-            single = [
-                spec
-                for spec in self.env.unwrapped.grammar
-                if len(spec.args) == 1 and spec.args[0].kind in ("name", "text")
-            ]
+            core = text_env_of(self.env)
+            write = core.format_command
+            single = [spec for spec in core.grammar if len(spec.args) == 1 and spec.args[0].kind in ("name", "text")]
             self.queue = [write(Command(spec.verb, (entity,))) for entity in info["entities"] for spec in single]
             self.queue.reverse()
         if self.queue:

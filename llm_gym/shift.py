@@ -33,6 +33,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from llm_gym.core import checked_index, text_env_of
 from llm_gym.presentation import presentation_of
 
 OBSERVATION_WORD = re.compile(r"[a-z]+")
@@ -90,7 +91,7 @@ def interface_of(env: gym.Env) -> dict[str, str]:
     """The interface an agent meets through ``env``'s stack (native parts named by family)."""
     from llm_gym.wrappers.base import describe
 
-    family = env.unwrapped.family
+    family = text_env_of(env).family
     found = {"observation": f"prose:{family}", "action": f"native:{family}", "history": "none"}
     for layer in reversed(describe(env)):  # inside out
         if layer["wrapper"] == "ObservationFormat" and layer["fmt"] != "prose":
@@ -125,8 +126,7 @@ def _strings(value: Any) -> list[str]:
 
 def profile(config: EnvConfig, episodes: int = 8, seed: int = 0) -> Profile:
     """Sample ``episodes`` episodes of ``config`` and record what the agent was shown."""
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
+    episodes = checked_index(episodes, "episodes", 1)
     env = config.make()
     write = presentation_of(env).format_command
     entities: set[str] = set()
@@ -143,18 +143,18 @@ def profile(config: EnvConfig, episodes: int = 8, seed: int = 0) -> Profile:
                 words.update(OBSERVATION_WORD.findall(text.lower()))
             if terminated or truncated:
                 break
-            core = env.unwrapped
+            core = text_env_of(env)
             command = rng.choice(core.admissible_commands()) if turn < _EXPLORE_STEPS else core.oracle_action()
             *_, terminated, truncated, info = env.step(write(command))
     family_interface = interface_of(env)
     env.close()
     return Profile(
         config=config,
-        family=env.unwrapped.family,
+        family=text_env_of(env).family,
         entities=frozenset(entities),
         vocabulary=tuple(sorted(words.items())),
         interface=family_interface,
-        grammar_words=_grammar_words(env.unwrapped.grammar),
+        grammar_words=_grammar_words(text_env_of(env).grammar),
         mean_optimal_steps=sum(steps) / len(steps),
     )
 

@@ -28,12 +28,12 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
-from gymnasium.envs.registration import EnvSpec, load_env_creator
+from gymnasium.envs.registration import EnvSpec
 
-from llm_gym.core import ACTION_STATUSES, INFO_KEYS, OUTCOMES, TextEnv
+from llm_gym.core import ACTION_STATUSES, INFO_KEYS, OUTCOMES, TextEnv, text_env_of
 from llm_gym.policies import ADVERSARIAL_POLICIES, REFERENCE_POLICIES, success_rate
 from llm_gym.presentation import presentation_of
-from llm_gym.registry import entry_target
+from llm_gym.registry import build_env, entry_target
 
 EnvFactory = Callable[..., gym.Env]
 
@@ -116,7 +116,7 @@ def _with_difficulty(preset: str | None) -> dict[str, Any]:
 
 def oracle_text(env: gym.Env) -> str:
     """The oracle's next command, written in the interface of ``env``'s outermost wrapper."""
-    return presentation_of(env).format_command(env.unwrapped.oracle_action())
+    return presentation_of(env).format_command(text_env_of(env).oracle_action())
 
 
 def run_trajectory(env: gym.Env, seed: int, steps: int, meanwhile: gym.Env | None = None) -> list[Any]:
@@ -152,7 +152,7 @@ def run_trajectory(env: gym.Env, seed: int, steps: int, meanwhile: gym.Env | Non
 
 def trajectory_digest(entry_point: str, kwargs: dict[str, Any], seed: int, steps: int) -> str:
     """A hash of ``run_trajectory`` for an env built from its entry point: compare across processes."""
-    env = load_env_creator(entry_point)(**kwargs)
+    env = build_env(entry_point, **kwargs)
     try:
         data = json.dumps(run_trajectory(env, seed, steps), sort_keys=True, default=repr)
     finally:
@@ -345,7 +345,8 @@ def check_illegal_commands(make: EnvFactory, seed: int, count: int = 40) -> int:
     _, info = env.reset(seed=seed)
     rng = random.Random(seed)
     illegal = 0
-    for command in _sample_commands(env.unwrapped.grammar, info["entities"], rng, count):
+    core = text_env_of(env)
+    for command in _sample_commands(core.grammar, info["entities"], rng, count):
         _, info = env.reset(seed=seed)
         if rng.random() < 0.5:
             _, _, done, cut, info = env.step(oracle_text(env))
@@ -353,7 +354,7 @@ def check_illegal_commands(make: EnvFactory, seed: int, count: int = 40) -> int:
                 continue
         info = _settle(env)
         before = _core_state(info)
-        text = env.unwrapped.format_command(command)
+        text = core.format_command(command)
         try:
             _, reward, terminated, _, info = env.step(text)
         except Exception as error:  # the contract forbids any exception here
@@ -431,8 +432,9 @@ def check_oracle_after_end(make: EnvFactory, seed: int) -> None:
     """``oracle_action()`` never raises, also once the episode is over."""
     env = make()
     run_oracle_episode(env, seed)
+    core = text_env_of(env)
     try:
-        env.unwrapped.oracle_action()
+        core.oracle_action()
     except Exception as error:  # the contract forbids any exception here
         raise ContractError(f"oracle_action() after the end raised {type(error).__name__}: {error}") from error
     finally:
