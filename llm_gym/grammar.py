@@ -239,7 +239,10 @@ def _convert(kind: str, value: str) -> Any:
         return " ".join(value.split())
     pairs = []
     for part in value.split(","):
-        count, name = _COUNTED_NAME.fullmatch(part.strip()).groups()
+        match = _COUNTED_NAME.fullmatch(part.strip())
+        if match is None:  # unreachable through parse(): the argument's pattern admits only such parts
+            raise ValueError(f"{part!r} is not a count and a name")
+        count, name = match.groups()
         pairs.append((int(count), _normalize_name(name)))
     return tuple(sorted(pairs, key=lambda pair: pair[1]))
 
