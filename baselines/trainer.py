@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_gym.baselines.rollout import ChatCodec, Episode, oracle_episode, rollout
+from llm_gym.core import checked_index
 
 EVAL_SEED_BASE = 10**9  # eval task seeds are EVAL_SEED_BASE + i; training task seeds lie below it
 ADVANTAGES = ("grpo", "turn_returns")
@@ -169,12 +170,10 @@ class Args:
             "warm_batch",
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Args.{name} must be a positive integer, got {value!r}")
+            checked_index(value, f"Args.{name}", 1)
         for name in ("warm_steps", "iterations", "lora_rank"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"Args.{name} must be a non-negative integer, got {value!r}")
+            checked_index(value, f"Args.{name}")
         if self.advantage not in ADVANTAGES:
             raise ValueError(f"Args.advantage = {self.advantage!r} is invalid; allowed: {list(ADVANTAGES)}")
         if self.instructions not in INSTRUCTIONS:

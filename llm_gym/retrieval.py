@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from llm_gym.core import checked_index
+
 _TOKEN = re.compile(r"[a-z0-9]+")
 MAX_QUERY_CHARS = 2_000  # longer queries are cut (then to MAX_QUERY_TOKENS words): the cost of a
 MAX_QUERY_TOKENS = 64  # search stays bounded whatever an agent writes
@@ -84,9 +86,7 @@ class BM25Index:
 
     @staticmethod
     def _checked_k(k: Any) -> int:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"k must be a non-negative integer, got {k!r}")
-        return int(k)
+        return checked_index(k, "k")
 
     def search(self, query: str, k: int) -> list[int]:
         """Indices of the top-``k`` documents for ``query``, best first; ``[]`` when nothing matches."""

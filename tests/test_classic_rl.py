@@ -66,9 +66,9 @@ def test_features_are_words_and_ngrams_and_the_hash_is_stable_across_processes()
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"dim": 0}, "dim must be an integer >= 1, got 0"),
-        ({"dim": 8.0}, "dim must be an integer >= 1, got 8.0"),
-        ({"ngrams": True}, "ngrams must be an integer >= 1, got True"),
+        ({"dim": 0}, "dim must be a positive integer, got 0"),
+        ({"dim": 8.0}, "dim must be a positive integer, got 8.0"),
+        ({"ngrams": True}, "ngrams must be a positive integer, got True"),
         ({"task": "yes"}, "task must be True or False, got 'yes'"),
     ],
 )

@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from llm_gym.core import checked_index
 from llm_gym.grammar import Command, ParseError
 from llm_gym.presentation import Presentation, presentation_of
 from llm_gym.wrappers import formats
@@ -175,8 +176,7 @@ class DiscreteActions(_ActionWrapper):
 
     def __init__(self, env: gym.Env, max_actions: int = 256):
         super().__init__(env, max_actions=max_actions)
-        if isinstance(max_actions, bool) or not isinstance(max_actions, int) or max_actions < 1:
-            raise ValueError(f"DiscreteActions max_actions must be a positive integer, got {max_actions!r}")
+        max_actions = checked_index(max_actions, "DiscreteActions max_actions", 1)
         self.max_actions = max_actions
         self.action_space = spaces.Discrete(max_actions)
         self._check_stack()

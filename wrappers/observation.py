@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
+from llm_gym.core import checked_index
 from llm_gym.presentation import ACTION_LIST_MODES, Presentation, presentation_of
 from llm_gym.spaces import TextSpace, to_printable
 from llm_gym.wrappers import formats
@@ -107,8 +108,8 @@ class ChatHistory(LLMGymWrapper):
 
     def __init__(self, env: gym.Env, window: int | None = None):
         super().__init__(env, window=window)
-        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
-            raise ValueError(f"ChatHistory window must be a positive integer or None, got {window!r}")
+        if window is not None:
+            window = checked_index(window, "ChatHistory window (or None)", 1)
         if not isinstance(env.observation_space, spaces.Text):
             raise ValueError(f"ChatHistory needs text observations, got {env.observation_space}")
         self.window = window

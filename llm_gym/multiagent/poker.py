@@ -21,6 +21,7 @@ import numpy as np
 from pettingzoo import AECEnv
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
+from llm_gym.core import checked_index
 from llm_gym.difficulty import Config, knob, resolve_difficulty
 from llm_gym.grammar import Command, CommandSpec, Grammar
 from llm_gym.multiagent.base import TextGame, Turn
@@ -249,8 +250,8 @@ class PokerEnv(TextGame):
         hand_seed = options.get("hand_seed")
         if hand_seed is None:
             hand_seed = int(rng.integers(0, 2**31 - 1))
-        elif isinstance(hand_seed, bool) or not isinstance(hand_seed, int) or hand_seed < 0:
-            raise ValueError(f"options['hand_seed'] must be a non-negative integer, got {hand_seed!r}")
+        else:
+            hand_seed = checked_index(hand_seed, "options['hand_seed']")
         self.hand_seed = hand_seed
         self.task_id = f"Poker:{self.config.fingerprint()}:{hand_seed}"
         self.hand = deal(self.config, random.Random(f"poker/{hand_seed}"))
