@@ -31,7 +31,7 @@ import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec
 
 from llm_gym.core import ACTION_STATUSES, INFO_KEYS, OUTCOMES, TextEnv, text_env_of
-from llm_gym.policies import ADVERSARIAL_POLICIES, REFERENCE_POLICIES, success_rate
+from llm_gym.policies import ADVERSARIAL_POLICIES, REFERENCE_POLICIES, UniformRandom, success_rate
 from llm_gym.presentation import presentation_of
 from llm_gym.registry import build_env, entry_target
 
@@ -553,18 +553,22 @@ def check_optimal_by_search(
 def check_exploits(
     make: EnvFactory, presets: list[str | None], seeds: list[int], bound: float = 0.2, policies=ADVERSARIAL_POLICIES
 ) -> dict[str, dict[str, float]]:
-    """Each adversarial policy (``llm_gym.policies``) succeeds on at most ``bound`` of the tasks of
-    every preset: no policy scores without solving. Returns the success rates."""
+    """No adversarial policy (``llm_gym.policies``) beats uniform-random play by more than
+    ``bound`` on any preset: a policy that scores without reading the task must gain nothing
+    over chance. Returns the success rates, the random policy's included (as ``"random"``)."""
     rates: dict[str, dict[str, float]] = {}
     for preset in presets:
         preset_make = _bind(make, preset)
+        chance = success_rate(preset_make, UniformRandom(), seeds)["success"]
+        rates[str(preset)] = {"random": chance}
         for policy_class in policies:
             result = success_rate(preset_make, policy_class(), seeds)
-            rates.setdefault(str(preset), {})[result["policy"]] = result["success"]
+            rates[str(preset)][result["policy"]] = result["success"]
             _require(
-                result["success"] <= bound,
+                result["success"] <= chance + bound,
                 f"preset {preset}: the adversarial policy {result['policy']!r} succeeds on "
-                f"{result['success']:.2f} of {len(seeds)} tasks (bound {bound})",
+                f"{result['success']:.2f} of {len(seeds)} tasks, more than uniform random play "
+                f"({chance:.2f}) + {bound}",
             )
     return rates
 
@@ -622,7 +626,8 @@ def check_text_env(
     ``optimal_steps``, and never raising after the end; no shorter success than ``optimal_steps``
     by breadth-first search over the admissible actions (``search_seeds`` seeds a preset, 0 to
     skip); copies (deepcopy and pickle) stepping like the original; no adversarial policy
-    succeeding on more than ``exploit_bound`` of ``exploit_seeds`` tasks a preset (0 to skip);
+    beating uniform-random play by more than ``exploit_bound`` on ``exploit_seeds`` tasks a preset
+    (0 to skip);
     well-formed illegal commands leaving the state untouched; mean optimal steps strictly
     increasing across presets. Reference-policy difficulty (``check_reference_difficulty``) needs
     hundreds of seeds and runs on its own.
