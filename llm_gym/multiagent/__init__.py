@@ -25,7 +25,10 @@ Example:
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from pettingzoo import AECEnv, ParallelEnv
 
 GAMES = {
     "llm_gym/Poker-v0": "llm_gym.multiagent.poker:PokerEnv",
@@ -48,7 +51,16 @@ def resolve_id(name: str) -> str:
     raise ValueError(f"Unknown multi-agent game {name!r}; allowed: {env_ids()}")
 
 
-def game_class(name: str) -> type:
+class GameClass(Protocol):
+    """What every game class in ``GAMES`` is: constructed from keywords, and described by ``describe()``."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> AECEnv | ParallelEnv: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+def game_class(name: str) -> GameClass:
+    """The class of a game (an ``AECEnv`` or ``ParallelEnv`` subclass), imported on first use."""
     module, attribute = GAMES[resolve_id(name)].split(":")
     return getattr(importlib.import_module(module), attribute)
 

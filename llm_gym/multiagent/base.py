@@ -107,7 +107,7 @@ class TextGame(AECEnv):
         super().__init__()
         self.max_turns = checked_max_turns(max_turns)
         self.render_mode = checked_render_mode(render_mode, self.metadata)
-        self.agents = []
+        self.agents: list[str] = []
         self.action_spaces: dict[str, TextSpace] = {}
         self.observation_spaces: dict[str, spaces.Dict] = {}
         for agent in self.possible_agents:
@@ -167,7 +167,7 @@ class TextGame(AECEnv):
         self.outcomes = {agent: "running" for agent in self.agents}
         self.statuses = {agent: "ok" for agent in self.agents}
         self.feedback = {agent: "" for agent in self.agents}
-        self.notes = {agent: [] for agent in self.agents}
+        self.notes: dict[str, list[str]] = {agent: [] for agent in self.agents}
         self.decided = {agent: False for agent in self.agents}  # has the agent acted once?
         self._skip_agent_selection = None
         self.agent_selection = self._start(self._rng, dict(options or {}))

@@ -127,7 +127,7 @@ class BlottoEnv(ParallelEnv):
         }
         self.difficulty_record = {"preset": self.preset, **self.config.as_dict()}
         self.instructions = self._rules() + "\n\n" + self.grammar.instructions()
-        self.agents = []
+        self.agents: list[str] = []
         self._rng: np.random.Generator | None = None
 
     def observation_space(self, agent: str) -> spaces.Dict:
@@ -166,8 +166,9 @@ class BlottoEnv(ParallelEnv):
         rewards = {agent: 0.0 for agent in self.agents}
         for agent, move in read.items():
             self.statuses[agent] = move if isinstance(move, str) else "ok"
-        if all(isinstance(move, Command) for move in read.values()):
-            self._play(read[PLAYERS[0]].args, read[PLAYERS[1]].args, rewards)
+        commands = {agent: move for agent, move in read.items() if isinstance(move, Command)}
+        if len(commands) == len(read):  # every move is valid
+            self._play(commands[PLAYERS[0]].args, commands[PLAYERS[1]].args, rewards)
         else:
             for agent, move in read.items():
                 other = PLAYERS[1 - PLAYERS.index(agent)]
@@ -399,6 +400,14 @@ class BlottoPolicy:
         raise NotImplementedError
 
 
+def even_allocation(soldiers: int, fields: int, rng: random.Random) -> tuple[int, ...]:
+    """As even a split of ``soldiers`` over ``fields`` as possible; the leftover soldiers go to fields drawn by ``rng``."""
+    counts = [soldiers // fields] * fields
+    for field in rng.sample(range(fields), soldiers % fields):
+        counts[field] += 1
+    return tuple(counts)
+
+
 class RandomBlotto(BlottoPolicy):
     """Uniform over all allocations."""
 
@@ -414,10 +423,7 @@ class EvenBlotto(BlottoPolicy):
     name = "even"
 
     def allocate(self, soldiers: int, fields: int, info: dict[str, Any]) -> tuple[int, ...]:
-        counts = [soldiers // fields] * fields
-        for field in self.rng.sample(range(fields), soldiers % fields):
-            counts[field] += 1
-        return tuple(counts)
+        return even_allocation(soldiers, fields, self.rng)
 
 
 class CounterBlotto(BlottoPolicy):
@@ -428,7 +434,7 @@ class CounterBlotto(BlottoPolicy):
     def allocate(self, soldiers: int, fields: int, info: dict[str, Any]) -> tuple[int, ...]:
         seen = info.get("opponent_moves") or []
         if not seen:
-            return EvenBlotto.allocate(self, soldiers, fields, info)
+            return even_allocation(soldiers, fields, self.rng)
         last = tuple(seen[-1])
         options = allocations(soldiers, fields)
         best = max(fields_won(option, last) for option in options)

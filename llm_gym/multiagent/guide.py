@@ -28,6 +28,7 @@ import numpy as np
 from pettingzoo import AECEnv
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 
+from llm_gym.core import text_env_of
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
 from llm_gym.multiagent.base import TextGame, Turn
 
@@ -89,7 +90,7 @@ class GuideFollowerEnv(TextGame):
         kwargs = {"difficulty": difficulty, "theme": theme, **(env_kwargs or {})}
         # The game's own limit governs, so the environment itself never truncates; it is stepped
         # directly (no TimeLimit or order wrappers), as the game owns its reset and step order.
-        self.core = gym.make(self.env_id, disable_env_checker=True, max_turns=10**9, **kwargs).unwrapped
+        self.core = text_env_of(gym.make(self.env_id, disable_env_checker=True, max_turns=10**9, **kwargs))
         if max_turns is None:
             max_turns = 2 * self.core.default_max_turns(self.core.config)
         self.visible_keys = tuple(visible_keys)
@@ -136,7 +137,7 @@ class GuideFollowerEnv(TextGame):
         self.base_info = info
         feedback = info["view"]["feedback"]
         note = f"The follower did: {text}\nResult: {feedback}"
-        rewards = {GUIDE: reward, FOLLOWER: reward} if reward else {}
+        rewards = {GUIDE: float(reward), FOLLOWER: float(reward)} if reward else {}
         outcomes = {GUIDE: info["outcome"], FOLLOWER: info["outcome"]} if terminated else None
         return Turn(
             feedback,

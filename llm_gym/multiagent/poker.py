@@ -105,6 +105,10 @@ class PokerState:
     def board_shown(self) -> bool:
         return self.board is not None and self.round >= 1
 
+    def shown_board(self) -> tuple[int, int] | None:
+        """The board card once it is dealt face up, else ``None``."""
+        return self.board if self.board_shown else None
+
     @property
     def finished(self) -> bool:
         return self.folded is not None or self._round_over() and self.round >= self.config.board
@@ -153,7 +157,8 @@ class PokerState:
 
     def strength(self, player: int) -> int:
         rank = self.cards[player][0]
-        if self.board_shown and self.board[0] == rank:
+        board = self.shown_board()
+        if board is not None and board[0] == rank:
             return 100 + rank
         return rank
 
@@ -216,6 +221,12 @@ class PokerEnv(TextGame):
         self.difficulty_record = {"preset": self.preset, **self.config.as_dict()}
         self.hand: PokerState | None = None
 
+    def _hand(self) -> PokerState:
+        """The hand being played; a clear error before the first ``reset()``."""
+        if self.hand is None:
+            raise RuntimeError("PokerEnv has no hand dealt yet; call reset() first")
+        return self.hand
+
     def _rules(self, agent: str) -> str:
         c = self.config
         names = [card_name((rank, 0), c).split(" of ")[0] for rank in range(c.ranks)]
@@ -259,7 +270,7 @@ class PokerEnv(TextGame):
 
     def _act(self, agent: str, command: Command) -> Turn:
         seat = PLAYERS.index(agent)
-        hand = self.hand
+        hand = self._hand()
         legal = hand.legal()
         if command.verb not in legal:
             why = "a bet is open" if hand.facing_bet() else "no bet is open"
@@ -269,19 +280,22 @@ class PokerEnv(TextGame):
                 )
             return Turn(f"You cannot {command.verb}: {why}. Legal moves: {', '.join(legal)}.", status="illegal")
         before = hand.round
-        self.hand = hand.apply(command.verb)
+        after = self.hand = hand.apply(command.verb)
         other = PLAYERS[1 - seat]
-        chips = self.hand.contributions[seat] - hand.contributions[seat]
+        chips = after.contributions[seat] - hand.contributions[seat]
         said = f"{command.verb}{f' ({chips} chip' + 's' * (chips > 1) + ')' if chips else ''}"
         notes = [f"Your opponent {_third_person(command.verb)}{said[len(command.verb) :]}."]
         feedback = [f"You {said}."]
-        if self.hand.round > before:
-            board = f"The board card is dealt: {card_name(self.hand.board, self.config)}."
+        if after.round > before:
+            board_card = after.shown_board()
+            if board_card is None:
+                raise RuntimeError("Poker: a betting round after the first began with no board card dealt")
+            board = f"The board card is dealt: {card_name(board_card, self.config)}."
             feedback.append(board)
             notes.append(board)
-        if not self.hand.finished:
-            return Turn(" ".join(feedback), next_agent=PLAYERS[self.hand.to_act], notes={other: " ".join(notes)})
-        payoffs = self.hand.payoffs()
+        if not after.finished:
+            return Turn(" ".join(feedback), next_agent=PLAYERS[after.to_act], notes={other: " ".join(notes)})
+        payoffs = after.payoffs()
         for index, text in ((seat, feedback), (1 - seat, notes)):
             text.append(self._result_text(index, payoffs[index]))
         outcomes = {
@@ -303,13 +317,15 @@ class PokerEnv(TextGame):
             if won > 0
             else (f"You lose {chips} chip{plural}." if won < 0 else "The pot is split.")
         )
-        if self.hand.folded is not None:
+        hand = self._hand()
+        if hand.folded is not None:
             return result
-        return f"Showdown: your opponent shows {card_name(self.hand.cards[1 - seat], self.config)}. {result}"
+        return f"Showdown: your opponent shows {card_name(hand.cards[1 - seat], self.config)}. {result}"
 
     def _view(self, agent: str) -> dict[str, Any]:
         seat = PLAYERS.index(agent)
-        hand = self.hand
+        hand = self._hand()
+        board = hand.shown_board()
         history = [
             ["you " + verb if player == seat else "opponent " + _third_person(verb) for player, verb in betting]
             for betting in hand.history
@@ -318,7 +334,7 @@ class PokerEnv(TextGame):
             "feedback": self._pending_feedback(agent),
             "seat": agent,
             "card": card_name(hand.cards[seat], self.config),
-            "board": card_name(hand.board, self.config) if hand.board_shown else None,
+            "board": card_name(board, self.config) if board is not None else None,
             "pot": sum(hand.contributions),
             "you_put_in": hand.contributions[seat],
             "opponent_put_in": hand.contributions[1 - seat],
@@ -347,21 +363,22 @@ class PokerEnv(TextGame):
         return "\n".join(lines)
 
     def _legal(self, agent: str) -> list[Command]:
-        if PLAYERS[self.hand.to_act] != agent:
+        hand = self._hand()
+        if PLAYERS[hand.to_act] != agent:
             return []
-        return [Command(verb) for verb in self.hand.legal()]
+        return [Command(verb) for verb in hand.legal()]
 
     def _extra_info(self, agent: str) -> dict[str, Any]:
         seat = PLAYERS.index(agent)
+        hand = self._hand()
         hidden = (-1, -1)
-        cards = (self.hand.cards[0], hidden) if seat == 0 else (hidden, self.hand.cards[1])
-        if self.hand.finished and self.hand.folded is None:
-            cards = self.hand.cards
-        board = self.hand.board if self.hand.board_shown else None
+        cards = (hand.cards[0], hidden) if seat == 0 else (hidden, hand.cards[1])
+        if hand.finished and hand.folded is None:
+            cards = hand.cards
         return {
             "task_id": self.task_id,
             "difficulty": dict(self.difficulty_record),
-            "info_state": dataclasses.replace(self.hand, cards=cards, board=board),
+            "info_state": dataclasses.replace(hand, cards=cards, board=hand.shown_board()),
         }
 
     @classmethod
