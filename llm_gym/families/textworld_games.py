@@ -106,7 +106,7 @@ class TextWorldConfig(Config):
 
 
 PRESETS = {
-    "easy": TextWorldConfig(challenge="coin_collector", level=3),
+    "easy": TextWorldConfig(challenge="coin_collector", level=103),
     "medium": TextWorldConfig(challenge="treasure_hunter", level=10),
     "hard": TextWorldConfig(challenge="custom", level=1, rooms=8, objects=8, quest_length=8),
     "expert": TextWorldConfig(challenge="cooking", level=3),
@@ -794,8 +794,8 @@ class TextWorldEnv(TextEnv[TextWorldConfig, TextWorldTask]):
             return 10 + 5 * ((config.level - 1) % 100 + 1)
         if config.challenge == "custom":
             return 20 + 5 * config.quest_length
-        if config.challenge == "treasure_hunter" and config.level > 20:
-            return 150
+        if config.challenge == "treasure_hunter":
+            return 50 if config.level <= 20 else 150
         return 100
 
     # ----- dynamics ---------------------------------------------------------------------------
