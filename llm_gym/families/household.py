@@ -103,7 +103,7 @@ OBJECT_KIND_USES: tuple[frozenset[str], ...] = tuple(
 
 
 @dataclasses.dataclass(frozen=True)
-class Lexicon:
+class ThemeNames:
     """A theme's names: receptacle kinds (surfaces, containers, washer, heater, cooler), the lamp,
     and object kinds, each in the order of the abstract kinds."""
 
@@ -113,7 +113,7 @@ class Lexicon:
 
 
 LEXICONS = {
-    "household": Lexicon(
+    "household": ThemeNames(
         (
             "countertop",
             "diningtable",
@@ -161,7 +161,7 @@ LEXICONS = {
             "vase",
         ),
     ),
-    "laboratory": Lexicon(
+    "laboratory": ThemeNames(
         (
             "benchtop",
             "fumehood",
@@ -209,7 +209,7 @@ LEXICONS = {
             "mineral",
         ),
     ),
-    "workshop": Lexicon(
+    "workshop": ThemeNames(
         (
             "workbench",
             "toolwall",
@@ -261,11 +261,13 @@ LEXICONS = {
 THEMES = (*LEXICONS, "made-up")
 
 
-def _lexicon(theme: str, seed: int) -> Lexicon:
+def _lexicon(theme: str, seed: int) -> ThemeNames:
     if theme != "made-up":
         return LEXICONS[theme]
     words = made_up_words(random.Random(f"household-names/{seed}"), N_RECEPTACLE_KINDS + 1 + len(OBJECT_KIND_USES))
-    return Lexicon(tuple(words[:N_RECEPTACLE_KINDS]), words[N_RECEPTACLE_KINDS], tuple(words[N_RECEPTACLE_KINDS + 1 :]))
+    return ThemeNames(
+        tuple(words[:N_RECEPTACLE_KINDS]), words[N_RECEPTACLE_KINDS], tuple(words[N_RECEPTACLE_KINDS + 1 :])
+    )
 
 
 _TASK_TEMPLATES = {  # {p} is "in" for containers, "on" for surfaces

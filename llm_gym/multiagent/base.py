@@ -32,8 +32,6 @@ from llm_gym.grammar import Command, Grammar, ParseError
 from llm_gym.presentation import Presentation, formatted
 from llm_gym.spaces import TextSpace
 
-GAME_OUTCOMES = ("running", "success", "failure", "draw", "truncated")
-
 
 class MoveSpace(TextSpace):
     """A ``TextSpace`` of actions whose legal moves can also be listed.
