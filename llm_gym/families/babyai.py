@@ -90,16 +90,16 @@ class BabyAIConfig(Config):
 
 
 # The presets follow the BabyAI ladder (PickupLocal, PutNextLocal, a small Synth/Seq maze, BossLevel),
-# every mission asking for objects to be picked up, opened or moved (no bare "go to": a random
-# policy finds those), joined in pairs from hard on; expert chains two to four pick-up and put-next
-# clauses ("open a door" is one lucky walk through a door away); measured in docs/babyai.md.
+# every mission asking for objects to be picked up or moved (no bare "go to" and no "open a door":
+# one lucky walk away for a random policy), joined in pairs at hard, chained two to four at
+# expert; measured in docs/babyai.md.
 _MAZE = {"locations": True, "unblocking": True, "implicit_unlock": True}
 PRESETS = {
     "easy": BabyAIConfig(room_size=8, num_dists=8, action_kinds=("pickup",)),
     "medium": BabyAIConfig(room_size=8, num_dists=10, locations=True, action_kinds=("pickup", "putnext")),
     "hard": BabyAIConfig(
         room_size=7, num_rows=2, num_cols=2, num_dists=10, locked_room_prob=0.3, **_MAZE,
-        action_kinds=("pickup", "open", "putnext"), instr_kinds=("and", "seq"),
+        action_kinds=("pickup", "putnext"), instr_kinds=("and", "seq"),
     ),
     "expert": BabyAIConfig(
         room_size=8, num_rows=3, num_cols=3, num_dists=18, locked_room_prob=0.5, **_MAZE,
