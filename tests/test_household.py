@@ -1,3 +1,4 @@
+import functools
 import random
 from collections import deque
 
@@ -296,8 +297,5 @@ def test_fast_native_text_equals_the_grammar_rendering():
 
 @pytest.mark.slow
 def test_difficulty_holds_for_reference_policies_on_300_seeds():
-    def make(**kwargs):
-        return gym.make(ENV_ID, **kwargs)
-
-    rates = check_reference_difficulty(make, list(PRESETS), list(range(300)))
+    rates = check_reference_difficulty(functools.partial(gym.make, ENV_ID), list(PRESETS), list(range(300)))
     assert set(rates) == set(PRESETS)

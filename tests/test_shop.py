@@ -13,6 +13,7 @@ import gymnasium as gym
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from search_helpers import bfs_shortest, play, same_future
 
 import llm_gym
 from llm_gym.families.shop import (
@@ -406,50 +407,6 @@ def test_entities_and_info():
 # ----- search, copies and exploits (issue 13) -------------------------------------------------
 
 
-def bfs_shortest(env, limit: int, budget: int = 60_000) -> int | None:
-    """Fewest steps from ``env``'s state to success over ``info["admissible_actions"]``, by
-    breadth-first search that branches on deep copies of the env and merges states by
-    ``state_key()``; ``None`` if none within ``limit`` steps. Independent of the family's planner."""
-    root = copy.deepcopy(env)
-    frontier = [(root, root.unwrapped._admissible_texts())]
-    seen, nodes = {root.unwrapped.state_key()}, 0
-    for depth in range(1, limit + 1):
-        following = []
-        for parent, actions in frontier:
-            for action in actions:
-                child = copy.deepcopy(parent)
-                _, _, terminated, truncated, info = child.step(action)
-                nodes += 1
-                assert nodes <= budget, "search budget exceeded"
-                if info["outcome"] == "success":
-                    return depth
-                key = child.unwrapped.state_key()
-                if not (terminated or truncated) and key not in seen:
-                    seen.add(key)
-                    following.append((child, info["admissible_actions"]))
-        frontier = following
-    return None
-
-
-def play(env, actions_from) -> tuple[bool, int]:
-    """Run ``actions_from(env, info, turn)`` until the end; (success, steps)."""
-    info, turn = env.unwrapped._info(), 0
-    while True:
-        _, _, terminated, truncated, info = env.step(actions_from(env, info, turn))
-        turn += 1
-        if terminated or truncated:
-            return info["outcome"] == "success", turn
-
-
-def _same_future(env, other, chooser: random.Random, steps: int = 12) -> None:
-    for _ in range(steps):
-        action = chooser.choice(env.unwrapped._admissible_texts() or ["nothing"])
-        first, second = env.step(action), other.step(action)
-        assert first[:4] == second[:4] and first[4] == second[4]
-        if first[2] or first[3]:
-            break
-
-
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_optimal_steps_equal_an_independent_breadth_first_search(preset):
     """No perfect purchase within ``optimal_steps - 1`` admissible steps (bounded at 4 steps at
@@ -493,7 +450,7 @@ def test_copies_mid_episode_step_like_the_original(how):
         other = copy.deepcopy(env) if how == "deepcopy" else pickle.loads(pickle.dumps(env))
         assert other.unwrapped.state_key() == env.unwrapped.state_key()
         assert other.unwrapped.oracle_action() == env.unwrapped.oracle_action()
-        _same_future(env, other, random.Random(seed))
+        same_future(env, other, random.Random(seed))
     assert len(pickle.dumps(env)) < 20_000  # the world is rebuilt on load, not pickled
 
 
