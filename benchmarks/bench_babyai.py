@@ -159,9 +159,14 @@ def difficulty(policy_name: str, preset: str, seeds: int) -> dict:
         wins += play(env, policy, seed)["outcome"] == "success"  # resets again: the task is remembered
     rate = wins / seeds
     return {
-        "policy": policy.name, "preset": preset, "seeds": seeds, "success": rate,
-        "stderr": (rate * (1 - rate) / seeds) ** 0.5, "mean_optimal": sum(steps) / seeds,
-        "exact": exact / seeds, "reset_median_ms": statistics.median(times) * 1e3,
+        "policy": policy.name,
+        "preset": preset,
+        "seeds": seeds,
+        "success": rate,
+        "stderr": (rate * (1 - rate) / seeds) ** 0.5,
+        "mean_optimal": sum(steps) / seeds,
+        "exact": exact / seeds,
+        "reset_median_ms": statistics.median(times) * 1e3,
     }
 
 
@@ -186,8 +191,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--resets", type=int, default=30)
-    parser.add_argument("--difficulty", nargs="+", metavar="POLICY PRESET... SEEDS",
-                        help="only measure a reference policy's success instead: random|greedy, presets, seeds")
+    parser.add_argument(
+        "--difficulty",
+        nargs="+",
+        metavar="POLICY PRESET... SEEDS",
+        help="only measure a reference policy's success instead: random|greedy, presets, seeds",
+    )
     parser.add_argument("--corrected", type=int, metavar="SEEDS", help="only count optima shorter than the bot's plan")
     args = parser.parse_args()
     if args.difficulty:

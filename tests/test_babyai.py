@@ -308,7 +308,9 @@ def test_gymnasium_check_env_and_determinism():
         trace = [observation]
         rng = random.Random(0)
         for _ in range(15):
-            action = rng.choice(info["admissible_actions"] + [env.unwrapped.format_command(env.unwrapped.oracle_action())])
+            action = rng.choice(
+                info["admissible_actions"] + [env.unwrapped.format_command(env.unwrapped.oracle_action())]
+            )
             observation, reward, terminated, truncated, info = env.step(action)
             trace.append((observation, reward))
             if terminated or truncated:
@@ -384,8 +386,12 @@ def _raw_key(env):
 
     walk(engine.instrs)
     things = tuple(
-        (name, None if cell is engine.carrying else tuple(cell.cur_pos), getattr(cell, "is_open", None),
-         getattr(cell, "is_locked", None))
+        (
+            name,
+            None if cell is engine.carrying else tuple(cell.cur_pos),
+            getattr(cell, "is_open", None),
+            getattr(cell, "is_locked", None),
+        )
         for cell, name in game.objects
     )
     known = game.known.tobytes() if game.high else b""
@@ -416,7 +422,13 @@ def _shortest_by_copies(env, info, bound):
 
 @pytest.mark.parametrize(
     "preset, action_level, longest",
-    [("easy", "high", 6), ("easy", "primitive", 6), ("medium", "high", 5), ("medium", "primitive", 6), ("hard", "high", 4)],
+    [
+        ("easy", "high", 6),
+        ("easy", "primitive", 6),
+        ("medium", "high", 5),
+        ("medium", "primitive", 6),
+        ("hard", "high", 4),
+    ],
 )
 def test_optimal_steps_is_the_shortest_by_an_independent_search(preset, action_level, longest):
     """On the first seeds of each preset (those whose optimum a copy-branching search can reach)."""
@@ -471,7 +483,7 @@ def test_search_bound_is_admissible_and_the_first_plan_an_upper_bound(preset):
         assert plan is None or len(plan) >= task.optimal_steps or not task.optimal_exact, (preset, seed)
 
 
-@pytest.mark.slow
+@pytest.mark.opt_in  # about 25 minutes here (hard and expert resets): python -m pytest -m opt_in
 def test_difficulty_holds_for_reference_policies(seeds=300):
     """Random success at most 0.5 at easy and 0.02 at expert; no reference policy gains from one
     preset to the next beyond noise (two standard errors); mean optimal steps strictly increase."""

@@ -27,7 +27,7 @@ from llm_gym.core import TextEnv, Transition
 from llm_gym.difficulty import Config, knob
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar
 from llm_gym.registry import register_family
-from llm_gym.spaces import MAX_TEXT_LENGTH, to_printable
+from llm_gym.spaces import to_printable
 
 ACTION_KINDS = ("goto", "pickup", "open", "putnext")
 INSTR_KINDS = ("action", "and", "seq")
@@ -39,7 +39,8 @@ RECENT_TASKS = 32  # tasks an env remembers, so resetting to a seed again skips 
 @dataclasses.dataclass(frozen=True)
 class BabyAIConfig(Config):
     action_level: str = knob(
-        "high", doc="'high': go to / pick up / go through as one turn each, plus the primitives; "
+        "high",
+        doc="'high': go to / pick up / go through as one turn each, plus the primitives; "
         "'primitive': turn left, turn right, move forward, pick up, drop, toggle only",
         choices=("high", "primitive"),
     )
@@ -98,12 +99,24 @@ PRESETS = {
     "easy": BabyAIConfig(room_size=8, num_dists=8, action_kinds=("pickup",)),
     "medium": BabyAIConfig(room_size=8, num_dists=10, locations=True, action_kinds=("pickup", "putnext")),
     "hard": BabyAIConfig(
-        room_size=7, num_rows=2, num_cols=2, num_dists=10, locked_room_prob=0.3, **_MAZE,
-        action_kinds=("pickup", "putnext"), instr_kinds=("and", "seq"),
+        room_size=7,
+        num_rows=2,
+        num_cols=2,
+        num_dists=10,
+        locked_room_prob=0.3,
+        **_MAZE,
+        action_kinds=("pickup", "putnext"),
+        instr_kinds=("and", "seq"),
     ),
     "expert": BabyAIConfig(
-        room_size=8, num_rows=3, num_cols=3, num_dists=18, locked_room_prob=0.5, **_MAZE,
-        action_kinds=("pickup", "putnext"), instr_kinds=("seq",),
+        room_size=8,
+        num_rows=3,
+        num_cols=3,
+        num_dists=18,
+        locked_room_prob=0.5,
+        **_MAZE,
+        action_kinds=("pickup", "putnext"),
+        instr_kinds=("seq",),
     ),
 }
 
@@ -130,7 +143,6 @@ LEXICONS: dict[str, dict[str, str]] = {
 }
 THEMES = tuple(LEXICONS)
 _WORD = re.compile(r"[a-z]+")
-_UNPRINTABLE = re.compile(r"[^\t\n\x0b\x0c\r\x20-\x7e]")  # outside string.printable, llm-gym's charset
 # the mission's phrasing around a name: "the purple key", "a ball on your left", "the box in front of you"
 _MISSION_WORDING = re.compile(r"^(?:the|a|an) +|(?: +(?:on your (?:left|right)|in front of you|behind you))$")
 
@@ -175,7 +187,9 @@ def generate_task(seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
         if shorter is not None or plan is not None:
             plan = shorter or plan
             exact = lower > bound or shorter is not None
-            return BabyAITask(seed, level_seed, game.mission, tuple(plan), len(plan), game.entities(), optimal_exact=exact)
+            return BabyAITask(
+                seed, level_seed, game.mission, tuple(plan), len(plan), game.entities(), optimal_exact=exact
+            )
         if lower > limit:
             continue
         plan = _bot_plan(game, limit)
@@ -271,8 +285,12 @@ class _Game:
         self.version = 0
         self.mission = _themed(self.engine.mission, self.lexicon)
         grid = self.engine.grid
-        found = [(cell, x, y) for y in range(grid.height) for x in range(grid.width)
-                 if (cell := grid.get(x, y)) is not None and cell.type in KINDS]
+        found = [
+            (cell, x, y)
+            for y in range(grid.height)
+            for x in range(grid.width)
+            if (cell := grid.get(x, y)) is not None and cell.type in KINDS
+        ]
         labels = [f"{self.lexicon[cell.color]} {self.lexicon[cell.type]}" for cell, _, _ in found]
         counts = {label: labels.count(label) for label in labels}
         seen: dict[str, int] = {}
@@ -310,12 +328,16 @@ class _Game:
     @property
     def known(self) -> np.ndarray:
         """The cells the agent has seen (views are folded in only when asked: steps stay cheap)."""
+        self.fold_views()
+        return self._known
+
+    def fold_views(self) -> None:
+        """Mark the cells of the views recorded since the last fold as seen."""
         for x, y, direction, image in self._views:
             offsets = self._offsets[direction]
             seen = image[:, :, 0] != 0  # seen cells always lie inside the grid
             self._known[offsets[0][seen] + x, offsets[1][seen] + y] = True
         self._views.clear()
-        return self._known
 
     def front(self):
         x, y = self.engine.agent_pos
@@ -359,7 +381,9 @@ class _Game:
         if ahead is None or ahead.type != "door":
             return f"There is no {self.lexicon['door']} in front of you to open or close."
         if ahead.is_locked and not (carrying is not None and carrying.type == "key" and carrying.color == ahead.color):
-            return f"The {self.names[id(ahead)]} is locked; you need a {self.lexicon[ahead.color]} {self.lexicon['key']}."
+            return (
+                f"The {self.names[id(ahead)]} is locked; you need a {self.lexicon[ahead.color]} {self.lexicon['key']}."
+            )
         return None
 
     def legal_primitives(self) -> list[int]:
@@ -422,7 +446,7 @@ class _Game:
 
     def reachable(self) -> set[tuple[int, int]]:
         """Cells the agent can walk to over seen, free cells and open doors."""
-        self.known  # fold in the latest views
+        self.fold_views()
         start = tuple(int(v) for v in self.engine.agent_pos)
         found, frontier = {start}, [start]
         while frontier:
@@ -436,7 +460,7 @@ class _Game:
 
     def route(self, target: tuple[int, int]) -> list[int] | None:
         """Fewest primitive actions to stand next to ``target`` and face it (BFS on position and facing)."""
-        self.known  # fold in the latest views
+        self.fold_views()
         x, y = (int(v) for v in self.engine.agent_pos)
         start = (x, y, int(self.engine.agent_dir))
         parents: dict[tuple, tuple | None] = {start: None}
@@ -492,7 +516,9 @@ class _Game:
             if position == tuple(int(v) for v in self.engine.agent_pos):
                 return f"You are standing in the {name}; move forward to go on.", None
             carrying = self.engine.carrying
-            if cell.is_locked and not (carrying is not None and carrying.type == "key" and carrying.color == cell.color):
+            if cell.is_locked and not (
+                carrying is not None and carrying.type == "key" and carrying.color == cell.color
+            ):
                 return f"The {name} is locked; you need a {self.lexicon[cell.color]} {self.lexicon['key']}.", None
         route = self.route(position)
         if route is None:
@@ -560,8 +586,13 @@ class _Game:
                 go_to.append(Command("go_to", (name,)))
             if cell.can_pickup() and carrying is None:
                 pick_up.append(Command("pick_up_object", (name,)))
-            if cell.type == "door" and position != here and not (
-                cell.is_locked and not (carrying is not None and carrying.type == "key" and carrying.color == cell.color)
+            if (
+                cell.type == "door"
+                and position != here
+                and not (
+                    cell.is_locked
+                    and not (carrying is not None and carrying.type == "key" and carrying.color == cell.color)
+                )
             ):
                 go_through.append(Command("go_through", (name,)))
         return commands + go_to + pick_up + go_through
@@ -619,7 +650,9 @@ _OPEN, _CLOSED, _LOCKED = range(3)  # door states in a search state
 _EMPTY, _WALL = -1, -2  # what _Search._at finds besides objects (0..) and doors (objects + door)
 _VIEW_CELLS = tuple(  # world offset of the view's cell [x][y] for each facing (minigrid's gen_obs_grid)
     tuple(
-        tuple((fx * (VIEW - 1 - vy) - fy * (vx - _HALF), fy * (VIEW - 1 - vy) + fx * (vx - _HALF)) for vy in range(VIEW))
+        tuple(
+            (fx * (VIEW - 1 - vy) - fy * (vx - _HALF), fy * (VIEW - 1 - vy) + fx * (vx - _HALF)) for vy in range(VIEW)
+        )
         for vx in range(VIEW)
     )
     for fx, fy in _VECTORS
@@ -641,7 +674,9 @@ class _Search:
         grid = game.engine.grid
         self.width, self.height, self.high = grid.width, grid.height, game.high
         self.walls = frozenset(
-            (x, y) for x in range(grid.width) for y in range(grid.height)
+            (x, y)
+            for x in range(grid.width)
+            for y in range(grid.height)
             if (cell := grid.get(x, y)) is not None and cell.type == "wall"
         )
         movable = [(cell, name) for cell, name in game.objects if cell.type != "door"]
@@ -657,9 +692,7 @@ class _Search:
         self.mission = self._compile(game.engine.instrs, game)
         self.leaves = tuple(self._leaves(self.mission, None))  # (kind, objects acted on, slot of its "done", clause)
         acted = [leaf[1] for leaf in self.leaves]
-        self.distinct = not self.has_goto and all(
-            not a & b for i, a in enumerate(acted) for b in acted[i + 1 :]
-        )
+        self.distinct = not self.has_goto and all(not a & b for i, a in enumerate(acted) for b in acted[i + 1 :])
         self._seen: dict[tuple, int] = {}
         self.blocked = sum(1 << (x * self.height + y) for x, y in self.walls)  # walls as a bitmask
         self.door_bits = tuple(1 << (x * self.height + y) for x, y in self.door_cells)
@@ -1028,7 +1061,9 @@ class _Search:
                 x, y, d = state[:3]
                 fx, fy = x + _VECTORS[d][0], y + _VECTORS[d][1]
                 if self.high:
-                    ready = self._at(state, (fx, fy)) == _EMPTY and any(abs(fx - a) + abs(fy - b) == 1 for a, b in fixed)
+                    ready = self._at(state, (fx, fy)) == _EMPTY and any(
+                        abs(fx - a) + abs(fy - b) == 1 for a, b in fixed
+                    )
                     return 1 if ready else 2
                 return 1 + self._approach(state, node[1][1], 2)
             adjacent = any(
@@ -1073,7 +1108,9 @@ class _Search:
             if state is None:  # the mission is complete
                 return path
 
-    def _astar(self, start: tuple, limit: int, budget: int, goal: tuple | None) -> tuple[list | None, int, tuple | None]:
+    def _astar(
+        self, start: tuple, limit: int, budget: int, goal: tuple | None
+    ) -> tuple[list | None, int, tuple | None]:
         """A* to success, or with ``goal`` (a clause of ``leaves``) to that clause's completion:
         the path, a lower bound on its length, and the state it ends in (``None``: success)."""
         estimate = self.bound if goal is None else lambda state: self._bound(goal[3], state)
@@ -1145,8 +1182,8 @@ def _decide(game: _Game, oracle: _Oracle) -> Command:
     """The oracle's command: the bot's primitive, or at the high level the macro that covers its
     walk to an object (pinned, so the bot keeps to the object the macro walks to)."""
     from minigrid.core.world_object import WorldObj
-    from minigrid.utils.baby_ai_bot import GoNextToSubgoal, PickupSubgoal
     from minigrid.envs.babyai.core.verifier import ObjDesc
+    from minigrid.utils.baby_ai_bot import GoNextToSubgoal, PickupSubgoal
 
     action = oracle.suggest()
     if action == DONE:
@@ -1371,14 +1408,8 @@ class BabyAIEnv(TextEnv):
         # the feedback is the one part that can quote the agent's text; the rest is ours, printable
         return {"feedback": to_printable(self._feedback), **self._game.view()}
 
-    def compose_observation(self, body: str, first: bool, action_list: str | None = None) -> str:
-        """As ``TextEnv``'s, with the action line cached and a fast printable check."""
-        mode = self.native_action_list if action_list is None else action_list
-        parts = [self.instructions, body] if first else [body]
-        if mode == "every_turn" or (mode == "first_turn" and first):
-            parts.append(self._admissible_lists()[2])
-        text = "\n\n".join(part for part in parts if part)
-        return text if len(text) <= MAX_TEXT_LENGTH and not _UNPRINTABLE.search(text) else to_printable(text)
+    def _action_line(self) -> str:
+        return self._admissible_lists()[2]
 
     def render_view(self, view: dict[str, Any], first: bool) -> str:
         places = []
