@@ -7,9 +7,11 @@ function of its own.
 Example:
     >>> import llm_gym
     >>> from llm_gym.testing import check_text_env
-    >>> report = check_text_env("llm_gym/TextCraft-v0", seeds=2, cross_process=False)
-    >>> report["oracle_success"]["easy"]
-    1.0
+    >>> report = check_text_env(
+    ...     "llm_gym/TextCraft-v0", seeds=1, difficulty_seeds=5, cross_process=False, search_seeds=1, search_nodes=300, exploit_seeds=5
+    ... )
+    >>> report["oracle_success"]["easy"], sorted(report["exploit_success"]["easy"])[:2]
+    (1.0, ['enumerate_entities', 'first_admissible'])
 """
 
 from __future__ import annotations

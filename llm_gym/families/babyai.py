@@ -19,9 +19,11 @@ import io
 import random
 import re
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypedDict
 
 import numpy as np
+from gymnasium.error import ResetNeeded
 
 from llm_gym.core import TextEnv, Transition
 from llm_gym.difficulty import Config, knob
@@ -94,7 +96,13 @@ class BabyAIConfig(Config):
 # every mission asking for objects to be picked up or moved (no bare "go to" and no "open a door":
 # one lucky walk away for a random policy), joined in pairs at hard, chained two to four at
 # expert; measured in docs/babyai.md.
-_MAZE = {"locations": True, "unblocking": True, "implicit_unlock": True}
+class _MazeKnobs(TypedDict):
+    locations: bool
+    unblocking: bool
+    implicit_unlock: bool
+
+
+_MAZE: _MazeKnobs = {"locations": True, "unblocking": True, "implicit_unlock": True}
 PRESETS = {
     "easy": BabyAIConfig(room_size=8, num_dists=8, action_kinds=("pickup",)),
     "medium": BabyAIConfig(room_size=8, num_dists=10, locations=True, action_kinds=("pickup", "putnext")),
@@ -184,17 +192,19 @@ def generate_task(seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
         plan = search.plan(start, limit)
         bound = limit if plan is None else len(plan) - 1
         shorter, lower = search.solve(start, bound)  # shorter than the plan, or a proof there is none
-        if shorter is not None or plan is not None:
-            plan = shorter or plan
+        found = shorter if shorter is not None else plan  # as ``shorter or plan``: a path is never empty
+        if found is not None:
             exact = lower > bound or shorter is not None
             return BabyAITask(
-                seed, level_seed, game.mission, tuple(plan), len(plan), game.entities(), optimal_exact=exact
+                seed, level_seed, game.mission, tuple(found), len(found), game.entities(), optimal_exact=exact
             )
         if lower > limit:
             continue
-        plan = _bot_plan(game, limit)
-        if plan is not None:
-            return BabyAITask(seed, level_seed, game.mission, plan, len(plan), game.entities(), optimal_exact=False)
+        bot_plan = _bot_plan(game, limit)
+        if bot_plan is not None:
+            return BabyAITask(
+                seed, level_seed, game.mission, bot_plan, len(bot_plan), game.entities(), optimal_exact=False
+            )
     raise ValueError(
         f"BabyAI found no level solvable within {limit} turns for seed {seed} in {MAX_ATTEMPTS} "
         f"attempts; make the config easier (fewer rooms, objects or clauses): {config}"
@@ -278,7 +288,7 @@ class _Game:
             observation, _ = self.engine.reset(seed=level_seed)
         self.lexicon = LEXICONS[theme]
         self.high = config.action_level == "high"
-        self.hook = None
+        self.hook: Callable[[int], None] | None = None
         self.history: list[int] = []
         self.picked_from: tuple[int, int] | None = None  # where the carried object was picked up
         self.outcome = "running"
@@ -442,12 +452,14 @@ class _Game:
         if not self._known[x, y]:
             return False
         cell = self.engine.grid.get(x, y)
-        return cell is None or (cell.type == "door" and cell.is_open)
+        # minigrid's stubs declare is_open on Door only, not on the WorldObj that grid.get returns
+        return cell is None or (cell.type == "door" and cell.is_open)  # type: ignore[attr-defined]
 
     def reachable(self) -> set[tuple[int, int]]:
         """Cells the agent can walk to over seen, free cells and open doors."""
         self.fold_views()
-        start = tuple(int(v) for v in self.engine.agent_pos)
+        ax, ay = (int(v) for v in self.engine.agent_pos)
+        start = (ax, ay)
         found, frontier = {start}, [start]
         while frontier:
             x, y = frontier.pop()
@@ -463,7 +475,7 @@ class _Game:
         self.fold_views()
         x, y = (int(v) for v in self.engine.agent_pos)
         start = (x, y, int(self.engine.agent_dir))
-        parents: dict[tuple, tuple | None] = {start: None}
+        parents: dict[tuple[int, int, int], tuple[tuple[int, int, int], int] | None] = {start: None}
         queue = deque([start])
         while queue:
             state = queue.popleft()
@@ -471,8 +483,8 @@ class _Game:
             dx, dy = _VECTORS[d]
             if (x + dx, y + dy) == target:
                 actions = []
-                while parents[state] is not None:
-                    state, action = parents[state]
+                while (parent := parents[state]) is not None:
+                    state, action = parent
                     actions.append(action)
                 return actions[::-1]
             for action, nxt in (
@@ -614,6 +626,7 @@ class _Game:
                     vx, vy = divmod(index, VIEW)
                     forward, right = VIEW - 1 - vy, vx - _HALF
                     cell = get(ax + fx * forward - fy * right, ay + fy * forward + fx * right)
+                    assert cell is not None, "the view marks a thing in this cell"
                     thing = {"name": names[id(cell)], "forward": forward, "right": right}
                     if cell.type == "door":
                         thing["state"] = _DOOR_STATES[image[vx, vy, 2]]
@@ -1101,12 +1114,13 @@ class _Search:
         state = start
         while True:
             goal = next(leaf for leaf in self.leaves if leaf[2] is None or not state[6][leaf[2]])
-            part, _, state = self._astar(state, limit - len(path), budget, goal)
+            part, _, after = self._astar(state, limit - len(path), budget, goal)
             if part is None:
                 return None
             path += part
-            if state is None:  # the mission is complete
+            if after is None:  # the mission is complete
                 return path
+            state = after
 
     def _astar(
         self, start: tuple, limit: int, budget: int, goal: tuple | None
@@ -1118,7 +1132,7 @@ class _Search:
         if first > limit:
             return None, limit + 1, None
         best = {start: 0}
-        parents: dict[tuple, tuple | None] = {start: None}
+        parents: dict[tuple, tuple[tuple, Command] | None] = {start: None}
         heap = [(first, 0, 0, start)]  # (f, -g, order, state): deepest first among equal f
         order = 0
         while heap:
@@ -1130,8 +1144,8 @@ class _Search:
                 reached = done or (goal is not None and goal[2] is not None and after[6][goal[2]])
                 if reached:  # g + 1 <= f: the bound is at least 1 short of the goal, and f never passes the optimum
                     path = [command]
-                    while parents[state] is not None:
-                        state, command = parents[state]
+                    while (parent := parents[state]) is not None:
+                        state, command = parent
                         path.append(command)
                     return path[::-1], depth + 1, None if done else after
                 if depth + 1 < best.get(after, limit + 1):
@@ -1196,10 +1210,11 @@ def _decide(game: _Game, oracle: _Oracle) -> Command:
             if isinstance(target, ObjDesc):
                 target = oracle.bot._find_obj_pos(target)[0]
             if isinstance(target, WorldObj) and target is not oracle.engine.carrying:
-                name = game.name_at(target.cur_pos)
-                if name is not None:
+                position = target.cur_pos  # set for every object on the grid
+                name = None if position is None else game.name_at(position)
+                if name is not None and position is not None:
                     # doors stay put and the bot needs them as objects; other things, by position
-                    top.datum = target if target.type == "door" else (int(target.cur_pos[0]), int(target.cur_pos[1]))
+                    top.datum = target if target.type == "door" else (int(position[0]), int(position[1]))
                     picks = len(stack) > 1 and isinstance(stack[-2], PickupSubgoal)
                     verb = "pick_up_object" if picks and game.engine.carrying is None else "go_to"
                     if game._macro_problem(verb, name)[0] is None:
@@ -1242,7 +1257,8 @@ def _seen_on_this_side(game: _Game) -> np.ndarray:
                 continue
             mask[nx, ny] = True
             cell = grid.get(nx, ny)
-            if cell is None or not (cell.type == "wall" or (cell.type == "door" and not cell.is_open)):
+            # minigrid's stubs declare is_open on Door only, not on the WorldObj that grid.get returns
+            if cell is None or not (cell.type == "wall" or (cell.type == "door" and not cell.is_open)):  # type: ignore[attr-defined]
                 frontier.append((nx, ny))
     return mask
 
@@ -1340,7 +1356,6 @@ class BabyAIEnv(TextEnv):
         self._game: _Game | None = None
         self._primitive_lists: dict[tuple[int, ...], tuple[list[Command], list[str], str]] = {}
         self._tasks: dict[tuple[int, str], BabyAITask] = {}  # recent tasks: generation runs the bot
-        self.generate_task = self._generate_recent  # reset() asks the instance; the class stays pure
         # exact primitive texts skip the regular expressions; the grammar reads them the same way
         self._exact = {self.grammar.render(command): command for command in PRIMITIVE_COMMANDS}
 
@@ -1348,17 +1363,23 @@ class BabyAIEnv(TextEnv):
     def generate_task(cls, seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
         return generate_task(seed, config, theme)
 
-    def _generate_recent(self, seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
-        """``generate_task``, remembering the last few tasks of this env (same seed, same task)."""
-        key = (seed, theme)
-        task = self._tasks.get(key) if config == self.config else None
+    def _new_task(self, seed: int) -> BabyAITask:
+        """``generate_task`` with this env's config and theme, remembering the last few tasks of
+        this env (same seed, same task); the classmethod stays pure."""
+        key = (seed, self.theme)
+        task = self._tasks.get(key)
         if task is None:
-            task = generate_task(seed, config, theme)
-            if config == self.config:
-                if len(self._tasks) >= RECENT_TASKS:
-                    del self._tasks[next(iter(self._tasks))]
-                self._tasks[key] = task
+            task = generate_task(seed, self.config, self.theme)
+            if len(self._tasks) >= RECENT_TASKS:
+                del self._tasks[next(iter(self._tasks))]
+            self._tasks[key] = task
         return task
+
+    def _running(self) -> _Game:
+        """The game of the current episode; ``ResetNeeded`` before the first ``reset()``."""
+        if self._game is None:
+            raise ResetNeeded("Call reset() before using the BabyAI game.")
+        return self._game
 
     @classmethod
     def default_max_turns(cls, config: BabyAIConfig) -> int:
@@ -1379,15 +1400,17 @@ class BabyAIEnv(TextEnv):
     def _start(self, task: BabyAITask) -> str:
         self._game = _Game(self.config, self.theme, task.level_seed)
         self._search: _Search | None = None  # built when first needed
-        self._path, self._path_at = task.plan, 0  # a shortest way and how far the agent followed it
+        self._path: tuple[Command, ...] | None = task.plan  # a shortest way (None: the agent left it)
+        self._path_at = 0  # how far the agent followed it
         self._advisor: _Oracle | None = None  # the bot that advises where the search gives up
         self._advice: Command | None = None  # its advice for the current state, once asked
-        self._admissible_cache: tuple[int, tuple] = (-1, ([], [], ""))
+        self._admissible_cache: tuple[int, tuple[list[Command], list[str], str]] = (-1, ([], [], ""))
         return ""
 
     def _transition(self, command: Command) -> Transition:
-        command = self._game.canonical(command)
-        feedback, status = self._game.execute(command)
+        game = self._running()
+        command = game.canonical(command)
+        feedback, status = game.execute(command)
         if status != "ok":
             return Transition(feedback, status="illegal")
         path = self._path
@@ -1398,7 +1421,7 @@ class BabyAIEnv(TextEnv):
         if command != self._advice:
             self._advisor = None
         self._advice = None
-        outcome = self._game.outcome
+        outcome = game.outcome
         if outcome == "success":
             reward = 1.0 if self.reward_mode == "sparse" else 1.0 - 0.9 * self.turn / self.max_turns
             return Transition(f"{feedback} Mission complete!", reward=reward, outcome="success", score=1.0)
@@ -1406,7 +1429,7 @@ class BabyAIEnv(TextEnv):
 
     def _view(self) -> dict[str, Any]:
         # the feedback is the one part that can quote the agent's text; the rest is ours, printable
-        return {"feedback": to_printable(self._feedback), **self._game.view()}
+        return {"feedback": to_printable(self._feedback), **self._running().view()}
 
     def _action_line(self) -> str:
         return self._admissible_lists()[2]
@@ -1437,17 +1460,19 @@ class BabyAIEnv(TextEnv):
     def _admissible_lists(self) -> tuple[list[Command], list[str], str]:
         """The admissible commands, their native texts and the action line, once per game state
         (at the primitive level, once per set of legal primitives)."""
+        game = self._running()
         version, lists = self._admissible_cache
-        if version != self._game.version:
-            legal = None if self._game.high else tuple(self._game.legal_primitives())
-            lists = self._primitive_lists.get(legal)
-            if lists is None:
-                commands = self._game.admissible() if legal is None else [PRIMITIVE_COMMANDS[a] for a in legal]
+        if version != game.version:
+            legal = None if game.high else tuple(game.legal_primitives())
+            cached = None if legal is None else self._primitive_lists.get(legal)
+            if cached is None:
+                commands = game.admissible() if legal is None else [PRIMITIVE_COMMANDS[a] for a in legal]
                 texts = [self._native(command) for command in commands]
-                lists = (commands, texts, "Available actions: " + ", ".join(texts))
+                cached = (commands, texts, "Available actions: " + ", ".join(texts))
                 if legal is not None:
-                    self._primitive_lists[legal] = lists
-            self._admissible_cache = (self._game.version, lists)
+                    self._primitive_lists[legal] = cached
+            lists = cached
+            self._admissible_cache = (game.version, lists)
         return lists
 
     def format_command(self, command: Command) -> str:
@@ -1466,20 +1491,20 @@ class BabyAIEnv(TextEnv):
 
     def _searcher(self) -> _Search:
         if self._search is None:
-            self._search = _Search(self._game)
+            self._search = _Search(self._running())
         return self._search
 
     def state_key(self) -> str:
         """The task, the outcome and the search state (agent, objects, doors, the verifier's
         progress and, at the high level, the cells seen): all that decides what comes next."""
-        key = (self.task_id, self.outcome, self._searcher().state(self._game))
+        key = (self.task_id, self.outcome, self._searcher().state(self._running()))
         return hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
 
     def _advise(self) -> Command:
         """Off the shortest way: search again from the current state; where the search gives up
         (as it did from the start on tasks whose optimum is not exact), the bot, started afresh on
         the current state, and kept while the agent follows it."""
-        game = self._game
+        game = self._running()
         if self.task.optimal_exact:
             search = self._searcher()
             path, _ = search.solve(search.state(game), self.max_turns)
