@@ -322,8 +322,8 @@ class TextEnv(Presents, gym.Env[str, str], Generic[ConfigT, TaskT]):
         return self._admissible()
 
     def parse_action(self, text: Any) -> Command | ParseError:
-        """The native reader of an action; a canonical ``Command`` passes as it is."""
-        return text if isinstance(text, Command) else self.grammar.parse(text)
+        """The native reader of an action; a canonical ``Command`` passes if it is well formed."""
+        return self._checked(text) if isinstance(text, Command) else self.grammar.parse(text)
 
     def format_command(self, command: Command) -> str:
         """The native writer of ``command``."""
