@@ -17,7 +17,7 @@ from llm_gym.families.babyai import (
     _Search,
     generate_task,
 )
-from llm_gym.testing import check_reference_difficulty
+from llm_gym.testing import check_reference_difficulty, shortest_success
 
 ENV_ID = "llm_gym/BabyAI-v0"
 
@@ -400,24 +400,11 @@ def _raw_key(env):
 
 def _shortest_by_copies(env, info, bound):
     """Fewest steps to success from ``env``'s state, by breadth-first search over
-    ``admissible_actions`` on deep copies of the env; ``None`` if more than ``bound``."""
-    import copy
-
-    frontier, seen = [(env, info)], {_raw_key(env)}
-    for depth in range(1, bound + 1):
-        following = []
-        for node, node_info in frontier:
-            for action in node_info["admissible_actions"]:
-                child = copy.deepcopy(node)
-                _, _, _, _, child_info = child.step(action)
-                if child_info["outcome"] == "success":
-                    return depth
-                key = _raw_key(child)
-                if child_info["outcome"] == "running" and key not in seen:
-                    seen.add(key)
-                    following.append((child, child_info))
-        frontier = following
-    return None
+    ``admissible_actions`` on deep copies of the env, states merged by raw minigrid fields;
+    ``None`` if more than ``bound``."""
+    steps, complete = shortest_success(env, info["admissible_actions"], bound, 10**6, key=_raw_key)
+    assert complete
+    return steps
 
 
 @pytest.mark.parametrize(

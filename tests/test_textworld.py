@@ -23,6 +23,7 @@ import pytest
 
 import llm_gym
 from llm_gym.families import textworld_games as tw
+from llm_gym.testing import shortest_success
 
 pytest.importorskip("textworld")
 
@@ -144,21 +145,10 @@ def engine_key(env):
 
 def bfs_distance(env, bound):
     """Fewest admissible actions from ``env``'s state to a win, by breadth-first search over copies
-    (None if none within ``bound``)."""
-    frontier, seen = [env], {engine_key(env)}
-    for depth in range(1, bound + 1):
-        following = []
-        for node in frontier:
-            for action in node.unwrapped._admissible_texts():
-                child = copy.deepcopy(node)
-                _, _, terminated, _, info = child.step(action)
-                if info["outcome"] == "success":
-                    return depth
-                if not terminated and engine_key(child) not in seen:
-                    seen.add(engine_key(child))
-                    following.append(child)
-        frontier = following
-    return None
+    with states merged by the engine's own facts (None if none within ``bound``)."""
+    steps, complete = shortest_success(env, env.unwrapped._admissible_texts(), bound, 10**6, key=engine_key)
+    assert complete
+    return steps
 
 
 # (preset, seed): games whose optimum an exhaustive search over env copies reaches in seconds;
