@@ -10,7 +10,6 @@ is lost (a half-written last line is dropped and its episode replayed).
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import math
 import os
@@ -21,33 +20,8 @@ from typing import Any
 
 import gymnasium as gym
 
-import llm_gym
 from llm_gym.baselines.agents import Agent, check_agent_spec, make_agent
-
-
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """One point of the evaluation grid; ``interface`` and ``semantics`` name wrapper presets."""
-
-    env_id: str
-    difficulty: str
-    agent: str
-    theme: str | None = None
-    interface: str | None = None
-    semantics: str | None = None
-    max_turns: int | None = None
-
-    def make_env(self) -> gym.Env:
-        kwargs: dict[str, Any] = {"difficulty": self.difficulty}
-        if self.theme is not None:
-            kwargs["theme"] = self.theme
-        if self.max_turns is not None:
-            kwargs["max_turns"] = self.max_turns
-        return llm_gym.make(self.env_id, interface=self.interface, semantics=self.semantics, **kwargs)
-
-    def key(self, seed: int) -> tuple:
-        return (*dataclasses.astuple(self), seed)
-
+from llm_gym.baselines.cells import PLAY_FIELDS, Cell, episode_key
 
 SUMMARY_FIELDS = (
     "env_id",
@@ -133,7 +107,7 @@ def summarize(cell: Cell, episodes: list[dict[str, Any]]) -> dict[str, Any]:
     turns = max(1, len(statuses))
     return {
         "env_id": cell.env_id,
-        "difficulty": cell.difficulty,
+        "difficulty": cell.difficulty_label,
         "theme": cell.theme or "default",
         "interface": cell.interface or "native",
         "semantics": cell.semantics or "none",
@@ -191,26 +165,25 @@ def evaluate(
         raise ValueError(f"episodes must be at least 1, got {episodes}")
     cells = list(cells)
     for cell in cells:
+        if cell.agent is None:
+            raise ValueError(f"cell {cell.label} names no agent to evaluate")
         check_agent_spec(cell.agent)
         if cell.agent.startswith("hf:") and not (Path(cell.agent[3:]) / "config.json").is_file():
             raise ValueError(f"agent {cell.agent!r}: {cell.agent[3:]} is not a Hugging Face checkpoint directory")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "episodes.jsonl"
-    field_names = [field.name for field in dataclasses.fields(Cell)]
-    done: dict[tuple, dict[str, Any]] = {}
-    for record in _load_finished(log_path):
-        done[(*(record.get(name) for name in field_names), record["seed"])] = record
+    done = {episode_key(record, record["seed"]): record for record in _load_finished(log_path)}
     seeds = list(range(seed, seed + episodes))
     todo = sum(cell.key(s) not in done for cell in cells for s in seeds)
     rows = []
     with open(log_path, "a") as log, tqdm(total=todo, disable=not progress, unit="episode") as bar:
         for cell in cells:
             missing = [s for s in seeds if cell.key(s) not in done]
-            bar.set_description(f"{cell.env_id.split('/')[-1]} {cell.difficulty} {cell.agent}")
+            bar.set_description(cell.label)
             for record in _play_cell(cell, missing, agent_options or {}, workers, batch_size):
                 done[cell.key(record["seed"])] = record
-                log.write(json.dumps({**dataclasses.asdict(cell), **record}) + "\n")
+                log.write(json.dumps({**{name: getattr(cell, name) for name in PLAY_FIELDS}, **record}) + "\n")
                 log.flush()
                 bar.update()
             rows.append(summarize(cell, [done[cell.key(s)] for s in seeds]))

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from llm_gym.baselines.agents import make_agent
-from llm_gym.baselines.evaluation import Cell, run_episode
+from llm_gym.baselines.cells import PLAY_FIELDS, Cell
+from llm_gym.baselines.evaluation import run_episode
 
 
 def split_by_reference(
@@ -32,6 +33,8 @@ def split_by_reference(
     """
     if samples < 1 or not 0.0 < threshold <= 1.0:
         raise ValueError(f"samples must be >= 1 and threshold in (0, 1], got {samples} and {threshold}")
+    if cell.agent is None:
+        raise ValueError(f"cell {cell.label} names no reference agent")
     env = cell.make_env()
     agent = make_agent(cell.agent, env, **(agent_options or {}))
     rates = {}
@@ -42,14 +45,7 @@ def split_by_reference(
         rates[seed] = wins / samples
     env.close()
     return {
-        "cell": {
-            "env_id": cell.env_id,
-            "difficulty": cell.difficulty,
-            "agent": cell.agent,
-            "theme": cell.theme,
-            "interface": cell.interface,
-            "semantics": cell.semantics,
-        },
+        "cell": {name: getattr(cell, name) for name in PLAY_FIELDS},
         "samples": samples,
         "threshold": threshold,
         "easy": [seed for seed in seeds if rates[seed] >= threshold],

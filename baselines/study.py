@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_gym.baselines import trainer
+from llm_gym.baselines.cells import Cell
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,18 +113,16 @@ QUICK = {
 # ----- cells and runs ---------------------------------------------------------------------------
 
 
-def cell(
-    config: StudyConfig, family: str, preset: str, interface: str | None = None, theme: str | None = None
-) -> trainer.Cell:
+def cell(config: StudyConfig, family: str, preset: str, interface: str | None = None, theme: str | None = None) -> Cell:
     knobs = config.knobs.get(family)
     difficulty: Any = {"preset": preset, **knobs} if knobs else preset
     turns = config.max_turns.get(family)
     if isinstance(turns, dict):
         turns = turns.get(preset)
-    return trainer.Cell(env_id=family, difficulty=difficulty, interface=interface, theme=theme, max_turns=turns)
+    return Cell(env_id=family, difficulty=difficulty, interface=interface, theme=theme, max_turns=turns)
 
 
-def shift_cells(config: StudyConfig) -> dict[str, trainer.Cell]:
+def shift_cells(config: StudyConfig) -> dict[str, Cell]:
     """The four cells of axis 4: (interface, semantics) each native or shifted."""
     base = config.train_difficulty
     return {
@@ -171,7 +170,7 @@ def plan_runs(config: StudyConfig) -> dict[str, dict[str, Any]]:
     return runs
 
 
-def _unique(cells: list[trainer.Cell]) -> list[trainer.Cell]:
+def _unique(cells: list[Cell]) -> list[Cell]:
     return list(dict.fromkeys(cells))
 
 
@@ -202,7 +201,7 @@ def build_base_model(config: StudyConfig, out: Path) -> Path:
     )
 
 
-def _run_cells(run: dict[str, Any]) -> list[trainer.Cell]:
+def _run_cells(run: dict[str, Any]) -> list[Cell]:
     cells = list(run.get("cells", [])) + list(run.get("eval_cells", []))
     for phase in run.get("phases", []):
         cells += phase["cells"]

@@ -2,7 +2,7 @@
 
 One file, read top to bottom (CleanRL style):
 
-1. ``Args``, ``Cell`` and ``Phase``: the whole configuration, validated before any work starts.
+1. ``Args`` and ``Phase`` over ``cells.Cell``: the whole configuration, validated before any work starts.
 2. Environments: a cell (env id, difficulty, interface, theme, weight) becomes a made env.
 3. Warm start: supervised steps on oracle trajectories with a share of random actions.
 4. Rollout: G episodes per task seed, batched and token-in/token-out (``rollout.py``).
@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from llm_gym.baselines.cells import Cell
 from llm_gym.baselines.rollout import ChatCodec, Episode, oracle_episode, rollout
 from llm_gym.core import checked_index
 
@@ -36,52 +37,6 @@ ADVANTAGES = ("grpo", "turn_returns")
 INSTRUCTIONS = ("auto", "keep", "drop")
 
 # ----- 1. configuration ------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """One training or evaluation environment: id, difficulty, interface, theme, mixture weight.
-
-    ``interface`` and ``semantics`` name a wrapper stack of ``llm_gym.wrappers.make`` (such as
-    ``"json+toolcall"`` and ``"cooking@3"``); ``theme`` is the family's own lexicon at generation.
-    """
-
-    env_id: str = "llm_gym/TextCraft-v0"
-    difficulty: Any = "easy"  # a preset name or a dict of knobs (optionally with "preset")
-    interface: str | None = None  # None: the family's native interface
-    theme: str | None = None
-    weight: float = 1.0
-    max_turns: int | None = None
-    semantics: str | None = None  # a reskin; None: the theme's own names
-
-    @classmethod
-    def from_value(cls, value: Any) -> Cell:
-        if isinstance(value, Cell):
-            return value
-        if isinstance(value, str):
-            return cls(env_id=value)
-        if not isinstance(value, dict):
-            raise ValueError(f"a cell must be an env id or a table of {_fields(cls)}; got {value!r}")
-        unknown = sorted(set(value) - set(_fields(cls)))
-        if unknown:
-            raise ValueError(f"unknown cell key(s) {unknown} in {value!r}; allowed: {_fields(cls)}")
-        cell = cls(**value)
-        if not (isinstance(cell.weight, (int, float)) and cell.weight > 0):
-            raise ValueError(f"cell weight must be a positive number, got {cell.weight!r} in {value!r}")
-        return cell
-
-    def __hash__(self) -> int:  # difficulty may be a dict
-        return hash(json.dumps(dataclasses.asdict(self), sort_keys=True))
-
-    @property
-    def label(self) -> str:
-        difficulty = (
-            self.difficulty if isinstance(self.difficulty, str) else json.dumps(self.difficulty, sort_keys=True)
-        )
-        parts = [self.env_id.split("/")[-1], difficulty] + [
-            p for p in (self.interface, self.theme, self.semantics) if p
-        ]
-        return ":".join(parts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,20 +188,10 @@ def seed_of(*parts: Any) -> int:
 
 
 def make_env(cell: Cell):
-    """Make a cell's env through ``llm_gym.make`` (``gym.make`` plus the cell's wrapper presets)."""
+    """Make a cell's env (``Cell.make_env``), which must take text actions."""
     import gymnasium as gym
 
-    import llm_gym
-
-    kwargs: dict[str, Any] = {"difficulty": cell.difficulty}
-    if cell.theme is not None:
-        kwargs["theme"] = cell.theme
-    if cell.max_turns is not None:
-        kwargs["max_turns"] = cell.max_turns
-    try:
-        env = llm_gym.make(cell.env_id, interface=cell.interface, semantics=cell.semantics, **kwargs)
-    except (ValueError, gym.error.Error) as error:
-        raise ValueError(f"bad cell {cell.label}: {error}") from error
+    env = cell.make_env()
     if not isinstance(env.action_space, gym.spaces.Text):
         raise ValueError(f"bad cell {cell.label}: interface {cell.interface!r} takes {env.action_space}, not text")
     return env

@@ -135,7 +135,8 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from llm_gym.baselines.evaluation import Cell, evaluate, format_table
+    from llm_gym.baselines.cells import Cell
+    from llm_gym.baselines.evaluation import evaluate, format_table
 
     ids = [resolve_id(name) for name in args.env] if args.env else env_ids()
     cells: list[Cell] = []
@@ -178,7 +179,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    from llm_gym.baselines.evaluation import Cell
+    from llm_gym.baselines.cells import Cell
     from llm_gym.baselines.splits import save_split, split_by_reference
 
     cell = Cell(resolve_id(args.env), args.difficulty, args.agent, args.theme, args.interface, args.semantics)
