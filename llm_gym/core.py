@@ -10,7 +10,10 @@ read top to bottom in its module:
 2. dynamics on canonical ``Command``s: ``_start(task)`` and ``_transition(command)``;
 3. what the agent perceives: a structured ``_view()`` (a JSON-ready dict with ``feedback``) and
    its native prose ``render_view(view, first)``;
-4. ``_admissible()`` and ``_oracle()``.
+4. ``_admissible()`` and ``_oracle()``;
+5. for the semantic axis (``llm_gym.wrappers.semantics``), where its world can offer it:
+   ``vocabulary(theme)`` (every name a theme uses, by kind), ``world_relations(theme)`` (what
+   common knowledge holds of those names) and ``task_relations(task)`` (the facts a task shows).
 
 A family may also override, with faster equivalents of the defaults: ``_admissible_texts()`` and
 ``_action_line()`` (cached native texts), ``parse_action``/``format_command`` (a lookup table
@@ -77,6 +80,33 @@ def checked_index(value: Any, name: str, low: int = 0) -> int:
     return number
 
 
+def task_id(family: str, fingerprint: str, theme: str, task: Any, seed: int) -> str:
+    """``family:fingerprint:theme[:g<goal digest>][:structure]:seed``: which settings, goal, shape
+    and seed a task came from (``goal_digest`` for the goal, so that the id names nothing).
+
+    Example:
+        >>> task_id("TextCraft", "ab12", "minecraft", None, 7)
+        'TextCraft:ab12:minecraft:7'
+    """
+    parts = [family, fingerprint, theme]
+    goal, structure = getattr(task, "goal_text", None), getattr(task, "structure", None)
+    if goal:
+        parts.append(f"g{goal_digest(goal)}")
+    if structure:
+        parts.append(structure)
+    return ":".join([*parts, str(seed)])
+
+
+def goal_digest(goal: str) -> str:
+    """Eight hex digits naming ``goal`` (stable across processes).
+
+    Example:
+        >>> goal_digest("craft 1 stick") == goal_digest("craft 1 stick") != goal_digest("craft 2 stick")
+        True
+    """
+    return hashlib.sha256(goal.encode()).hexdigest()[:8]
+
+
 def checked_max_turns(max_turns: Any) -> int:
     """``max_turns`` as an int when it is a positive integer; ``ValueError`` otherwise."""
     return checked_index(max_turns, "max_turns", 1)
@@ -90,7 +120,13 @@ def checked_render_mode(render_mode: str | None, metadata: dict[str, Any]) -> st
 
 
 class Task(Protocol):
-    """What the base class reads of every family's frozen task (``optimal_exact`` is optional)."""
+    """What the base class reads of every family's frozen task.
+
+    Optional attributes: ``optimal_exact`` (default True); ``goal_text``, the goal in words and in the
+    task's own names (equal for two tasks exactly when they ask for the same thing); ``structure``,
+    a short signature of the task's shape that names no entity (``"d3.i2.x4"``). Both go into
+    ``task_id``, the goal as a digest so that no name leaks through it.
+    """
 
     @property
     def optimal_steps(self) -> int: ...
@@ -197,6 +233,27 @@ class TextEnv(Presents, gym.Env[str, str], Generic[ConfigT, TaskT]):
     def default_max_turns(cls, config: ConfigT) -> int:
         raise NotImplementedError
 
+    @classmethod
+    def vocabulary(cls, theme: str) -> Mapping[str, str]:
+        """Every entity name ``theme`` can put in a task (as in ``info["entities"]``), mapped to
+        its kind. Names of one kind are interchangeable in every command, no name has two kinds,
+        and none is a word of the grammar or the rules. Empty where the family offers no
+        counterfactual world for ``theme``."""
+        return {}
+
+    @classmethod
+    def world_relations(cls, theme: str) -> frozenset[tuple[str, ...]]:
+        """What common knowledge holds of ``theme``'s names, as ``(relation, name, ...)`` tuples
+        (a recipe's ingredient, where a thing is found, what it can be used for); empty where the
+        theme's world is made up."""
+        return frozenset()
+
+    @classmethod
+    def task_relations(cls, task: TaskT) -> frozenset[tuple[str, ...]]:
+        """The facts ``task`` shows, as ``world_relations`` writes them; for a grounded theme they
+        are a subset of its world relations."""
+        return frozenset()
+
     def _new_task(self, seed: int) -> TaskT:
         """The task ``reset`` plays for ``seed``: ``generate_task`` with this env's config and theme.
         A family may override it to generate with instance settings (a cache dir) or to memoize."""
@@ -241,7 +298,7 @@ class TextEnv(Presents, gym.Env[str, str], Generic[ConfigT, TaskT]):
                 f"max_turns = {self.max_turns}; raise max_turns or ease the knobs"
             )
         self.task_seed, self._task = task_seed, task
-        self.task_id = f"{self.family}:{self.config.fingerprint()}:{self.theme}:{task_seed}"
+        self.task_id = task_id(self.family, self.config.fingerprint(), self.theme, task, task_seed)
         self.entities = tuple(task.entities)
         self.turn = 0
         self.outcome = "running"
