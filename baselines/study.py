@@ -8,9 +8,12 @@
    held-out (off the diagonal) deltas over each run's own warm start;
 3. sequential training over the families, each phase evaluated on all of them (forgetting),
    against mixture training on the same families for the same number of iterations;
-4. at the base family, shift only the interface, only the semantics (a theme), or both, on
-   paired instances (the same evaluation seeds), and split the transfer gap into a semantic part,
-   an interface part and their interaction, with ``llm_gym.shift`` distances beside them.
+4. at the base family, shift only the interface, only the semantics (``made-up`` names by
+   default), or both, on paired instances (the same evaluation seeds), and split the transfer gap
+   into a semantic part, an interface part and their interaction, with ``llm_gym.shift``
+   distances beside them. Where the family offers a ``counterfactual`` world, the semantic part
+   splits further into prior consistency (grounded -> counterfactual: the same names, their
+   meanings moved) and name familiarity (counterfactual -> made-up: the names themselves new).
 
 As in the study, where every run fine-tuned the same instruct model, every RL run here starts from
 one shared policy: a tiny model whose tokenizer was trained on the text of every cell, warm-started
@@ -41,7 +44,7 @@ class StudyConfig:
     train_difficulty: str = "easy"
     difficulties: tuple[str, ...] = ("easy", "medium", "hard")  # axis 1; curricula go first <-> last
     interface_shift: str = "json+tagged"  # axis 4: an llm_gym.wrappers interface preset
-    semantic_shift: str = "made-up"  # axis 4: another theme of the base family
+    semantic_shift: str = "made-up"  # axis 4: a semantics of the base family (llm_gym.wrappers presets)
     knobs: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # per family, over every preset
     max_turns: dict[str, int | dict[str, int]] = dataclasses.field(
         default_factory=dict
@@ -64,11 +67,12 @@ class StudyConfig:
         for preset in (self.train_difficulty, *self.difficulties):
             if preset not in presets:
                 raise ValueError(f"Unknown difficulty {preset!r} for {self.base}; allowed: {presets}")
-        themes = llm_gym.registry.env_class(self.base).themes
-        if self.semantic_shift not in themes[1:]:
+        try:
+            llm_gym.make(self.base, semantics=self.semantic_shift).close()
+        except ValueError as error:
             raise ValueError(
-                f"semantic_shift {self.semantic_shift!r} must be a non-default theme of {self.base}: {list(themes[1:])}"
-            )
+                f"semantic_shift {self.semantic_shift!r} is not a semantics of {self.base}: {error}"
+            ) from error
         reserved = sorted(set(self.trainer) & {"out_dir", "cells", "phases", "eval_cells", "model", "resume"})
         if reserved:
             raise ValueError(f"the study sets trainer keys {reserved} itself; remove them from [trainer]")
@@ -113,24 +117,33 @@ QUICK = {
 # ----- cells and runs ---------------------------------------------------------------------------
 
 
-def cell(config: StudyConfig, family: str, preset: str, interface: str | None = None, theme: str | None = None) -> Cell:
+def cell(
+    config: StudyConfig, family: str, preset: str, interface: str | None = None, semantics: str | None = None
+) -> Cell:
     knobs = config.knobs.get(family)
     difficulty: Any = {"preset": preset, **knobs} if knobs else preset
     turns = config.max_turns.get(family)
     if isinstance(turns, dict):
         turns = turns.get(preset)
-    return Cell(env_id=family, difficulty=difficulty, interface=interface, theme=theme, max_turns=turns)
+    return Cell(env_id=family, difficulty=difficulty, interface=interface, semantics=semantics, max_turns=turns)
 
 
 def shift_cells(config: StudyConfig) -> dict[str, Cell]:
-    """The four cells of axis 4: (interface, semantics) each native or shifted."""
+    """The cells of axis 4: (interface, semantics) each native or shifted, and the counterfactual
+    world where the base family offers one (and the semantic shift is not already it)."""
+    import llm_gym
+
     base = config.train_difficulty
-    return {
+    cells = {
         "native": cell(config, config.base, base),
-        "semantic": cell(config, config.base, base, theme=config.semantic_shift),
+        "semantic": cell(config, config.base, base, semantics=config.semantic_shift),
         "interface": cell(config, config.base, base, interface=config.interface_shift),
-        "both": cell(config, config.base, base, interface=config.interface_shift, theme=config.semantic_shift),
+        "both": cell(config, config.base, base, interface=config.interface_shift, semantics=config.semantic_shift),
     }
+    family = llm_gym.registry.env_class(config.base)
+    if family.vocabulary(family.themes[0]) and not config.semantic_shift.startswith("counterfactual"):
+        cells["counterfactual"] = cell(config, config.base, base, semantics="counterfactual")
+    return cells
 
 
 def plan_runs(config: StudyConfig) -> dict[str, dict[str, Any]]:
@@ -345,14 +358,16 @@ def shift_table(config, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
     for name, shifted in cells.items():
         measured = success(evals["base"], shifted.label)
         warm = success(evals["base"], shifted.label, 0)["sampled"]
-        target = EnvConfig(config.base, difficulty=shifted.difficulty, theme=shifted.theme, interface=shifted.interface)
+        target = EnvConfig(
+            config.base, difficulty=shifted.difficulty, interface=shifted.interface, semantics=shifted.semantics
+        )
         report = distance(reference, target, episodes=config.shift_episodes, seed=config.seed)
         final[name] = measured["sampled"]
         rows.append(
             {
                 "cell": name,
                 "interface": shifted.interface or "native",
-                "theme": shifted.theme or "default",
+                "semantics": shifted.semantics or "grounded",
                 "warm": warm,
                 "final": measured["sampled"],
                 "greedy": measured["greedy"],
@@ -366,7 +381,19 @@ def shift_table(config, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
         "interface_part": final["native"] - final["interface"],
     }
     gap["interaction"] = gap["total_gap"] - gap["semantic_part"] - gap["interface_part"]
+    if "counterfactual" in final:  # semantic_part = prior_consistency + name_familiarity
+        gap["prior_consistency"] = final["native"] - final["counterfactual"]
+        gap["name_familiarity"] = final["counterfactual"] - final["semantic"]
     return rows, gap
+
+
+def _semantic_split(gap: dict[str, float]) -> str:
+    if "prior_consistency" not in gap:
+        return ""
+    return (
+        f"\nThe semantic part {gap['semantic_part']:+.3f} = prior consistency {gap['prior_consistency']:+.3f} "
+        f"(grounded -> counterfactual) + name familiarity {gap['name_familiarity']:+.3f} (counterfactual -> made-up).\n"
+    )
 
 
 def _mean(values: list[float]) -> float:
@@ -490,12 +517,12 @@ Held-in mean delta {transfer_summary["held_in_delta"]:+.3f}; held-out mean delta
 
 ## 4. Interface and semantic shift at {_short(config.base)}: the gap split
 
-Interface shift `{config.interface_shift}`, semantic shift: theme `{config.semantic_shift}`.
+Interface shift `{config.interface_shift}`, semantic shift `{config.semantic_shift}`.
 
 {_markdown(shift)}
 
 Total gap {gap["total_gap"]:+.3f} = semantic {gap["semantic_part"]:+.3f} + interface {gap["interface_part"]:+.3f} + interaction {gap["interaction"]:+.3f}.
-
+{_semantic_split(gap)}
 ![gap](gap.png)
 
 Each run's metrics (`metrics.jsonl`) and learning curves (`curves.png`) are under `runs/<name>/`.

@@ -3,7 +3,10 @@
 A card row gives, over the same seeds: the mean exact optimal steps (and the share of tasks whose
 optimum is proven exact), the success of the reference policies (uniform random over the
 admissible actions, and a greedy word-overlap heuristic) and the best success of the adversarial
-suite (``llm_gym.policies``). ``llm-gym cards`` prints the table and writes it as CSV and Markdown.
+suite (``llm_gym.policies``), and the variety of the preset: the distinct goals and task shapes
+(``goal_text`` and ``structure``) among the first ``variety_seeds`` tasks. ``sample_episodes``
+shows one oracle episode in each semantic setting the family offers. ``llm-gym cards`` prints the
+table and writes it, with the samples, as CSV and Markdown.
 
 Example:
     >>> from llm_gym.cards import measure_card
@@ -34,11 +37,18 @@ COLUMNS = (
     "greedy_success",
     "best_exploit",
     "best_exploit_success",
+    "variety_seeds",
+    "distinct_goals",
+    "distinct_structures",
 )
+SEMANTIC_SETTINGS = ("grounded", "counterfactual", "made-up")
 
 
-def measure_card(env: str, seeds: Iterable[int], presets: list[str] | None = None) -> list[dict[str, Any]]:
-    """One row per preset of ``env`` (an id or a family name), measured on ``seeds``."""
+def measure_card(
+    env: str, seeds: Iterable[int], presets: list[str] | None = None, variety_seeds: int | None = None
+) -> list[dict[str, Any]]:
+    """One row per preset of ``env`` (an id or a family name), measured on ``seeds``; the variety
+    over the first ``variety_seeds`` task seeds (default: as many as ``seeds``)."""
     env_id = resolve_id(env)
     seeds = list(seeds)
     rows = []
@@ -64,9 +74,55 @@ def measure_card(env: str, seeds: Iterable[int], presets: list[str] | None = Non
                 "greedy_success": round(reference["greedy"], 3),
                 "best_exploit": best,
                 "best_exploit_success": round(exploits[best], 3),
+                **variety(env_id, preset, len(seeds) if variety_seeds is None else variety_seeds),
             }
         )
     return rows
+
+
+def variety(env: str, preset: str, seeds: int) -> dict[str, int]:
+    """How many distinct goals and task shapes the task seeds ``0..seeds-1`` of ``preset`` draw
+    (generated, not played); ``None`` where the family's tasks do not say (no ``goal_text`` or
+    ``structure``)."""
+    cls = env_class(resolve_id(env))
+    config = cls.presets[preset]
+    tasks = [cls.generate_task(seed, config, cls.themes[0]) for seed in range(seeds)]
+    goals = {getattr(task, "goal_text", None) for task in tasks} - {None}
+    structures = {getattr(task, "structure", None) for task in tasks} - {None}
+    return {
+        "variety_seeds": seeds,
+        "distinct_goals": len(goals) if goals else None,
+        "distinct_structures": len(structures) if structures else None,
+    }
+
+
+def sample_episodes(env: str, preset: str, seed: int = 0, limit: int = 2_000) -> str:
+    """One oracle episode of ``preset`` and task seed ``seed`` in each semantic setting the family
+    offers, as Markdown: the first observation, then each action and its feedback (each cut at
+    ``limit`` characters)."""
+    from llm_gym.core import text_env_of
+    from llm_gym.presentation import presentation_of
+    from llm_gym.wrappers.presets import make
+
+    env_id = resolve_id(env)
+    sections = []
+    for semantics in SEMANTIC_SETTINGS:
+        try:
+            played = make(env_id, semantics=semantics, difficulty=preset)
+        except ValueError:
+            continue  # a setting the family cannot offer
+        observation, info = played.reset(seed=seed)
+        lines = [observation]
+        done = False
+        while not done:
+            action = presentation_of(played).format_command(text_env_of(played).oracle_action())
+            observation, _, terminated, truncated, info = played.step(action)
+            done = terminated or truncated
+            lines.append(f"> {action}\n{info['view'].get('feedback', '')}")
+        played.close()
+        body = "\n".join(line if len(line) <= limit else line[:limit] + " ..." for line in lines)
+        sections.append(f"#### {semantics} (outcome: {info['outcome']})\n\n```text\n{body}\n```")
+    return f"### {env_id.split('/')[-1]} {preset}, task seed {seed}\n\n" + "\n\n".join(sections)
 
 
 def format_markdown(rows: list[dict[str, Any]]) -> str:
@@ -76,8 +132,8 @@ def format_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_cards(rows: list[dict[str, Any]], out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``cards.csv`` and ``cards.md`` under ``out_dir``; return their paths."""
+def write_cards(rows: list[dict[str, Any]], out_dir: str | Path, samples: str = "") -> tuple[Path, Path]:
+    """Write ``cards.csv`` and ``cards.md`` (the table, then ``samples``) under ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, markdown_path = out / "cards.csv", out / "cards.md"
@@ -85,5 +141,5 @@ def write_cards(rows: list[dict[str, Any]], out_dir: str | Path) -> tuple[Path, 
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    markdown_path.write_text(format_markdown(rows) + "\n")
+    markdown_path.write_text(format_markdown(rows) + "\n" + (f"\n## Sample episodes\n\n{samples}\n" if samples else ""))
     return csv_path, markdown_path

@@ -180,29 +180,39 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_split(args: argparse.Namespace) -> int:
     from llm_gym.baselines.cells import Cell
-    from llm_gym.baselines.splits import save_split, split_by_reference
+    from llm_gym.baselines.splits import save_split, split_by_goal, split_by_reference
 
     cell = Cell(resolve_id(args.env), args.difficulty, args.agent, args.theme, args.interface, args.semantics)
     seeds = list(range(args.seed, args.seed + args.tasks))
-    split = split_by_reference(cell, seeds, samples=args.samples, threshold=args.threshold)
+    if args.by == "goal":
+        split = split_by_goal(cell, seeds, test_share=args.test_share, seed=args.seed)
+        summary = (
+            f"{len(split['train'])} train and {len(split['test'])} test task seeds over {len(split['goals'])} goals"
+        )
+    else:
+        split = split_by_reference(cell, seeds, samples=args.samples, threshold=args.threshold)
+        summary = f"{len(split['easy'])} easy and {len(split['hard'])} hard task seeds by {args.agent}"
     save_split(split, args.out)
-    print(f"{len(split['easy'])} easy and {len(split['hard'])} hard task seeds by {args.agent}; wrote {args.out}")
+    print(f"{summary}; wrote {args.out}")
     return 0
 
 
 def cmd_cards(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from llm_gym.cards import format_markdown, measure_card, write_cards
+    from llm_gym.cards import format_markdown, measure_card, sample_episodes, write_cards
 
     if args.seeds < 1:
         raise ValueError(f"--seeds must be a positive integer, got {args.seeds}")
+    if args.variety_seeds is not None and args.variety_seeds < 1:
+        raise ValueError(f"--variety-seeds must be a positive integer, got {args.variety_seeds}")
     ids = [resolve_id(name) for name in args.env] if args.env else env_ids()
-    rows = []
+    rows, samples = [], []
     for env_id in tqdm(ids, desc="cards", disable=args.quiet):
-        rows += measure_card(env_id, range(args.seed, args.seed + args.seeds))
+        rows += measure_card(env_id, range(args.seed, args.seed + args.seeds), variety_seeds=args.variety_seeds)
+        samples.append(sample_episodes(env_id, next(iter(env_class(env_id).presets)), seed=args.seed))
     print(format_markdown(rows))
-    csv_path, markdown_path = write_cards(rows, args.out)
+    csv_path, markdown_path = write_cards(rows, args.out, "\n\n".join(samples))
     print(f"\nWrote {csv_path} and {markdown_path}")
     return 0
 
@@ -268,7 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.set_defaults(run=cmd_eval)
 
     split_parser = commands.add_parser(
-        "split", help="model-defined difficulty: split task seeds into easy and hard by a reference agent's success"
+        "split",
+        help="split task seeds: into easy and hard by a reference agent's success, or into train and test by goal",
+    )
+    split_parser.add_argument(
+        "--by", choices=("reference", "goal"), default="reference", help="what splits the seeds (default: reference)"
     )
     split_parser.add_argument("--env", required=True)
     split_parser.add_argument("--difficulty", default="easy")
@@ -280,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     split_parser.add_argument("--seed", type=int, default=0)
     split_parser.add_argument("--samples", type=int, default=4, help="episodes per task seed")
     split_parser.add_argument("--threshold", type=float, default=0.5, help="success rate at which a task is easy")
+    split_parser.add_argument("--test-share", type=float, default=0.2, help="--by goal: share of goals held out")
     split_parser.add_argument("--out", default="split.json")
     split_parser.set_defaults(run=cmd_split)
 
@@ -289,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     cards_parser.add_argument("--env", nargs="+", help="ids or family names (default: every registered env)")
     cards_parser.add_argument("--seeds", type=int, default=500, help="task seeds per preset (default 500)")
     cards_parser.add_argument("--seed", type=int, default=0, help="first seed; presets use seed..seed+N-1")
+    cards_parser.add_argument(
+        "--variety-seeds", type=int, help="task seeds whose distinct goals are counted (default: --seeds)"
+    )
     cards_parser.add_argument("--out", default="llm-gym-cards", help="output dir for cards.csv and cards.md")
     cards_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     cards_parser.set_defaults(run=cmd_cards)

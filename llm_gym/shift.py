@@ -5,7 +5,10 @@ A configuration is a family, a difficulty, a theme and a wrapper stack (``EnvCon
 the end) and reading what the agent is shown through ``info``:
 
 - semantics, from ``info["entities"]`` and the string values of ``info["view"]`` (both renamed by
-  ``Reskin`` when the stack has one, and independent of the observation format);
+  ``Reskin`` when the stack has one, and independent of the observation format), and from what
+  the shown names mean: the share of them that are names of the family's grounded world
+  (``vocabulary``) and the share of the facts the task shows, as renamed, that common knowledge
+  holds (``world_relations``);
 - interface, from the wrapper stack (``llm_gym.wrappers.describe``) and the family's grammar.
 
 ``distance(a, b)`` turns two profiles into a ``ShiftReport`` of components in [0, 1], their means
@@ -71,6 +74,8 @@ class Profile:
     interface: dict[str, str]
     grammar_words: frozenset[str]
     mean_optimal_steps: float
+    names_known: float | None = None  # share of shown names in the grounded vocabulary; None: none offered
+    relations_known: float | None = None  # share of shown facts that hold in the grounded world
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,18 +129,44 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _renaming(env: gym.Env) -> dict[str, str]:
+    """The current task's names as ``env``'s stack shows them (empty: shown as they are). A stack
+    has at most one ``Reskin``: nothing else that renames may sit below it."""
+    from llm_gym.wrappers.base import layers
+    from llm_gym.wrappers.reskin import Reskin
+
+    reskins = [layer for layer in layers(env) if isinstance(layer, Reskin)]
+    return dict(reskins[0].lexicon.mapping) if reskins else {}
+
+
+def _share(hits: int, total: int) -> float | None:
+    return hits / total if total else None
+
+
 def profile(config: EnvConfig, episodes: int = 8, seed: int = 0) -> Profile:
     """Sample ``episodes`` episodes of ``config`` and record what the agent was shown."""
     episodes = checked_index(episodes, "episodes", 1)
     env = config.make()
     write = presentation_of(env).format_command
+    family = type(text_env_of(env))
+    known_names = {" ".join(name.split()) for name in family.vocabulary(family.themes[0])}
+    world = family.world_relations(family.themes[0])
     entities: set[str] = set()
     words: Counter = Counter()
     steps = []
+    names = [0, 0]  # shown names in the grounded vocabulary, shown names
+    facts = [0, 0]  # shown facts that hold in the grounded world, shown facts
     for episode in range(episodes):
         rng = random.Random(f"shift/{seed}/{episode}")
         _, info = env.reset(seed=seed + episode)
         steps.append(info["optimal_steps"])
+        shown = _renaming(env)
+        if known_names:
+            names[0] += sum(" ".join(name.lower().split()) in known_names for name in info["entities"])
+            names[1] += len(info["entities"])
+        for fact in family.task_relations(text_env_of(env).task):
+            facts[0] += (fact[0], *(shown.get(name, name) for name in fact[1:])) in world
+            facts[1] += 1
         terminated = truncated = False
         for turn in range(info["max_turns"] + 1):
             entities.update(name.lower() for name in info["entities"])
@@ -156,6 +187,8 @@ def profile(config: EnvConfig, episodes: int = 8, seed: int = 0) -> Profile:
         interface=family_interface,
         grammar_words=_grammar_words(text_env_of(env).grammar),
         mean_optimal_steps=sum(steps) / len(steps),
+        names_known=_share(*names),
+        relations_known=_share(*facts) if world else None,
     )
 
 
@@ -178,11 +211,18 @@ def jensen_shannon(a: dict[str, int], b: dict[str, int]) -> float:
     return min(1.0, max(0.0, divergence / 2))
 
 
+def _gap(a: float | None, b: float | None) -> float:
+    """|a - b|; 0 where either side's world offers no measure (its family has no vocabulary)."""
+    return 0.0 if a is None or b is None else abs(a - b)
+
+
 def compare(a: Profile, b: Profile) -> ShiftReport:
     """The ``ShiftReport`` between two profiles."""
     semantic = {
         "entity_lexicon": jaccard_distance(a.entities, b.entities),
         "observation_vocabulary": jensen_shannon(dict(a.vocabulary), dict(b.vocabulary)),
+        "name_familiarity": _gap(a.names_known, b.names_known),
+        "world_knowledge": _gap(a.relations_known, b.relations_known),
     }
     ia, ib = a.interface, b.interface
     history = 0.0 if ia["history"] == ib["history"] else (0.5 if "none" not in (ia["history"], ib["history"]) else 1.0)

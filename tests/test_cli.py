@@ -128,7 +128,9 @@ def test_cards_measure_every_preset_and_write_csv_and_markdown(tmp_path, capsys)
     assert all(row["seeds"] == "6" and 0.0 <= float(row["random_success"]) <= 1.0 for row in rows)
     steps = [float(row["mean_optimal_steps"]) for row in rows]
     assert steps == sorted(steps) and steps[0] > 0
-    assert (tmp_path / "cards.md").read_text().strip() in printed
+    table, _, samples = (tmp_path / "cards.md").read_text().partition("\n## Sample episodes\n")
+    assert table.strip() in printed
+    assert all(f"#### {setting} (outcome: success)" in samples for setting in ("grounded", "made-up"))
 
 
 def test_cards_reject_a_bad_seed_count(tmp_path, capsys):

@@ -8,9 +8,11 @@
 - action list: ``actions-every``, ``actions-first``, ``actions-never``;
 - chat history: ``history`` (whole), ``history-<k>`` (the last k turns).
 
-``semantics`` is ``None`` (the theme as generated), ``"made-up"``, a theme name of the family
-(``"cooking"``) or of another family (``"TextCraft:alchemy"``), each with an optional
-``@<seed>`` (``"made-up@3"``). The stack is always built inside out in this order: ``Reskin``,
+``semantics`` is one of the three steps of the semantic axis, ``"grounded"`` (or ``None``: the
+theme as generated, which agrees with common knowledge in the default themes), ``"counterfactual"``
+(the same names with their relations permuted) and ``"made-up"`` (invented names); or a theme
+name of the family (``"cooking"``) or of another family (``"TextCraft:alchemy"``) to rename into.
+Each takes an optional ``@<seed>`` (``"made-up@3"``). The stack is always built inside out in this order: ``Reskin``,
 ``ObservationFormat``, ``ActionList``, the action format, ``ChatHistory``.
 
 Example:
@@ -77,9 +79,11 @@ def parse_interface(interface: str | None) -> dict[str, Any]:
 
 def parse_semantics(semantics: str | None) -> dict[str, Any] | None:
     """``"cooking@3"`` -> ``{"vocabulary": "cooking", "seed": 3}``; ``None`` for no reskin."""
-    if semantics is None or semantics in ("", "native"):
+    if semantics is None or semantics in ("", "native", "grounded"):
         return None
     vocabulary, _, seed = semantics.partition("@")
+    if vocabulary == "grounded":
+        raise ValueError(f"Semantics 'grounded' is the world as generated and takes no seed, got {semantics!r}")
     if seed and not seed.isdigit():
         raise ValueError(f"Semantics seed must be a non-negative integer, got {seed!r} in {semantics!r}")
     return {"vocabulary": vocabulary, "seed": int(seed or 0)}

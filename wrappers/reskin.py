@@ -8,13 +8,19 @@ case-insensitively, keeping the case pattern (``Oak log`` -> ``Zarg leikmo``), s
 instructions are renamed forward; actions are read back through a swap, so a new name becomes
 its original and an original name becomes a word the environment does not know: an agent cannot
 act on the original lexicon. The dynamics are untouched.
+
+The ``counterfactual`` vocabulary keeps the real names and moves what they mean: one fixed,
+seeded permutation of the family's whole ``vocabulary(theme)`` within each kind, with no name
+left in place (``counterfactual_lexicon``), so a recipe, a placement or a fact is reassigned among
+the same names and common knowledge no longer applies. It is the same world for every task.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -115,7 +121,14 @@ class Lexicon:
         self._forward: dict[str, str] = dict(self.mapping)
         for original, renamed in self.mapping.items():
             self._forward.setdefault(plural(original), plural(renamed))
-        self._swap = {**{new: old for old, new in self._forward.items()}, **self._forward}
+        if len(set(self._forward.values())) != len(self._forward):
+            clashes = sorted(
+                form for form in set(self._forward.values()) if list(self._forward.values()).count(form) > 1
+            )
+            raise ValueError(f"A Lexicon must be bijective on singular and plural forms; {clashes} have two sources")
+        # Images back to originals; an original that is no image goes to its own image, so it is
+        # not read as itself (a permutation of names has every original as an image).
+        self._swap = {**self._forward, **{new: old for old, new in self._forward.items()}}
         self._forward_pattern = _alternation(self._forward)
         self._swap_pattern = _alternation(self._swap)
 
@@ -175,6 +188,40 @@ def build_lexicon(
     return Lexicon(mapping)
 
 
+def counterfactual_lexicon(vocabulary: Mapping[str, str], seed: int) -> Lexicon:
+    """A permutation of the names of ``vocabulary`` (name -> kind) within each kind, seeded by
+    ``seed``, with no name mapped to itself: Sattolo's algorithm draws one cycle per kind. Names
+    whose plural is another name (``brick`` and ``bricks``) are permuted among themselves, so
+    plural forms stay unambiguous; a group of a single name keeps it.
+
+    Example:
+        >>> lexicon = counterfactual_lexicon({"oak log": "item", "stick": "item", "coal": "item", "sink": "place"}, 0)
+        >>> sorted(lexicon.mapping) == sorted(lexicon.mapping.values()), lexicon.mapping["sink"]
+        (True, 'sink')
+        >>> any(old == new for old, new in lexicon.mapping.items() if old != "sink")
+        False
+    """
+    names = {" ".join(name.lower().split()): kind for name, kind in vocabulary.items()}
+    groups: dict[tuple[str, bool], list[str]] = {}
+    for name, kind in names.items():
+        groups.setdefault((kind, plural(name) in names), []).append(name)
+    mapping = {}
+    for (kind, plural_is_a_name), members in sorted(groups.items()):
+        images = sorted(members)
+        members = list(images)
+        rng = random.Random(f"counterfactual/{seed}/{kind}/{plural_is_a_name}")
+        for i in range(len(images) - 1, 0, -1):
+            j = rng.randrange(i)
+            images[i], images[j] = images[j], images[i]
+        mapping.update(zip(members, images))
+    return Lexicon(mapping)
+
+
+@functools.cache
+def _counterfactual_of(env_class: type, theme: str, seed: int) -> Lexicon:
+    return counterfactual_lexicon(env_class.vocabulary(theme), seed)
+
+
 def reskin_grammar(grammar: Grammar, lexicon: Lexicon) -> Grammar:
     """``grammar`` as the agent sees it under ``lexicon``: literal words, argument names (the
     placeholders and tool-schema keys) and descriptions renamed; verbs and kinds kept.
@@ -200,14 +247,22 @@ def _entities_of(env_class: type, config, theme: str, seeds: range) -> set[str]:
     return {name for seed in seeds for name in env_class.generate_task(seed, config, theme).entities}
 
 
+def allowed_semantics(core) -> list[str]:
+    """The ``semantics`` values (``@<seed>`` aside) that ``core``'s family and theme offer."""
+    counterfactual = ["counterfactual"] if type(core).vocabulary(core.theme) else []
+    themes = [theme for theme in core.themes if theme != "made-up"]
+    return ["grounded", *counterfactual, "made-up", *themes, "<Family>:<theme>", "a list of names"]
+
+
 class Reskin(LLMGymWrapper):
     """Rename every entity consistently: to another theme's vocabulary or to made-up words.
 
     Args:
-        vocabulary: ``"made-up"``; one of the family's themes (``"cooking"``), whose names are
-            harvested from the family's own generator; ``"Family:theme"`` for another family's
-            (``"TextCraft:alchemy"``); or an explicit list of names. When a vocabulary has too
-            few free names for a task, made-up words fill in.
+        vocabulary: ``"made-up"``; ``"counterfactual"`` (the same names, their meanings permuted,
+            where the family's ``vocabulary(theme)`` offers it); one of the family's themes
+            (``"cooking"``), whose names are harvested from the family's own generator;
+            ``"Family:theme"`` for another family's (``"TextCraft:alchemy"``); or an explicit list
+            of names. When a vocabulary has too few free names for a task, made-up words fill in.
         seed: picks the lexicon; the same seed renames a name the same way in every task.
 
     Lossless (a bijection on names) and a ``semantic`` shift. The current ``Lexicon`` is
@@ -235,8 +290,16 @@ class Reskin(LLMGymWrapper):
             raise ValueError(f"Reskin seed must be an integer, got {seed!r}")
         self.vocabulary = vocabulary if isinstance(vocabulary, str) else tuple(vocabulary)
         self.seed = seed
-        self._pool = self._vocabulary_pool()
         core = env.unwrapped
+        self._fixed: Lexicon | None = None
+        if self.vocabulary == "counterfactual":
+            if not type(core).vocabulary(core.theme):
+                raise ValueError(
+                    f"{core.family} offers no counterfactual world for theme {core.theme!r}; "
+                    f"semantics allowed: {allowed_semantics(core)}"
+                )
+            self._fixed = _counterfactual_of(type(core), core.theme, seed)
+        self._pool = self._vocabulary_pool()
         scaffolding = [formats.format_instructions(core.grammar, fmt) for fmt in formats.ACTION_FORMATS]
         self._avoid = frozenset(_WORD.findall(" ".join([core.instructions, *scaffolding]).lower()))
         self.lexicon = Lexicon({})
@@ -247,7 +310,7 @@ class Reskin(LLMGymWrapper):
         core = self.env.unwrapped
         if not isinstance(self.vocabulary, str):
             return self.vocabulary
-        if self.vocabulary == "made-up":
+        if self.vocabulary in ("made-up", "counterfactual"):
             return ()
         if self.vocabulary in core.themes:
             return tuple(sorted(_entities_of(type(core), core.config, self.vocabulary, range(_VOCABULARY_SEEDS))))
@@ -263,8 +326,7 @@ class Reskin(LLMGymWrapper):
             return tuple(
                 sorted(_entities_of(other, configs[0], theme, seeds) | _entities_of(other, configs[-1], theme, seeds))
             )
-        allowed = ["made-up", *[t for t in core.themes if t != "made-up"], "<Family>:<theme>", "a list of names"]
-        raise ValueError(f"Unknown Reskin vocabulary {self.vocabulary!r}; allowed: {allowed}")
+        raise ValueError(f"Unknown Reskin vocabulary {self.vocabulary!r}; allowed: {allowed_semantics(core)}")
 
     # ----- the presentation ------------------------------------------------------------------
 
@@ -296,7 +358,7 @@ class Reskin(LLMGymWrapper):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         observation, info = self.env.reset(seed=seed, options=options)
-        self.lexicon = build_lexicon(info["entities"], self.seed, self._pool, self._avoid)
+        self.lexicon = self._fixed or build_lexicon(info["entities"], self.seed, self._pool, self._avoid)
         self._grammar = reskin_grammar(self.env.unwrapped.grammar, self.lexicon)
         return self._rename(observation, info)
 

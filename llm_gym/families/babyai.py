@@ -172,6 +172,11 @@ class BabyAITask:
     entities: tuple[str, ...]  # the colour and kind words of this task's things
     optimal_exact: bool = True  # False: the search ran out of budget; the plan is the bot's
 
+    @property
+    def goal_text(self) -> str:
+        """The mission: two tasks with one mission ask for the same thing (in other grids)."""
+        return self.mission
+
 
 def generate_task(seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
     """A BabyAI task: a minigrid level whose mission can be completed well within the horizon.

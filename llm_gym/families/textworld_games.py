@@ -130,6 +130,11 @@ class TextWorldTask:
     plan: tuple[str, ...]  # a winning plan of ``optimal_steps`` commands, in the grammar's text
     optimal_exact: bool  # False where the search hit ``SEARCH_LIMIT``: ``optimal_steps`` is then a bound
 
+    @property
+    def goal_text(self) -> str:
+        """The quest's objective, as the game states it."""
+        return self.objective
+
 
 def default_cache_dir() -> Path:
     """``$LLM_GYM_TEXTWORLD_CACHE``, else the user's cache dir (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
