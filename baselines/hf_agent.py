@@ -1,8 +1,11 @@
 """An agent that is a local Hugging Face causal LM, used through its chat template, batched.
 
 Any directory that ``AutoModelForCausalLM.from_pretrained`` and ``AutoTokenizer.from_pretrained``
-load works. Episodes played together (``act_batch``) generate together: one left-padded batch per
-turn. Decoding is greedy, so evaluation is deterministic.
+load works. The agent speaks through the trainer's own ``ChatCodec``, with the settings a trained
+checkpoint recorded, and keeps each episode as token ids (never re-tokenising earlier turns), so
+``llm-gym eval --agent hf:<trained dir>`` plays exactly as the trainer's greedy evaluation did.
+Episodes played together (``act_batch``) generate together; decoding is greedy, so evaluation is
+deterministic.
 """
 
 from __future__ import annotations
@@ -13,14 +16,15 @@ from typing import Any
 
 
 class HFAgent:
-    """Chat with a local checkpoint; one conversation per episode slot.
+    """Chat with a local checkpoint; one token history per episode slot.
 
     Args:
         path: a Hugging Face checkpoint directory.
         max_new_tokens: the most tokens one reply may have.
         threads: torch CPU threads (1 is much faster for small models on small machines).
-        system_instructions: send ``info["instructions"]`` as a system message and strip them
-            from the first observation, when the chat template has a system role.
+        system_instructions: for a checkpoint the trainer did not write, send
+            ``info["instructions"]`` as a system message instead of in the first observation (a
+            trained checkpoint's own setting always wins).
     """
 
     name = "hf"
@@ -30,22 +34,22 @@ class HFAgent:
     ):
         import torch
 
+        from llm_gym.baselines.rollout import ChatCodec
         from llm_gym.baselines.tiny import load_policy
 
         if threads is not None:
             torch.set_num_threads(threads)
         self.model, self.tokenizer = load_policy(path)
         self.model.eval()
-        self.tokenizer.padding_side = "left"
+        self.codec = ChatCodec.for_checkpoint(self.tokenizer, path, instructions_as_system=system_instructions)
         self.max_new_tokens = max_new_tokens
-        self.system_instructions = system_instructions
-        self.chats: dict[int, list[dict[str, str]]] = {}
+        self.histories: dict[int, tuple[list[int], list[int]]] = {}  # slot -> (ids so far, last reply ids)
 
     def reset(self, seed: int | None = None) -> None:
-        self.chats = {}
+        self.histories = {}
 
     def reset_batch(self, seeds: Sequence[int]) -> None:
-        self.chats = {}
+        self.histories = {}
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         return self.act_batch([observation], [info], [0])[0]
@@ -57,22 +61,31 @@ class HFAgent:
 
         prompts = []
         for observation, info, slot in zip(observations, infos, slots):
-            chat = self.chats.setdefault(slot, [])
-            if not chat and self.system_instructions and observation.startswith(info.get("instructions") or "\0"):
-                chat.append({"role": "system", "content": info["instructions"]})
-                observation = observation[len(info["instructions"]) :].lstrip()
-            chat.append({"role": "user", "content": observation})
-            prompts.append(self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True))
-        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+            if slot in self.histories:
+                ids, reply = self.histories[slot]
+                prompts.append(ids + reply + self.codec.next_turn(reply, observation))
+            else:
+                prompts.append(self.codec.first(observation, info.get("instructions") or ""))
+        width = max(len(ids) for ids in prompts)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in prompts])
+        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in prompts])
         with torch.no_grad():
             output = self.model.generate(
-                **batch,
+                input_ids=input_ids,
+                attention_mask=attention,
                 max_new_tokens=self.max_new_tokens,
                 do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=sorted(self.codec.stop_ids),
+                pad_token_id=pad,
             )
-        replies = self.tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-        replies = [reply.strip() for reply in replies]
-        for reply, slot in zip(replies, slots):
-            self.chats[slot].append({"role": "assistant", "content": reply})
+        replies = []
+        for ids, row, slot in zip(prompts, output[:, width:].tolist(), slots):
+            reply = []
+            for token in row:  # up to and including the first stop token, as the trainer keeps it
+                reply.append(token)
+                if token in self.codec.stop_ids:
+                    break
+            self.histories[slot] = (ids, reply)
+            replies.append(self.codec.decode(reply))
         return replies

@@ -10,8 +10,10 @@ their own, so earlier turns are never re-tokenised.
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from llm_gym.presentation import presentation_of
@@ -19,7 +21,8 @@ from llm_gym.presentation import presentation_of
 
 @dataclasses.dataclass
 class Episode:
-    """One episode as a token sequence. ``mask`` is 1 exactly on the tokens the policy produced."""
+    """One episode as a token sequence. ``mask`` is 1 exactly on the tokens trained on: those the
+    policy produced (in a warm-start episode, the oracle's replies, not the injected noise)."""
 
     env: Any
     group: int
@@ -45,20 +48,29 @@ class Episode:
 class ChatCodec:
     """Token ids of chat turns for any tokenizer whose chat template is prefix-preserving.
 
-    ``system``, if given, opens every episode as a system message.
+    One codec serves the trainer and ``HFAgent``, so a checkpoint is evaluated on exactly the
+    tokens it was trained on; ``save`` writes its settings beside a checkpoint and ``for_checkpoint``
+    reads them back. Settings:
+
+    - ``drop_instructions``: cut the rules (``info["instructions"]``, the same for every task of a
+      family) from the first observation;
+    - ``instructions_as_system``: send them as a system message instead (where the template has one).
 
     The pieces come from rendering the template itself: the opening prompt, the text that closes
     an assistant reply (``<|im_end|>\\n`` in ChatML) and each new user turn up to the generation
     prompt. ``stop_id`` is the closing's first token, the end of a reply.
     """
 
-    def __init__(self, tokenizer, system: str | None = None, drop_instructions: bool = False):
+    SETTINGS_FILE = "llm_gym_codec.json"
+
+    def __init__(self, tokenizer, drop_instructions: bool = False, instructions_as_system: bool = False):
+        if drop_instructions and instructions_as_system:
+            raise ValueError("drop_instructions and instructions_as_system exclude each other")
         self.tokenizer = tokenizer
-        self.system = system
         self.drop_instructions = drop_instructions
-        head = [{"role": "system", "content": system}] if system else []
+        self.instructions_as_system = instructions_as_system
         render = lambda messages, prompt: tokenizer.apply_chat_template(  # noqa: E731
-            head + messages, tokenize=False, add_generation_prompt=prompt
+            messages, tokenize=False, add_generation_prompt=prompt
         )
         user, reply = {"role": "user", "content": "U"}, {"role": "assistant", "content": "A"}
         prompt = render([user], True)
@@ -73,18 +85,36 @@ class ChatCodec:
         self.stop_id = self.closing_ids[0]
         self.stop_ids = {self.stop_id} | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
 
+    @property
+    def settings(self) -> dict[str, bool]:
+        return {"drop_instructions": self.drop_instructions, "instructions_as_system": self.instructions_as_system}
+
+    def save(self, path: str | Path) -> None:
+        """Write the settings into checkpoint directory ``path``."""
+        (Path(path) / self.SETTINGS_FILE).write_text(json.dumps(self.settings))
+
+    @classmethod
+    def for_checkpoint(cls, tokenizer, path: str | Path, **defaults: bool) -> ChatCodec:
+        """The codec a checkpoint was trained with (``defaults`` for one the trainer did not write)."""
+        saved = Path(path) / cls.SETTINGS_FILE
+        return cls(tokenizer, **(json.loads(saved.read_text()) if saved.is_file() else defaults))
+
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def first(self, observation: str, instructions: str = "") -> list[int]:
-        """The prompt of turn 0: the first observation as a user turn, then the generation prompt.
-
-        With ``drop_instructions`` the leading ``instructions`` (the same for every task of a
-        family, so no information to a model trained from scratch) are cut from the observation.
-        """
-        if self.drop_instructions and instructions and observation.startswith(instructions):
+        """The prompt of turn 0: the first observation as a user turn, then the generation prompt,
+        with the leading ``instructions`` dropped or moved to a system message as the settings say."""
+        messages = []
+        if (
+            (self.drop_instructions or self.instructions_as_system)
+            and instructions
+            and observation.startswith(instructions)
+        ):
             observation = observation[len(instructions) :].lstrip()
-        return self.encode(self._render([{"role": "user", "content": observation}], True))
+            if self.instructions_as_system:
+                messages.append({"role": "system", "content": instructions})
+        return self.encode(self._render([*messages, {"role": "user", "content": observation}], True))
 
     def reply(self, text: str) -> list[int]:
         """The ids of a reply written as text (for supervised warm-start data), with its end of turn."""
@@ -101,18 +131,37 @@ class ChatCodec:
         return self.tokenizer.decode(list(reply_ids), skip_special_tokens=True).strip()
 
 
-def start_episode(env, codec: ChatCodec, task_seed: int, group: int) -> Episode:
-    observation, info = env.reset(seed=task_seed, options={"task_seed": task_seed})
+def autocast(model):
+    """bf16 autocast on CUDA (parameters stay fp32, the master copy), nothing elsewhere."""
+    import torch
+
+    device = next(model.parameters()).device
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def sampling_generator(seed: int, device: Any = "cpu"):
+    """A torch generator on ``device`` (where ``play_batch`` samples), seeded with ``seed``."""
+    import torch
+
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def start_episode(env, codec: ChatCodec, seed: int, group: int) -> Episode:
+    """Reset ``env`` with ``seed``, as ``llm-gym eval`` does, so its episodes are the same tasks."""
+    observation, info = env.reset(seed=seed)
     prompt = codec.first(observation, info.get("instructions", ""))
     return Episode(env, group, list(prompt), [0] * len(prompt), [-1] * len(prompt), [0.0] * len(prompt))
 
 
-def take_turn(episode: Episode, codec: ChatCodec, reply_ids: list[int], logprobs: list[float], max_tokens: int) -> None:
-    """Append a reply, step the env with its decoding, append the observation unless the episode ended."""
+def take_turn(
+    episode: Episode, codec: ChatCodec, reply_ids: list[int], logprobs: list[float], max_tokens: int, learn: bool = True
+) -> None:
+    """Append a reply (trained on unless ``learn`` is False), step the env with its decoding, and
+    append the observation unless the episode ended."""
     turn = len(episode.rewards)
     episode.ids += reply_ids
-    episode.mask += [1] * len(reply_ids)
-    episode.turn += [turn] * len(reply_ids)
+    episode.mask += [int(learn)] * len(reply_ids)
+    episode.turn += [turn if learn else -1] * len(reply_ids)
     episode.logprobs += logprobs
     episode.replies.append(list(reply_ids))
     observation, reward, terminated, truncated, info = episode.env.step(codec.decode(reply_ids))
@@ -173,7 +222,9 @@ def play_batch(
     Each turn feeds every live episode the tokens its cache lacks (the last reply token and the new
     observation), left-padded into one chunk; padding and the tokens fed for rows that already
     stopped are masked out, and position ids count only real tokens. Finished episodes leave the
-    cache. Log-probabilities are the policy's own (untempered), whatever ``temperature`` sampled.
+    cache. Sampling runs on the model's device (``generator`` must live there too); the stored
+    log-probabilities are those of the tempered distribution sampled from (of the plain one when
+    ``greedy``), as the trainer re-scores them.
     """
     import torch
 
@@ -183,7 +234,7 @@ def play_batch(
     live = list(episodes)
     cache, attention = None, torch.zeros((len(live), 0), dtype=torch.long, device=device)
     cached = torch.zeros(len(live), dtype=torch.long, device=device)  # real tokens each row has in the cache
-    with torch.no_grad():
+    with torch.no_grad(), autocast(model):
         while True:
             keep = [row for row, episode in enumerate(live) if not episode.done]
             if not keep:
@@ -219,8 +270,8 @@ def play_batch(
                 if greedy:
                     token = logits.argmax(-1)
                 else:
-                    probs = torch.softmax(logits / temperature, dim=-1)
-                    token = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(device)
+                    logits = logits / temperature
+                    token = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(1)
                 chosen = torch.log_softmax(logits, dim=-1).gather(1, token[:, None]).squeeze(1)
                 appended = ~finished
                 tokens, chosen_list = token.tolist(), chosen.tolist()
@@ -247,12 +298,14 @@ def play_batch(
 def oracle_episode(
     env, codec: ChatCodec, task_seed: int, noise: float, rng: random.Random, max_tokens: int = 2048
 ) -> Episode:
-    """An episode written by the oracle, with a random admissible command instead w.p. ``noise``."""
+    """An episode written by the oracle, with a random admissible command instead w.p. ``noise``;
+    the noise turns stay in the context (the oracle recovers from them) but are not trained on."""
     episode = start_episode(env, codec, task_seed, 0)
     format_command = presentation_of(env).format_command
     while not episode.done:
         base = env.unwrapped
-        command = rng.choice(base.admissible_commands()) if rng.random() < noise else base.oracle_action()
+        noisy = rng.random() < noise
+        command = rng.choice(base.admissible_commands()) if noisy else base.oracle_action()
         reply = codec.reply(format_command(command))
-        take_turn(episode, codec, reply, [0.0] * len(reply), max_tokens)
+        take_turn(episode, codec, reply, [0.0] * len(reply), max_tokens, learn=not noisy)
     return episode

@@ -7,8 +7,10 @@ One file, read top to bottom (CleanRL style):
 3. Warm start: supervised steps on oracle trajectories with a share of random actions.
 4. Rollout: G episodes per task seed, batched and token-in/token-out (``rollout.py``).
 5. Advantages: group-relative (GRPO), or per-turn discounted returns with batch normalisation.
-6. Loss: token-mean policy gradient on the agent's tokens only, optional PPO-clip over stored
-   log-probabilities and k3 KL to a frozen reference.
+6. Loss: policy gradient on the agent's tokens only, each episode weighted once (or each turn,
+   or each token), with a fixed normaliser; optional PPO-clip over stored log-probabilities and
+   k3 KL to a frozen reference. Parameters stay fp32 (bf16 autocast on CUDA), log-probabilities
+   are computed only at the agent's positions, in chunks.
 7. The loop: mixture or sequential phases, evaluation on fixed seeds, JSONL metrics, checkpoints
    (a resumed run reproduces an uninterrupted one), non-finite losses skipped, curves plotted.
 
@@ -25,15 +27,18 @@ import math
 import random
 import shutil
 import time
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from llm_gym.baselines.cells import Cell
-from llm_gym.baselines.rollout import ChatCodec, Episode, oracle_episode, rollout
+from llm_gym.baselines.rollout import ChatCodec, Episode, autocast, oracle_episode, rollout, sampling_generator
 from llm_gym.core import checked_index
 
 EVAL_SEED_BASE = 10**9  # eval task seeds are EVAL_SEED_BASE + i; training task seeds lie below it
 ADVANTAGES = ("grpo", "turn_returns")
+LOSS_AGGREGATIONS = ("episode", "turn", "token")
 INSTRUCTIONS = ("auto", "keep", "drop")
 
 # ----- 1. configuration ------------------------------------------------------------------------
@@ -57,7 +62,8 @@ class Args:
     tiny_layers: int = 4
     tiny_vocab: int = 1024
     threads: int = 1  # torch threads on CPU; 1 is much faster for small models on a small VM
-    device: str = "auto"  # auto, cpu, cuda (bf16 on cuda)
+    device: str = "auto"  # auto, cpu, cuda (fp32 parameters with bf16 autocast on cuda)
+    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% slower
     lora_rank: int = 0  # > 0: train LoRA adapters (peft) instead of all weights
     lora_alpha: int = 16
     instructions: str = "auto"  # keep or drop the rules opening the first observation; auto: drop for tiny
@@ -82,10 +88,12 @@ class Args:
     std_norm: bool = True  # divide group advantages by the group's std (False: Dr. GRPO)
     gamma: float = 1.0  # discount of turn_returns
     kl_coef: float = 0.0  # k3 KL to the frozen warm-start policy; 0 loads no reference
+    loss_aggregation: str = "episode"  # episode (each episode weighs the same), turn, or token
     ppo_epochs: int = 1  # > 1: PPO-clip updates against the stored sampling log-probabilities
     clip_eps: float = 0.2
     grad_clip: float = 1.0
     microbatch: int = 16  # sequences per forward/backward (gradients accumulate)
+    logprob_chunk: int = 1024  # agent positions per chunk of the vocabulary projection
     rollout_batch: int = 256  # episodes generating together
     # evaluation and records
     eval_seeds: int = 200
@@ -116,6 +124,7 @@ class Args:
             "max_tokens",
             "ppo_epochs",
             "microbatch",
+            "logprob_chunk",
             "rollout_batch",
             "eval_seeds",
             "eval_every",
@@ -131,6 +140,10 @@ class Args:
             checked_index(value, f"Args.{name}")
         if self.advantage not in ADVANTAGES:
             raise ValueError(f"Args.advantage = {self.advantage!r} is invalid; allowed: {list(ADVANTAGES)}")
+        if self.loss_aggregation not in LOSS_AGGREGATIONS:
+            raise ValueError(
+                f"Args.loss_aggregation = {self.loss_aggregation!r} is invalid; allowed: {list(LOSS_AGGREGATIONS)}"
+            )
         if self.instructions not in INSTRUCTIONS:
             raise ValueError(f"Args.instructions = {self.instructions!r} is invalid; allowed: {list(INSTRUCTIONS)}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -232,12 +245,11 @@ def warm_start(model, codec: ChatCodec, args: Args, pool: EnvPool, log) -> None:
                 episodes.append(
                     oracle_episode(env, codec, rng.randrange(EVAL_SEED_BASE), args.warm_noise, rng, args.max_tokens)
                 )
-        total = sum(sum(e.mask) for e in episodes)
         loss_value = 0.0
         zeros = [[0.0] * len(e.rewards) for e in episodes]
         for batch in microbatches(episodes, zeros, args.microbatch, codec.tokenizer.pad_token_id, _device(model)):
-            logp = token_logprobs(model, batch)
-            loss = -(logp * batch["mask"]).sum() / total
+            logp = token_logprobs(model, batch, chunk=args.logprob_chunk)
+            loss = -(logp * batch["weight"]).sum()  # token mean over the oracle's replies
             loss.backward()
             loss_value += float(loss.detach())
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
@@ -251,51 +263,110 @@ def warm_start(model, codec: ChatCodec, args: Args, pool: EnvPool, log) -> None:
 
 
 def microbatches(
-    episodes: list[Episode], turn_advantages: list[list[float]], size: int, pad_id: int, device: Any = "cpu"
+    episodes: list[Episode],
+    turn_advantages: list[list[float]],
+    size: int,
+    pad_id: int,
+    device: Any = "cpu",
+    turn_weights: list[list[float]] | None = None,
 ):
     """Right-padded training tensors, ``size`` episodes at a time, shifted for next-token.
 
-    ``mask[b, t]`` is 1 when token ``t + 1`` was produced by the policy; ``adv`` carries the
-    advantage of the turn that produced it; ``old_logp`` its stored sampling log-probability.
+    ``mask[b, t]`` is 1 when token ``t + 1`` is trained on; ``adv`` carries the advantage of the
+    turn that produced it, ``weight`` that turn's per-token weight in the loss (``turn_weights``,
+    default: a token mean over ``episodes``) and ``old_logp`` its stored sampling log-probability.
     """
     import torch
 
+    if turn_weights is None:
+        turn_weights = loss_weights(episodes, "token")
     order = sorted(range(len(episodes)), key=lambda i: len(episodes[i].ids))  # similar lengths together
     for start in range(0, len(order), size):
-        chunk = [episodes[i] for i in order[start : start + size]]
-        advs = [turn_advantages[i] for i in order[start : start + size]]
+        rows = order[start : start + size]
+        chunk = [episodes[i] for i in rows]
         width = max(len(e.ids) for e in chunk)
         ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
         attention = torch.zeros((len(chunk), width), dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.float32)
-        adv = torch.zeros((len(chunk), width), dtype=torch.float32)
-        old = torch.zeros((len(chunk), width), dtype=torch.float32)
-        for row, (episode, turn_adv) in enumerate(zip(chunk, advs)):
+        mask, adv, weight, old = (torch.zeros((len(chunk), width), dtype=torch.float32) for _ in range(4))
+        for row, index in enumerate(rows):
+            episode = episodes[index]
             n = len(episode.ids)
             ids[row, :n] = torch.tensor(episode.ids)
             attention[row, :n] = 1
             mask[row, :n] = torch.tensor(episode.mask, dtype=torch.float32)
-            adv[row, :n] = torch.tensor([turn_adv[t] if t >= 0 else 0.0 for t in episode.turn])
+            adv[row, :n] = torch.tensor([turn_advantages[index][t] if t >= 0 else 0.0 for t in episode.turn])
+            weight[row, :n] = torch.tensor([turn_weights[index][t] if t >= 0 else 0.0 for t in episode.turn])
             old[row, :n] = torch.tensor(episode.logprobs)
         yield {
             "ids": ids.to(device),
             "attention": attention.to(device),
             "mask": mask[:, 1:].to(device),
             "adv": adv[:, 1:].to(device),
+            "weight": weight[:, 1:].to(device),
             "old_logp": old[:, 1:].to(device),
         }
+
+
+def loss_weights(episodes: list[Episode], aggregation: str) -> list[list[float]]:
+    """Per episode and turn, the weight of each trained token of that turn in the loss.
+
+    ``episode``: every episode weighs 1/N, spread evenly over its tokens, so a group's advantages,
+    which sum to zero, push the policy with zero net weight whatever the episodes' lengths;
+    ``turn``: every episode weighs 1/N, spread evenly over its turns, then over each turn's tokens;
+    ``token``: every token weighs 1/(tokens of the batch), which favours long episodes.
+    Computed over every episode of a rollout, dropped ones included, so dropping a group with no
+    variance never rescales the others.
+    """
+    per_turn = [Counter(t for t in episode.turn if t >= 0) for episode in episodes]
+    n = max(1, len(episodes))
+    total = max(1, sum(sum(counts.values()) for counts in per_turn))
+    weights = []
+    for episode, counts in zip(episodes, per_turn):
+        tokens = sum(counts.values())
+        row = []
+        for turn in range(len(episode.rewards)):
+            if not counts[turn]:
+                row.append(0.0)
+            elif aggregation == "episode":
+                row.append(1.0 / (n * tokens))
+            elif aggregation == "turn":
+                row.append(1.0 / (n * len(counts) * counts[turn]))
+            else:
+                row.append(1.0 / total)
+        weights.append(row)
+    return weights
 
 
 def _device(model):
     return next(model.parameters()).device
 
 
-def token_logprobs(model, batch: dict) -> Any:
-    """log pi(token t+1 | tokens <= t) for every position of the batch."""
+def token_logprobs(model, batch: dict, temperature: float = 1.0, chunk: int = 1024) -> Any:
+    """log pi(token t+1 | tokens <= t) at ``temperature``, at the positions ``batch["mask"]`` marks
+    (0 elsewhere).
+
+    Only those positions go through the output projection, ``chunk`` at a time, so the
+    full-vocabulary log-softmax of every position (20 GB per copy for a 152k vocabulary at
+    16 x 2048) is never formed. The decoder's hidden states are projected by the model's own output
+    embeddings, which is the model's forward for Llama-, Qwen- and Mistral-style models (not for
+    ones that post-process logits, such as Gemma's soft-capping).
+    """
     import torch
 
-    logits = model(input_ids=batch["ids"], attention_mask=batch["attention"]).logits[:, :-1].float()
-    return torch.log_softmax(logits, dim=-1).gather(2, batch["ids"][:, 1:, None]).squeeze(2)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    with autocast(model):
+        hidden = base.get_decoder()(input_ids=batch["ids"], attention_mask=batch["attention"]).last_hidden_state
+    where = batch["mask"] > 0
+    selected, targets = hidden[:, :-1][where], batch["ids"][:, 1:][where]
+    head = base.get_output_embeddings()
+    parts = []
+    for start in range(0, len(selected), chunk):
+        with autocast(model):
+            logits = head(selected[start : start + chunk])
+        logits = logits.float() / temperature
+        parts.append(torch.log_softmax(logits, dim=-1).gather(1, targets[start : start + chunk, None]).squeeze(1))
+    values = torch.cat(parts) if parts else selected.new_zeros(0, dtype=torch.float32)
+    return torch.zeros(where.shape, dtype=torch.float32, device=hidden.device).masked_scatter(where, values)
 
 
 # ----- 5. advantages ---------------------------------------------------------------------------
@@ -339,11 +410,10 @@ def turn_return_advantages(rewards: list[list[float]], gamma: float, eps: float 
 # ----- 6. loss ---------------------------------------------------------------------------------
 
 
-def policy_loss(logp, batch: dict, total_tokens: int, clip_eps: float, kl_coef: float, ref_logp=None):
-    """Token-mean PPO-clip surrogate (the plain policy gradient at ratio 1) plus k3 KL.
-
-    Normalised by ``total_tokens``, the agent tokens of the whole batch, so microbatches add up.
-    Returns the loss and the summed (unnormalised) KL of this microbatch.
+def policy_loss(logp, batch: dict, clip_eps: float, kl_coef: float, ref_logp=None):
+    """PPO-clip surrogate (the plain policy gradient at ratio 1) plus k3 KL, summed with each
+    token's ``batch["weight"]`` (``loss_weights``), so microbatches add up to the batch's loss.
+    Returns the loss and the summed (unweighted) KL of this microbatch's tokens.
     """
     import torch
 
@@ -356,26 +426,34 @@ def policy_loss(logp, batch: dict, total_tokens: int, clip_eps: float, kl_coef: 
         k3 = torch.exp(delta) - delta - 1
         per_token = per_token + kl_coef * k3
         kl = (k3 * batch["mask"]).sum().detach()
-    return (per_token * batch["mask"]).sum() / total_tokens, kl
+    return (per_token * batch["weight"]).sum(), kl
 
 
 def update(
-    model, optimizer, ref_model, episodes: list[Episode], turn_adv: list[list[float]], args: Args, codec
+    model,
+    optimizer,
+    ref_model,
+    episodes: list[Episode],
+    turn_adv: list[list[float]],
+    turn_weights: list[list[float]],
+    args: Args,
+    codec,
 ) -> dict:
     """``args.ppo_epochs`` optimizer steps on one rollout batch; skips a step whose loss is not finite."""
     import torch
 
     total = sum(sum(e.mask) for e in episodes)
     stats = {"loss": 0.0, "kl": 0.0, "grad_norm": 0.0, "nonfinite": False}
+    pad_id = codec.tokenizer.pad_token_id
     for _ in range(args.ppo_epochs):
         loss_sum, kl_sum = 0.0, 0.0
-        for batch in microbatches(episodes, turn_adv, args.microbatch, codec.tokenizer.pad_token_id, _device(model)):
-            logp = token_logprobs(model, batch)
+        for batch in microbatches(episodes, turn_adv, args.microbatch, pad_id, _device(model), turn_weights):
+            logp = token_logprobs(model, batch, args.temperature, args.logprob_chunk)
             ref = None
             if ref_model is not None:
                 with torch.no_grad():
-                    ref = token_logprobs(ref_model, batch)
-            loss, kl = policy_loss(logp, batch, total, args.clip_eps, args.kl_coef, ref)
+                    ref = token_logprobs(ref_model, batch, args.temperature, args.logprob_chunk)
+            loss, kl = policy_loss(logp, batch, args.clip_eps, args.kl_coef, ref)
             value = float(loss.detach())
             loss_sum += value
             kl_sum += float(kl)
@@ -411,11 +489,13 @@ def episode_stats(episodes: list[Episode]) -> dict[str, float]:
 def evaluate(
     model, codec: ChatCodec, args: Args, pool: EnvPool, iteration: int, log, phase: int | None = None
 ) -> list[dict]:
-    """Sampled (T=1) and greedy success of every eval cell on fixed seeds, disjoint from training."""
-    import torch
+    """Sampled (T=1) and greedy success of every eval cell on fixed seeds, disjoint from training.
 
+    The sampling of a cell is seeded by (run seed, cell, mode) alone, so a policy scores the same
+    on a cell whatever else is evaluated and in whatever order.
+    """
     records = []
-    for index, cell in enumerate(args.all_eval_cells):
+    for cell in args.all_eval_cells:
         envs = pool.take(cell, args.eval_seeds)
         slots = [(env, EVAL_SEED_BASE + i, i) for i, env in enumerate(envs)]
         record: dict[str, Any] = {"kind": "eval", "iteration": iteration, "cell": cell.label}
@@ -423,7 +503,7 @@ def evaluate(
             record["phase"] = phase
         modes = [("sampled", False)] + ([("greedy", True)] if args.eval_greedy else [])
         for mode, greedy in modes:
-            generator = torch.Generator().manual_seed(seed_of(args.seed, "eval", index))
+            generator = sampling_generator(seed_of(args.seed, "eval", cell.label, mode), _device(model))
             episodes = rollout(
                 model, codec, slots, args.max_new_tokens, generator, greedy, 1.0, args.rollout_batch, args.max_tokens
             )
@@ -433,19 +513,23 @@ def evaluate(
     return records
 
 
-def save_policy(model, tokenizer, path: Path) -> None:
+def save_policy(model, tokenizer, path: Path, codec: ChatCodec) -> None:
+    """The policy as a checkpoint directory, with the codec settings ``HFAgent`` reads back."""
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
+    codec.save(path)
 
 
-def save_checkpoint(out: Path, iteration: int, model, tokenizer, optimizer, state: dict, keep: int) -> Path:
+def save_checkpoint(
+    out: Path, iteration: int, model, tokenizer, codec: ChatCodec, optimizer, state: dict, keep: int
+) -> Path:
     """Write ``checkpoints/iter_N``; the ``complete`` marker is written last, so a killed save is ignored."""
     import torch
 
     path = out / "checkpoints" / f"iter_{iteration:06d}"
     if path.exists():
         shutil.rmtree(path)
-    save_policy(model, tokenizer, path)
+    save_policy(model, tokenizer, path, codec)
     torch.save({"optimizer": optimizer.state_dict(), **state}, path / "trainer_state.pt")
     (path / "complete").write_text(str(iteration))
     for old in sorted(p for p in (out / "checkpoints").glob("iter_*") if (p / "complete").exists())[:-keep]:
@@ -562,13 +646,13 @@ def train(args: Args) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "args.json").write_text(json.dumps(args.to_dict(), indent=1))
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    dtype = torch.float32  # the master weights; CUDA computes in bf16 under autocast
     if device == "cpu":
         torch.set_num_threads(args.threads)
     base_dir = prepare_model_dir(args, out, pool)
 
     metrics_path = out / "metrics.jsonl"
-    start_iteration, state = 0, {"rl_seconds": 0.0, "nonfinite_streak": 0}
+    start_iteration, state = 0, {"rl_seconds": 0.0, "nonfinite_streak": 0, "updated_phases": []}
     if checkpoint is not None:
         model, tokenizer = load_model(checkpoint, args, device, dtype, str(base_dir))
         saved_state = torch.load(checkpoint / "trainer_state.pt", weights_only=False)
@@ -588,11 +672,15 @@ def train(args: Args) -> dict[str, Any]:
         with metrics_path.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
 
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if args.lora_rank:
+            model.enable_input_require_grads()
     model.train()
     if checkpoint is None:
         started = time.perf_counter()
         warm_start(model, codec, args, pool, log)
-        save_policy(model, tokenizer, out / "warm")
+        save_policy(model, tokenizer, out / "warm", codec)
         log({"kind": "warm_done", "iteration": 0, "seconds": time.perf_counter() - started})
         evaluate(model, codec, args, pool, 0, log)
     ref_model = None
@@ -623,7 +711,7 @@ def train(args: Args) -> dict[str, Any]:
             for g in groups:
                 task_seed = rng.randrange(EVAL_SEED_BASE)
                 slots += [(next(envs), task_seed, g) for _ in range(args.group_size)]
-        generator = torch.Generator().manual_seed(seed_of(args.seed, "sample", iteration))
+        generator = sampling_generator(seed_of(args.seed, "sample", iteration), device)
         model.eval()
         episodes = rollout(
             model,
@@ -644,10 +732,19 @@ def train(args: Args) -> dict[str, Any]:
         else:
             turn_adv, zero = turn_return_advantages([e.rewards for e in episodes], args.gamma), [False] * len(episodes)
         kept = [i for i, z in enumerate(zero) if not z]
+        weights = loss_weights(episodes, args.loss_aggregation)  # normalised over every episode, kept or not
         stats = {"loss": 0.0, "kl": 0.0, "grad_norm": 0.0, "nonfinite": False}
         if kept:
+            state["updated_phases"] = sorted({*state["updated_phases"], phase})
             stats = update(
-                model, optimizer, ref_model, [episodes[i] for i in kept], [turn_adv[i] for i in kept], args, codec
+                model,
+                optimizer,
+                ref_model,
+                [episodes[i] for i in kept],
+                [turn_adv[i] for i in kept],
+                [weights[i] for i in kept],
+                args,
+                codec,
             )
         state["nonfinite_streak"] = state["nonfinite_streak"] + 1 if stats["nonfinite"] else 0
         seconds = time.perf_counter() - started
@@ -671,20 +768,34 @@ def train(args: Args) -> dict[str, Any]:
             stopped = f"{state['nonfinite_streak']} non-finite losses in a row; last good checkpoint kept"
             log({"kind": "stop", "iteration": iteration, "reason": stopped})
             break
+        if iteration == boundaries[phase] and phase not in state["updated_phases"]:
+            message = (
+                f"phase {phase} made no update: every group of every iteration had zero variance (all episodes "
+                "of a task failed, or all succeeded); ease or harden the cells, shape the reward or enlarge the groups"
+            )
+            warnings.warn(message, stacklevel=2)
+            log({"kind": "warning", "iteration": iteration, "phase": phase, "message": message})
         if iteration == boundaries[phase] and len(args.schedule) > 1:
             evaluate(model, codec, args, pool, iteration, log, phase)
         elif iteration % args.eval_every == 0 or iteration == args.iterations:
             evaluate(model, codec, args, pool, iteration, log)
         if iteration % args.checkpoint_every == 0 or iteration == args.iterations:
             save_checkpoint(
-                out, iteration, model, tokenizer, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints
+                out,
+                iteration,
+                model,
+                tokenizer,
+                codec,
+                optimizer,
+                {"iteration": iteration, **state},
+                args.keep_checkpoints,
             )
     bar.close()
     if stopped and stopped.startswith("RL time limit"):
         if iteration % args.eval_every:
             evaluate(model, codec, args, pool, iteration, log)
         save_checkpoint(
-            out, iteration, model, tokenizer, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints
+            out, iteration, model, tokenizer, codec, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints
         )
     if args.plot and metrics_path.exists():
         plot_metrics(metrics_path, out / "curves.png")

@@ -171,11 +171,11 @@ def test_zero_variance_group_contributes_no_gradient(policy):
     turn_adv = [[a] * len(e.rewards) for a, e in zip(advantages, episodes)]
     batch = next(trainer.microbatches(episodes[:2], turn_adv[:2], 8, tokenizer.pad_token_id))
     model.zero_grad()
-    loss, _ = trainer.policy_loss(trainer.token_logprobs(model, batch), batch, int(batch["mask"].sum()), 0.2, 0.0)
+    loss, _ = trainer.policy_loss(trainer.token_logprobs(model, batch), batch, 0.2, 0.0)
     loss.backward()
     assert all(p.grad is None or float(p.grad.abs().max()) == 0.0 for p in model.parameters())
     batch = next(trainer.microbatches(episodes[2:], turn_adv[2:], 8, tokenizer.pad_token_id))
-    loss, _ = trainer.policy_loss(trainer.token_logprobs(model, batch), batch, int(batch["mask"].sum()), 0.2, 0.0)
+    loss, _ = trainer.policy_loss(trainer.token_logprobs(model, batch), batch, 0.2, 0.0)
     loss.backward()
     assert any(p.grad is not None and float(p.grad.abs().max()) > 0 for p in model.parameters())
     model.zero_grad()
@@ -183,13 +183,18 @@ def test_zero_variance_group_contributes_no_gradient(policy):
 
 def test_ppo_clip_and_k3_kl():
     logp = torch.tensor([[-1.0, -1.0]], requires_grad=True)
-    batch = {"mask": torch.ones(1, 2), "adv": torch.tensor([[1.0, 1.0]]), "old_logp": torch.tensor([[-2.0, -1.0]])}
-    loss, kl = trainer.policy_loss(logp, batch, 2, 0.2, 0.1, ref_logp=logp.detach())
+    batch = {
+        "mask": torch.ones(1, 2),
+        "weight": torch.full((1, 2), 0.5),
+        "adv": torch.tensor([[1.0, 1.0]]),
+        "old_logp": torch.tensor([[-2.0, -1.0]]),
+    }
+    loss, kl = trainer.policy_loss(logp, batch, 0.2, 0.1, ref_logp=logp.detach())
     assert float(kl) == 0.0
     loss.backward()
     assert float(logp.grad[0, 0]) == 0.0  # ratio e^1 is clipped for a positive advantage
     assert float(logp.grad[0, 1]) == pytest.approx(-0.5)
-    _, kl = trainer.policy_loss(logp.detach(), batch, 2, 0.2, 0.1, ref_logp=logp.detach() - 1)
+    _, kl = trainer.policy_loss(logp.detach(), batch, 0.2, 0.1, ref_logp=logp.detach() - 1)
     assert float(kl) == pytest.approx(2 * (math.exp(-1) + 1 - 1))
 
 
@@ -332,3 +337,114 @@ def test_lora_trains_only_the_adapters_and_resumes(tmp_path, policy):
     resumed = trainer.train(small_args(killed, resume=True, **lora))
     assert resumed["iteration"] == whole["iteration"] == 4
     assert records(killed) == records(tmp_path / "whole")
+
+
+def test_logprobs_are_computed_only_where_trained_and_match_the_full_forward_at_a_temperature(policy):
+    _, model, tokenizer = policy
+    _, _, episodes = sampled_episodes(model, tokenizer)
+    batch = next(trainer.microbatches(episodes, [[1.0] * len(e.rewards) for e in episodes], 8, tokenizer.pad_token_id))
+    with torch.no_grad():
+        chunked = trainer.token_logprobs(model, batch, temperature=0.7, chunk=5)
+        logits = model(input_ids=batch["ids"], attention_mask=batch["attention"]).logits[:, :-1] / 0.7
+    full = torch.log_softmax(logits, -1).gather(2, batch["ids"][:, 1:, None]).squeeze(2)
+    where = batch["mask"].bool()
+    assert torch.allclose(chunked[where], full[where], atol=1e-5)
+    assert torch.all(chunked[~where] == 0)
+
+
+def test_sampling_at_a_temperature_stores_the_tempered_logprobs(policy):
+    _, model, tokenizer = policy
+    codec = ChatCodec(tokenizer, drop_instructions=True)
+    env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=3)
+    [episode] = rollout(model, codec, [(env, 5, 0)], 12, torch.Generator().manual_seed(0), temperature=0.5)
+    ids = torch.tensor([episode.ids])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1] / 0.5, -1).gather(1, ids[0, 1:, None])[:, 0]
+    mask = torch.tensor(episode.mask[1:], dtype=torch.bool)
+    assert torch.allclose(logp[mask], torch.tensor(episode.logprobs[1:])[mask], atol=1e-4)
+
+
+def test_loss_weights_give_each_episode_one_vote_and_a_fixed_normaliser(policy):
+    _, model, tokenizer = policy
+    _, _, episodes = sampled_episodes(model, tokenizer)
+    for aggregation in trainer.LOSS_AGGREGATIONS:
+        weights = trainer.loss_weights(episodes, aggregation)
+        per_episode = [
+            sum(w[t] for t, m in zip(e.turn, e.mask) if m) for e, w in zip(episodes, weights)
+        ]  # each episode's total weight
+        assert sum(per_episode) == pytest.approx(1.0)
+        if aggregation != "token":
+            assert per_episode == pytest.approx([1 / len(episodes)] * len(episodes))
+    weights = trainer.loss_weights(episodes, "episode")
+    assert trainer.loss_weights(episodes, "episode")[2:] == weights[2:]  # no rescaling by what is dropped
+    lengths = {sum(e.mask) for e in episodes}
+    assert len(lengths) > 1, "the sampled episodes should differ in length for this test to mean anything"
+
+
+def test_warm_start_episodes_do_not_train_on_their_injected_noise(policy):
+    _, _, tokenizer = policy
+    codec = ChatCodec(tokenizer)
+    env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=6)
+    noisy = oracle_episode(env, codec, 3, 1.0, random.Random(0))
+    assert noisy.replies and sum(noisy.mask) == 0
+    mixed = oracle_episode(env, codec, 3, 0.5, random.Random(1))
+    trained = [reply for turn, reply in enumerate(mixed.replies) if turn in set(mixed.turn)]
+    assert 0 < len(trained) < len(mixed.replies)  # this seed mixes oracle and noise turns
+    assert sum(mixed.mask) == sum(len(reply) for reply in trained)
+
+
+def test_an_update_at_a_tiny_learning_rate_moves_the_fp32_master_weights_under_bf16_autocast(policy, monkeypatch):
+    """bf16 parameters would round a 1e-6 step away; the fp32 master copy keeps it."""
+    path, _, tokenizer = policy
+    model, _ = load_policy(path)
+    _, _, episodes = sampled_episodes(model, tokenizer)
+    monkeypatch.setattr(trainer, "autocast", lambda model: torch.autocast("cpu", dtype=torch.bfloat16))
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6, weight_decay=0.0)
+    advantages = [[1.0 if i % 2 else -1.0] * len(e.rewards) for i, e in enumerate(episodes)]
+    args = small_args("unused", advantage="turn_returns")
+    codec = ChatCodec(tokenizer, drop_instructions=True)
+    stats = trainer.update(
+        model, optimizer, None, episodes, advantages, trainer.loss_weights(episodes, "episode"), args, codec
+    )
+    assert not stats["nonfinite"]
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    moved = sum(int((p.detach() != b).sum()) for p, b in zip(model.parameters(), before))
+    total = sum(b.numel() for b in before)
+    bf16_moved = sum(int((p.detach().bfloat16() != b.bfloat16()).sum()) for p, b in zip(model.parameters(), before))
+    assert moved > 0.5 * total > 10 * bf16_moved
+
+
+def test_evaluation_of_a_cell_does_not_depend_on_the_other_cells_or_their_order(tmp_path, policy):
+    _, model, tokenizer = policy
+    codec = ChatCodec(tokenizer, drop_instructions=True)
+    cells = (trainer.Cell(difficulty=EASY, max_turns=3), trainer.Cell(difficulty=EASY, max_turns=3, theme="cooking"))
+    scores = []
+    for order in (cells, cells[::-1], cells[1:]):
+        args = small_args(tmp_path, eval_cells=order, eval_seeds=6)
+        records = trainer.evaluate(model, codec, args, trainer.EnvPool(), 0, lambda record: None)
+        scores.append({r["cell"]: {k: v for k, v in r.items() if k != "iteration"} for r in records})
+    label = cells[1].label
+    assert scores[0] == scores[1] and scores[2][label] == scores[0][label]
+
+
+def test_the_hf_agent_replays_the_trainers_greedy_episodes_token_for_token(tmp_path, policy):
+    import shutil
+
+    from llm_gym.baselines.evaluation import run_episodes
+    from llm_gym.baselines.hf_agent import HFAgent
+
+    path, model, tokenizer = policy
+    trained = tmp_path / "trained"
+    shutil.copytree(path, trained)
+    codec = ChatCodec(tokenizer, drop_instructions=True)
+    codec.save(trained)
+    assert ChatCodec.for_checkpoint(tokenizer, trained).settings == codec.settings
+    assert ChatCodec.for_checkpoint(tokenizer, path).settings == ChatCodec(tokenizer).settings
+    seeds = [trainer.EVAL_SEED_BASE + i for i in range(4)]
+    make = lambda: gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=3)  # noqa: E731
+    episodes = rollout(model, codec, [(make(), seed, i) for i, seed in enumerate(seeds)], 12, greedy=True)
+    agent = HFAgent(trained, max_new_tokens=12)
+    records = run_episodes([make() for _ in seeds], [agent] * len(seeds), seeds)
+    assert [r["actions"] for r in records] == [[codec.decode(reply) for reply in e.replies] for e in episodes]
+    assert [agent.histories[i][0] + agent.histories[i][1] for i in range(len(seeds))] == [e.ids for e in episodes]
