@@ -209,6 +209,7 @@ def build_base_model(config: StudyConfig, out: Path) -> Path:
         corpus,
         vocab_size=settings.tiny_vocab,
         seed=config.seed,
+        copy_steps=settings.tiny_copy_steps,
         hidden=settings.tiny_hidden,
         layers=settings.tiny_layers,
     )

@@ -61,6 +61,7 @@ class Args:
     tiny_hidden: int = 128
     tiny_layers: int = 4
     tiny_vocab: int = 1024
+    tiny_copy_steps: int = 600  # synthetic copy pretraining of the tiny model (0: none); see tiny.py
     threads: int = 1  # torch threads on CPU; 1 is much faster for small models on a small VM
     device: str = "auto"  # auto, cpu, cuda (fp32 parameters with bf16 autocast on cuda)
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% slower
@@ -135,7 +136,7 @@ class Args:
         ):
             value = getattr(self, name)
             checked_index(value, f"Args.{name}", 1)
-        for name in ("warm_steps", "iterations", "lora_rank"):
+        for name in ("warm_steps", "iterations", "lora_rank", "tiny_copy_steps"):
             value = getattr(self, name)
             checked_index(value, f"Args.{name}")
         if self.advantage not in ADVANTAGES:
@@ -572,7 +573,15 @@ def prepare_model_dir(args: Args, out: Path, pool: EnvPool) -> Path:
             dict.fromkeys(c for phase in args.schedule for c in phase.cells) | dict.fromkeys(args.all_eval_cells)
         )
         corpus = env_corpus([pool.take(c, 1)[0] for c in cells], 300, args.seed)
-        build_tiny(path, corpus, args.tiny_vocab, args.seed, hidden=args.tiny_hidden, layers=args.tiny_layers)
+        build_tiny(
+            path,
+            corpus,
+            args.tiny_vocab,
+            args.seed,
+            copy_steps=args.tiny_copy_steps,
+            hidden=args.tiny_hidden,
+            layers=args.tiny_layers,
+        )
         (path / "complete").write_text("tiny")
     return path
 

@@ -18,7 +18,14 @@ pytest.importorskip("transformers")
 import llm_gym  # noqa: E402,F401
 from llm_gym.baselines import trainer  # noqa: E402
 from llm_gym.baselines.rollout import ChatCodec, oracle_episode, rollout  # noqa: E402
-from llm_gym.baselines.tiny import build_tiny, env_corpus, load_policy  # noqa: E402
+from llm_gym.baselines.tiny import (  # noqa: E402
+    build_model,
+    build_tiny,
+    build_tokenizer,
+    env_corpus,
+    load_policy,
+    pretrain_copying,
+)
 from llm_gym.baselines.train_cli import add_train_parser, args_from_namespace, load_config, run_train  # noqa: E402
 
 torch.set_num_threads(1)
@@ -32,6 +39,7 @@ def small_args(out_dir, **overrides) -> trainer.Args:
         tiny_hidden=32,
         tiny_layers=1,
         tiny_vocab=400,
+        tiny_copy_steps=20,
         instructions="drop",
         cells=(trainer.Cell(difficulty=EASY, max_turns=3),),
         warm_steps=2,
@@ -448,3 +456,18 @@ def test_the_hf_agent_replays_the_trainers_greedy_episodes_token_for_token(tmp_p
     records = run_episodes([make() for _ in seeds], [agent] * len(seeds), seeds)
     assert [r["actions"] for r in records] == [[codec.decode(reply) for reply in e.replies] for e in episodes]
     assert [agent.histories[i][0] + agent.histories[i][1] for i in range(len(seeds))] == [e.ids for e in episodes]
+
+
+def test_copy_pretraining_teaches_a_tiny_model_to_repeat_what_it_was_shown():
+    env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY)
+    tokenizer = build_tokenizer(env_corpus([env], 20, seed=0), 400)
+    untrained = pretrain_copying(build_model(tokenizer, hidden=64, layers=2), tokenizer, 0, batch=16, length=8)
+    trained = pretrain_copying(build_model(tokenizer, hidden=64, layers=2), tokenizer, 300, batch=16, length=8)
+    assert untrained < 0.05 and trained > 0.3
+
+
+def test_the_tiny_model_is_saved_after_its_copy_pretraining(tmp_path):
+    args = small_args(tmp_path, tiny_copy_steps=3)
+    trainer.prepare_model_dir(args, tmp_path, trainer.EnvPool())
+    saved = json.loads((tmp_path / "tiny" / "pretraining.json").read_text())
+    assert saved["copy_steps"] == 3 and 0.0 <= saved["copy_accuracy"] <= 1.0
