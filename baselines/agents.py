@@ -60,7 +60,7 @@ class OracleAgent:
 
 
 BUILTIN_AGENTS = ("random", "oracle")
-AGENT_KINDS = ("random", "oracle", "hf:<checkpoint dir>", "endpoint:<model>@<base url>")
+AGENT_KINDS = ("random", "oracle", "hf:<checkpoint dir or pretrained name>", "endpoint:<model>@<base url>")
 
 
 def check_agent_spec(spec: str) -> None:
@@ -84,8 +84,9 @@ def make_agent(spec: str, env: gym.Env, seed: int | None = None, **options: Any)
     kind, _, target = spec.partition(":")
     if kind == "hf":
         from llm_gym.baselines.hf_agent import HFAgent
+        from llm_gym.baselines.models import resolve_model
 
-        return HFAgent(target, **options.get("hf", {}))
+        return HFAgent(resolve_model(target), **options.get("hf", {}))
     from llm_gym.baselines.endpoint import ChatEndpointAgent
 
     model, _, url = target.partition("@")

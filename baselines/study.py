@@ -39,6 +39,7 @@ from llm_gym.baselines.cells import Cell
 class StudyConfig:
     out_dir: str = "runs/study"
     seed: int = 0
+    model: str = "tiny"  # the base model: "tiny" (built offline), a pretrained name ("smollm2") or a checkpoint dir
     base: str = "llm_gym/TextCraft-v0"  # the family of axes 1 and 4
     families: tuple[str, ...] = ("llm_gym/TextCraft-v0", "llm_gym/Household-v0", "llm_gym/BabyAI-v0")
     train_difficulty: str = "easy"
@@ -195,6 +196,10 @@ def build_base_model(config: StudyConfig, out: Path) -> Path:
     """One tiny model for every run, its tokenizer trained on the text of every cell of the study."""
     from llm_gym.baselines.tiny import build_tiny, env_corpus
 
+    if config.model != "tiny":
+        from llm_gym.baselines.models import resolve_model
+
+        return resolve_model(config.model)
     path = out / "base_model"
     if (path / "config.json").is_file():
         return path
@@ -247,13 +252,17 @@ def run_study(config: StudyConfig, progress: bool = True) -> Path:
     everywhere = [cell(config, f, config.train_difficulty) for f in config.families]
     if progress:
         print(f"[0/{len(runs)}] shared warm start on {', '.join(map(_short, config.families))}", flush=True)
-    _train_once(config, {"cells": everywhere, "iterations": 0}, out / "runs" / "warm", build_base_model(config, out))
+    every_eval = _unique([c for run in runs.values() for c in run["eval_cells"]])
+    warm_run = {"cells": everywhere, "iterations": 0, "eval_cells": every_eval}
+    warm_evals = _train_once(config, warm_run, out / "runs" / "warm", build_base_model(config, out))
     warm = out / "runs" / "warm" / "warm"
     evals: dict[str, list[dict[str, Any]]] = {}
     for index, (name, run) in enumerate(runs.items()):
         if progress:
             print(f"[{index + 1}/{len(runs)}] {name} ({time.perf_counter() - started:.0f}s)", flush=True)
-        evals[name] = _train_once(config, {**run, "warm_steps": 0}, out / "runs" / name, warm)
+        trained = _train_once(config, {**run, "warm_steps": 0, "eval_at_start": False}, out / "runs" / name, warm)
+        labels = {c.label for c in run["eval_cells"]}  # the shared start, evaluated once, is every run's iteration 0
+        evals[name] = [r for r in warm_evals if r["cell"] in labels] + trained
     report = write_report(config, runs, evals, out)
     if progress:
         print(f"study done in {time.perf_counter() - started:.0f}s: {report}")
@@ -265,7 +274,7 @@ def _train_once(config: StudyConfig, run: dict[str, Any], run_dir: Path, model: 
     if done.is_file():
         return json.loads(done.read_text())
     settings = {
-        "instructions": "drop",
+        "instructions": "drop" if config.model == "tiny" else "keep",
         **config.trainer,
         **run,
         "out_dir": str(run_dir),

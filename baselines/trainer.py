@@ -14,7 +14,8 @@ One file, read top to bottom (CleanRL style):
 7. The loop: mixture or sequential phases, evaluation on fixed seeds, JSONL metrics, checkpoints
    (a resumed run reproduces an uninterrupted one), non-finite losses skipped, curves plotted.
 
-The policy is any local Hugging Face checkpoint with a chat template, or ``"tiny"``: a ~1M-parameter
+The policy is any local Hugging Face checkpoint with a chat template, a pretrained model by name
+(``"smollm2"``, see ``models.py``), or ``"tiny"``: a ~1M-parameter
 Llama and a BPE tokenizer built offline from the environments' own text (``tiny.py``).
 """
 
@@ -57,7 +58,7 @@ class Args:
     # run
     out_dir: str = "runs/rft"
     seed: int = 0
-    model: str = "tiny"  # "tiny" (built offline) or a local checkpoint directory
+    model: str = "tiny"  # "tiny" (built offline), a name of models.PRETRAINED ("smollm2"), or a checkpoint dir
     tiny_hidden: int = 128
     tiny_layers: int = 4
     tiny_vocab: int = 1024
@@ -100,6 +101,7 @@ class Args:
     eval_seeds: int = 200
     eval_every: int = 10
     eval_greedy: bool = True
+    eval_at_start: bool = True  # evaluate the warm start (the study evaluates its shared one once)
     checkpoint_every: int = 20
     keep_checkpoints: int = 2
     max_nonfinite: int = 3  # stop after this many non-finite losses in a row
@@ -564,7 +566,9 @@ def load_model(path: Path, args: Args, device: str, dtype, base: str | None = No
 def prepare_model_dir(args: Args, out: Path, pool: EnvPool) -> Path:
     """The base checkpoint: ``args.model``, or a tiny model built offline from the cells' text."""
     if args.model != "tiny":
-        return Path(args.model)
+        from llm_gym.baselines.models import resolve_model
+
+        return resolve_model(args.model)
     path = out / "tiny"
     if not (path / "complete").exists():
         from llm_gym.baselines.tiny import build_tiny, env_corpus
@@ -641,9 +645,14 @@ def train(args: Args) -> dict[str, Any]:
     pool = EnvPool()
     for cell in dict.fromkeys([c for phase in args.schedule for c in phase.cells] + list(args.all_eval_cells)):
         pool.take(cell, 1)  # a bad cell fails here, before any work
-    if args.model != "tiny" and not (Path(args.model) / "config.json").is_file():
+    from llm_gym.baselines.models import PRETRAINED, pretrained_available
+
+    if args.model in PRETRAINED and not pretrained_available(args.model):
+        raise ValueError(f"model {args.model!r} is not installed: {PRETRAINED[args.model].install}")
+    if args.model not in ("tiny", *PRETRAINED) and not (Path(args.model) / "config.json").is_file():
         raise ValueError(
-            f"model checkpoint {args.model!r} is missing or has no config.json; pass 'tiny' or a local checkpoint directory"
+            f"model checkpoint {args.model!r} is missing or has no config.json; pass 'tiny', one of "
+            f"{list(PRETRAINED)} or a local checkpoint directory"
         )
     checkpoint = latest_checkpoint(out) if args.resume else None
     if checkpoint is not None:
@@ -691,7 +700,8 @@ def train(args: Args) -> dict[str, Any]:
         warm_start(model, codec, args, pool, log)
         save_policy(model, tokenizer, out / "warm", codec)
         log({"kind": "warm_done", "iteration": 0, "seconds": time.perf_counter() - started})
-        evaluate(model, codec, args, pool, 0, log)
+        if args.eval_at_start:
+            evaluate(model, codec, args, pool, 0, log)
     ref_model = None
     if args.kl_coef > 0:
         ref_model, _ = load_model(out / "warm", dataclasses.replace(args, lora_rank=0), device, dtype, str(base_dir))
