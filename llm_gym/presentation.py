@@ -12,7 +12,7 @@ Example:
     >>> observation, info = env.reset(seed=0)
     >>> presentation = presentation_of(env)
     >>> presentation.format_command(env.unwrapped.oracle_action())
-    '<action>get 1 cobblestone</action>'
+    '<action>get 6 mossy cobblestone</action>'
     >>> presentation.compose(info["view"], first=True) == observation
     True
 """

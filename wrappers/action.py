@@ -133,7 +133,7 @@ class ActionFormat(_ActionWrapper):
         >>> env = ActionFormat(gym.make("llm_gym/TextCraft-v0"), "tagged")
         >>> observation, info = env.reset(seed=0)
         >>> info["admissible_actions"][1]
-        '<action>get 1 cobblestone</action>'
+        '<action>get 1 end stone</action>'
         >>> observation, reward, terminated, truncated, info = env.step("get 1 cobblestone")
         >>> info["action_status"], observation
         ('parse_error', 'Found no <action> tags; write exactly one command as <action>command</action>.')
@@ -167,7 +167,7 @@ class DiscreteActions(_ActionWrapper):
         (np.int64(37), [True, True, True])
         >>> observation, reward, terminated, truncated, info = env.step(1)
         >>> observation.splitlines()[:5]
-        ['Got 1 cobblestone.', '', 'Available actions:', '0. inventory', '1. get 1 cobblestone']
+        ['Got 1 end stone.', '', 'Available actions:', '0. inventory', '1. get 1 end stone']
     """
 
     lossless = False

@@ -58,7 +58,7 @@ class HashedBagOfWords(LLMGymWrapper):
         ([True, True, True], [1, 1, 1])
         >>> observation, reward, terminated, truncated, info = env.step(1)
         >>> env.render().splitlines()[0], observation.dtype, int(observation.sum())
-        ('Got 1 cobblestone.', dtype('float32'), 494)
+        ('Got 1 end stone.', dtype('float32'), 493)
     """
 
     lossless = False

@@ -28,7 +28,7 @@ class ObservationFormat(PresentationWrapper):
         >>> env = ObservationFormat(gym.make("llm_gym/TextCraft-v0"), "kv")
         >>> observation, info = env.reset(seed=0)
         >>> observation.splitlines()[-1]
-        'goal: furnace'
+        'goal_count: 3'
     """
 
     lossless = True
@@ -59,7 +59,7 @@ class ActionList(PresentationWrapper):
         >>> env = ActionList(gym.make("llm_gym/TextCraft-v0"), "every_turn")
         >>> observation, info = env.reset(seed=0)
         >>> observation.splitlines()[-1].split(", ")[:3]
-        ['Available actions: inventory', 'get 1 cobblestone', 'get 2 cobblestone']
+        ['Available actions: inventory', 'get 1 end stone', 'get 2 end stone']
     """
 
     shift = "interface"
@@ -97,11 +97,11 @@ class ChatHistory(LLMGymWrapper):
         >>> import gymnasium as gym, llm_gym
         >>> env = ChatHistory(gym.make("llm_gym/TextCraft-v0"), window=2)
         >>> messages, info = env.reset(seed=0)
-        >>> messages, *_ = env.step("get 1 wheat")
+        >>> messages, *_ = env.step("get 1 end stone")
         >>> [message["role"] for message in messages]
         ['system', 'user', 'assistant', 'user']
         >>> messages[-1]["content"]
-        'Got 1 wheat.'
+        'Got 1 end stone.'
     """
 
     shift = "interface"

@@ -272,7 +272,7 @@ class Reskin(LLMGymWrapper):
         >>> import gymnasium as gym, llm_gym
         >>> env = Reskin(gym.make("llm_gym/TextCraft-v0"), seed=1)
         >>> observation, info = env.reset(seed=0)
-        >>> "furnace" in observation, info["view"]["goal"] == env.get_wrapper_attr("lexicon").mapping["furnace"]
+        >>> "end stone" in observation, info["view"]["goal"] == env.get_wrapper_attr("lexicon").mapping["mossy cobblestone wall"]
         (False, True)
     """
 
