@@ -1,12 +1,26 @@
 import functools
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
 import llm_gym
-from llm_gym.families.textcraft import GET_AMOUNTS, PRESETS, THEMES, TextCraftConfig, generate_task
+from llm_gym.families.textcraft import (
+    GET_AMOUNTS,
+    PRESETS,
+    THEMES,
+    TextCraftConfig,
+    TextCraftEnv,
+    generate_task,
+    minecraft_world,
+)
 from llm_gym.testing import check_reference_difficulty, run_oracle_episode
+from llm_gym.wrappers import formats
 
 ENV_ID = "llm_gym/TextCraft-v0"
 
@@ -42,7 +56,8 @@ def test_oracle_is_optimal_on_many_seeds(preset):
 def test_recipes_and_goal_shown_on_first_turn_only():
     env = gym.make("llm_gym/TextCraft-v0", difficulty="medium", theme="alchemy")
     observation, info = env.reset(seed=2)
-    assert "Crafting commands:" in observation and f"Goal: craft {info['view']['goal']}." in observation
+    view = info["view"]
+    assert "Crafting commands:" in observation and f"Goal: craft {view['goal_count']} {view['goal']}." in observation
     assert observation.startswith(info["instructions"])
     observation, *_, info = env.step("inventory")
     assert observation == "Inventory: empty." and set(info["view"]) == {"feedback"}
@@ -150,3 +165,98 @@ def test_max_turns_below_the_optimum_is_a_value_error_naming_both():
     env = gym.make(ENV_ID, difficulty="expert", max_turns=3)
     with pytest.raises(ValueError, match=r"TextCraft task 0 needs \d+ steps \(optimal_steps\) but max_turns = 3"):
         env.reset(options={"task_seed": 0})
+
+
+# ----- the grounded Minecraft world ----------------------------------------------------------
+
+
+def test_minecraft_recipes_are_the_games_own():
+    world = minecraft_world()
+    assert world.source["package"] == "minecraft-data" and world.source["game_version"] == "1.21.11"
+    as_listed = {
+        output: (recipe.count, dict((name, count) for count, name in recipe.ingredients))
+        for output, recipe in world.recipes.items()
+    }
+    assert as_listed["oak planks"] == (4, {"oak log": 1})
+    assert as_listed["stick"] == (4, {"oak planks": 2})
+    assert as_listed["torch"] == (4, {"coal": 1, "stick": 1})
+    assert as_listed["furnace"] == (1, {"cobblestone": 8})
+    assert as_listed["iron pickaxe"] == (1, {"iron ingot": 3, "stick": 2})
+    assert as_listed["red wool"] == (1, {"red dye": 1, "white wool": 1})
+    for base in ("oak log", "iron ingot", "diamond", "cobblestone", "wheat", "spider string"):
+        assert base in world.items and base not in world.recipes
+    assert all(world.depth[item] < 6 for item in world.items)  # the table is acyclic
+
+
+@pytest.mark.skipif("MINECRAFT_DATA" not in os.environ, reason="set MINECRAFT_DATA to an unpacked minecraft-data")
+def test_derivation_reproduces_the_committed_table():
+    root = Path(__file__).resolve().parents[1]
+    derived = subprocess.run(
+        [sys.executable, str(root / "tools/derive_minecraft_recipes.py"), os.environ["MINECRAFT_DATA"]],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert derived == (root / "llm_gym/data/minecraft_recipes.json").read_text()
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_minecraft_tasks_list_only_real_recipes(preset):
+    world_relations = TextCraftEnv.world_relations("minecraft")
+    recipes = minecraft_world().recipes
+    for seed in range(200):
+        task = generate_task(seed, PRESETS[preset], "minecraft")
+        assert TextCraftEnv.task_relations(task) <= world_relations
+        assert all(recipes[recipe.output] == recipe for recipe in task.recipes)
+        assert not set(task.base_items) & {recipe.output for recipe in task.recipes}
+
+
+def test_made_up_worlds_state_no_relations_and_no_vocabulary():
+    assert TextCraftEnv.vocabulary("made-up") == {}
+    assert TextCraftEnv.world_relations("cooking") == frozenset()
+    task = generate_task(0, PRESETS["easy"], "cooking")
+    assert {fact[1] for fact in TextCraftEnv.task_relations(task)} == {recipe.output for recipe in task.recipes}
+
+
+@pytest.mark.parametrize("theme", [theme for theme in THEMES if theme != "made-up"])
+def test_vocabulary_covers_every_entity_and_no_word_of_the_scaffolding(theme):
+    vocabulary = TextCraftEnv.vocabulary(theme)
+    assert set(vocabulary.values()) == {"item"} and len(vocabulary) > 60
+    for preset, config in PRESETS.items():
+        for seed in range(50):
+            assert set(generate_task(seed, config, theme).entities) <= set(vocabulary), (preset, seed)
+    env = gym.make(ENV_ID, theme=theme).unwrapped
+    prose = [env.instructions, *(formats.format_instructions(env.grammar, fmt) for fmt in formats.ACTION_FORMATS)]
+    prose += ["Could not find enough items to craft: missing. Could not find a valid recipe for. Got. Crafted."]
+    prose += ["You made the goal! Inventory: empty. You can get between 1 and 64 at a time. Crafting commands: Goal:"]
+    words = set(re.findall(r"[a-z0-9]+", " ".join(prose).lower()))
+    assert not {name for name in vocabulary if name in words or f"{name}s" in words}
+
+
+def test_goal_text_and_structure_name_the_goal_and_the_shape():
+    task = generate_task(4, PRESETS["hard"], "minecraft")
+    assert task.goal_text == f"craft {task.goal_count} {task.goal}"
+    assert re.fullmatch(r"[a-z0-9.-]+", task.structure) and task.structure.startswith("d3.")
+    renamed = generate_task(4, PRESETS["hard"], "made-up")
+    assert renamed.structure == task.structure and renamed.goal_text != task.goal_text
+    _, info = gym.make(ENV_ID, difficulty="hard").reset(options={"task_seed": 4})
+    assert task.structure in info["task_id"] and task.goal not in info["task_id"]
+
+
+def test_medium_draws_many_distinct_goals():
+    goals = {generate_task(seed, PRESETS["medium"], "minecraft").goal_text for seed in range(600)}
+    assert len(goals) >= 450  # 2,130 over 5,000 seeds (benchmarks/variety_textcraft.py)
+
+
+def test_success_needs_the_goal_count():
+    config = TextCraftConfig(depth=1, max_ingredients=1, distractors=0, max_quantity=4)
+    seed = next(s for s in range(200) if (t := generate_task(s, config, "minecraft")).goal_count > t.recipes[0].count)
+    env = gym.make(ENV_ID, difficulty=config)
+    _, info = env.reset(options={"task_seed": seed})
+    recipe = info["view"]["recipes"][0]
+    ((_, base),) = env.unwrapped.task.recipes[0].ingredients
+    env.step(f"get 64 {base}")
+    _, reward, terminated, _, info = env.step(recipe)
+    assert info["action_status"] == "ok" and (reward, terminated, info["outcome"]) == (0.0, False, "running")
+    result = run_oracle_episode(env, seed)
+    assert result["outcome"] == "success" and result["steps"] == result["optimal_steps"] >= 3

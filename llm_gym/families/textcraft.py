@@ -1,17 +1,22 @@
 """TextCraft: craft a goal item from a list of recipes, as in the study's Minecraft crafting task.
 
-Read top to bottom: difficulty knobs and presets, themes, the task generator (an abstract recipe
-tree, then names from the theme), the planner behind the oracle, and the environment (dynamics
-and rendering). The generator builds the same recipe structure for a seed whatever the theme, so
-themes differ in semantics only.
+Read top to bottom: difficulty knobs and presets, the Minecraft world (the real crafting recipes),
+themes, the task generator (a cut of the goal's recipe tree, distractor recipes, then names from
+the theme), the planner behind the oracle, and the environment (dynamics and rendering). The
+generator builds every task over the Minecraft recipe graph and then names it from the theme, so
+the same seed gives the same recipe structure in every theme: themes differ in semantics only.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import math
 import random
 from collections import Counter
+from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 
 from llm_gym.core import TextEnv, Transition
@@ -22,16 +27,19 @@ from llm_gym.themes import made_up_words
 
 MAX_GET = 64
 GET_AMOUNTS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # the `get` counts listed for every base item
+MAX_TRIES = 64  # goals drawn before a seed settles for the last one that fits
 
 
 @dataclasses.dataclass(frozen=True)
 class TextCraftConfig(Config):
-    depth: int = knob(1, 1, 5, "crafting steps between base items and the goal, along its longest chain")
-    min_ingredients: int = knob(1, 1, 4, "fewest distinct ingredients in a recipe")
-    max_ingredients: int = knob(2, 1, 4, "most distinct ingredients in a recipe")
+    depth: int = knob(1, 1, 5, "crafting steps from the goal down to base items along its main (deepest) chain")
+    min_ingredients: int = knob(1, 1, 4, "fewest distinct ingredients in the goal's recipe")
+    max_ingredients: int = knob(2, 1, 4, "most distinct ingredients in the goal's recipe")
     distractors: int = knob(2, 0, 20, "recipes listed that the goal does not need")
-    max_quantity: int = knob(1, 1, 4, "largest count of an ingredient in a recipe, and of a recipe's output")
-    side_crafting: float = knob(0.0, 0.0, 1.0, "chance that an ingredient off the main chain must be crafted too")
+    max_quantity: int = knob(1, 1, 4, "most crafts of the goal's recipe that the goal count asked can need")
+    side_crafting: float = knob(
+        0.0, 0.0, 1.0, "chance that a craftable ingredient off the main chain is crafted, not got"
+    )
 
     def check(self) -> None:
         if self.min_ingredients > self.max_ingredients:
@@ -42,102 +50,88 @@ class TextCraftConfig(Config):
 
 
 PRESETS = {
-    "easy": TextCraftConfig(depth=1, min_ingredients=1, max_ingredients=2, distractors=3, max_quantity=1),
+    "easy": TextCraftConfig(depth=1, min_ingredients=1, max_ingredients=2, distractors=4, max_quantity=1),
     "medium": TextCraftConfig(
-        depth=2, min_ingredients=1, max_ingredients=2, distractors=4, max_quantity=2, side_crafting=0.2
+        depth=2, min_ingredients=1, max_ingredients=2, distractors=5, max_quantity=2, side_crafting=0.2
     ),
     "hard": TextCraftConfig(
         depth=3, min_ingredients=2, max_ingredients=3, distractors=7, max_quantity=3, side_crafting=0.3
     ),
     "expert": TextCraftConfig(
-        depth=4, min_ingredients=2, max_ingredients=3, distractors=10, max_quantity=3, side_crafting=0.5
+        depth=3, min_ingredients=2, max_ingredients=4, distractors=12, max_quantity=4, side_crafting=0.7
     ),
 }
 
-# ----- themes: base materials and crafted products, in the order the generator assigns them -----
+# ----- the Minecraft world: one canonical crafting recipe per item (tools/derive_minecraft_recipes.py) -----
 
-LEXICONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "minecraft": (
-        (
-            "oak log",
-            "birch log",
-            "cobblestone",
-            "iron ore",
-            "gold ore",
-            "coal",
-            "redstone dust",
-            "sand",
-            "clay ball",
-            "string",
-            "feather",
-            "flint",
-            "leather",
-            "wool",
-            "gravel",
-            "obsidian",
-            "diamond",
-            "lapis lazuli",
-            "bone",
-            "slimeball",
-            "sugar cane",
-            "wheat",
-            "glowstone dust",
-            "quartz",
-        ),
-        (
-            "oak planks",
-            "birch planks",
-            "stick",
-            "crafting table",
-            "furnace",
-            "iron ingot",
-            "gold ingot",
-            "torch",
-            "chest",
-            "wooden pickaxe",
-            "stone pickaxe",
-            "iron pickaxe",
-            "iron sword",
-            "bow",
-            "arrow",
-            "glass",
-            "glass pane",
-            "brick",
-            "bricks",
-            "bookshelf",
-            "book",
-            "paper",
-            "ladder",
-            "fence",
-            "oak door",
-            "iron door",
-            "bucket",
-            "shears",
-            "compass",
-            "clock",
-            "map",
-            "piston",
-            "sticky piston",
-            "redstone torch",
-            "lever",
-            "rail",
-            "minecart",
-            "anvil",
-            "lantern",
-            "campfire",
-            "fishing rod",
-            "shield",
-            "barrel",
-            "smoker",
-        ),
-    ),
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    output: str
+    count: int
+    ingredients: tuple[tuple[int, str], ...]  # (count, item), sorted by item
+
+
+@dataclasses.dataclass(frozen=True)
+class MinecraftWorld:
+    source: dict[str, str]  # the minecraft-data package and game version the table comes from
+    recipes: dict[str, Recipe]  # by output
+    depth: dict[str, int]  # crafts along the longest chain from an item down to base items (0 for a base item)
+    users: dict[str, tuple[str, ...]]  # the items whose recipe uses an item, sorted
+    items: tuple[str, ...]  # every item the recipes name, sorted
+
+
+@functools.cache
+def minecraft_world() -> MinecraftWorld:
+    """The Minecraft crafting table in llm_gym/data/minecraft_recipes.json, loaded once."""
+    data = json.loads(resources.files("llm_gym").joinpath("data/minecraft_recipes.json").read_text())
+    recipes = {
+        output: Recipe(output, count, tuple((amount, name) for name, amount in ingredients))
+        for output, (count, ingredients) in data["recipes"].items()
+    }
+    depth: dict[str, int] = {}
+
+    def depth_of(item: str) -> int:
+        if item not in depth:
+            recipe = recipes.get(item)
+            depth[item] = 0 if recipe is None else 1 + max(depth_of(name) for _, name in recipe.ingredients)
+        return depth[item]
+
+    users: dict[str, list[str]] = {}
+    for recipe in recipes.values():
+        depth_of(recipe.output)
+        for _, name in recipe.ingredients:
+            users.setdefault(name, []).append(recipe.output)
+    return MinecraftWorld(
+        source=data["source"],
+        recipes=recipes,
+        depth=depth,
+        users={name: tuple(sorted(outputs)) for name, outputs in users.items()},
+        items=tuple(sorted(depth)),
+    )
+
+
+@functools.cache
+def _goal_pool(depth: int, min_ingredients: int, max_ingredients: int) -> tuple[str, ...]:
+    """The items a task of these knobs can ask for: deep enough, with a recipe of the right width."""
+    world = minecraft_world()
+    return tuple(
+        output
+        for output, recipe in sorted(world.recipes.items())
+        if world.depth[output] >= depth and min_ingredients <= len(recipe.ingredients) <= max_ingredients
+    )
+
+
+# ----- themes: minecraft names the world itself; the others rename it ---------------------------
+
+RENAMING_LEXICONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "cooking": (
         (
             "flour",
-            "egg",
+            "duck egg",
             "butter",
             "milk",
-            "sugar",
+            "brown sugar",
             "salt",
             "yeast",
             "olive oil",
@@ -147,7 +141,7 @@ LEXICONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "basil",
             "rice",
             "potato",
-            "carrot",
+            "parsnip",
             "lemon",
             "honey",
             "cocoa",
@@ -156,11 +150,11 @@ LEXICONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "cream",
             "water",
             "pepper",
-            "apple",
+            "pear",
         ),
         (
             "dough",
-            "bread",
+            "flatbread",
             "pastry",
             "pie crust",
             "apple pie",
@@ -197,7 +191,7 @@ LEXICONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "quiche",
             "scone",
             "muffin",
-            "cookie",
+            "biscuit",
             "truffle",
             "ganache",
             "flan",
@@ -214,7 +208,7 @@ LEXICONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "iron filings",
             "saltpeter",
             "vitriol",
-            "lead",
+            "galena",
             "tin",
             "silver dust",
             "gold leaf",
@@ -224,7 +218,7 @@ LEXICONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "moonwater",
             "ash",
             "amber",
-            "bone meal",
+            "bone ash",
             "quartz sand",
             "sage",
             "myrrh",
@@ -280,123 +274,156 @@ LEXICONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
 }
-THEMES = (*LEXICONS, "made-up")
+THEMES = ("minecraft", *RENAMING_LEXICONS, "made-up")
+MAX_BASES = min(len(bases) for bases, _ in RENAMING_LEXICONS.values())  # base items a task may use
+MAX_CRAFTED = min(len(products) for _, products in RENAMING_LEXICONS.values())  # recipes a task may list
 
 
-def _theme_names(theme: str, rng: random.Random, bases: int, products: int) -> tuple[list[str], list[str]]:
+def _renaming(theme: str, seed: int, bases: list[str], crafted: list[str]) -> dict[str, str]:
+    """Minecraft name -> the theme's name for one task; the identity for ``minecraft``."""
+    if theme == "minecraft":
+        return {name: name for name in bases + crafted}
+    rng = random.Random(f"textcraft-names/{theme}/{seed}")
     if theme == "made-up":
-        words = made_up_words(rng, bases + products)
-        return words[:bases], words[bases:]
-    base_pool, product_pool = LEXICONS[theme]
-    return rng.sample(base_pool, bases), rng.sample(product_pool, products)
+        words = made_up_words(rng, len(bases) + len(crafted))
+    else:
+        base_pool, product_pool = RENAMING_LEXICONS[theme]
+        words = rng.sample(base_pool, len(bases)) + rng.sample(product_pool, len(crafted))
+    return dict(zip(bases + crafted, words))
 
 
 # ----- the task generator --------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
-class Recipe:
-    output: str
-    count: int
-    ingredients: tuple[tuple[int, str], ...]  # (count, item), sorted by item
-
-
-@dataclasses.dataclass(frozen=True)
 class TextCraftTask:
     seed: int
     goal: str
+    goal_count: int  # how many of the goal the agent must hold
     recipes: tuple[Recipe, ...]  # as listed to the agent: needed and distractor recipes, shuffled
     base_items: tuple[str, ...]
     optimal_steps: int
     entities: tuple[str, ...]
+    goal_text: str
+    structure: str
 
 
-def _abstract_tree(rng: random.Random, config: TextCraftConfig) -> tuple[list[tuple], int]:
-    """Recipes over abstract ids: crafted nodes are ints, base items are ``("base", i)``.
+def _cut_tree(rng: random.Random, goal: str, config: TextCraftConfig) -> dict[str, Recipe]:
+    """The goal's recipes, ``config.depth`` crafts deep along the main chain (the deepest
+    ingredient at each step); a craftable ingredient off it is crafted with chance
+    ``side_crafting``. Ingredients left uncrafted are the task's base items."""
+    world = minecraft_world()
+    needed: dict[str, Recipe] = {}
+    layer = [goal]
+    for level in range(config.depth, 0, -1):
+        below: list[str] = []
+        for item in layer:
+            recipe = needed[item] = world.recipes[item]
+            if level == 1:
+                continue
+            main = max(recipe.ingredients, key=lambda pair: (world.depth[pair[1]], pair[1]))[1]
+            for _, name in recipe.ingredients:
+                if name not in world.recipes or name in needed or name in layer or name in below:
+                    continue
+                if name == main or rng.random() < config.side_crafting:
+                    below.append(name)
+        layer = below
+    return needed
 
-    Returns the goal's recipes (goal is node 0) and how many base ids exist. Node ``k``'s recipe is
-    ``(k, output_count, [(count, ingredient), ...])``.
-    """
-    base_count = min(24, 3 + 2 * config.depth + config.max_ingredients)
-    recipes: list[tuple] = []
 
-    def build(node: int, depth: int, next_id: list[int]) -> None:
-        width = rng.randint(config.min_ingredients, config.max_ingredients)
-        bases = rng.sample(range(base_count), width)
-        ingredients: list[tuple[int, int | tuple[str, int]]] = []
-        for position, base in enumerate(bases):
-            count = rng.randint(1, config.max_quantity)
-            must_craft = position == 0 and depth > 1
-            if must_craft or (depth > 1 and rng.random() < config.side_crafting):
-                child = next_id[0]
-                next_id[0] += 1
-                ingredients.append((count, child))
-                build(child, depth - 1 if must_craft else 1, next_id)
-            else:
-                ingredients.append((count, ("base", base)))
-        recipes.append((node, rng.randint(1, config.max_quantity), ingredients))
+def _base_items(recipes: list[Recipe]) -> set[str]:
+    made = {recipe.output for recipe in recipes}
+    return {name for recipe in recipes for _, name in recipe.ingredients if name not in made}
 
-    build(0, config.depth, [1])
-    return recipes, base_count
+
+def _distractors(rng: random.Random, needed: dict[str, Recipe], count: int) -> list[Recipe]:
+    """Up to ``count`` real recipes the goal does not need, of items that use the task's items
+    where there are enough, keeping the base items within ``MAX_BASES``."""
+    world = minecraft_world()
+    named = set(needed) | _base_items(list(needed.values()))
+    related = sorted({user for name in named for user in world.users.get(name, ())} - named)
+    candidates = rng.sample(related, min(len(related), 3 * count))
+    candidates += rng.sample(world.items, min(len(world.items), 3 * count))
+    chosen: list[Recipe] = []
+    made, bases = set(needed), _base_items(list(needed.values()))
+    for output in candidates:
+        if len(chosen) == count:
+            break
+        if output in named or output not in world.recipes:
+            continue
+        recipe = world.recipes[output]
+        trial = (bases - {output}) | {name for _, name in recipe.ingredients if name not in made and name != output}
+        if len(trial) <= MAX_BASES:
+            chosen.append(recipe)
+            named.add(output)
+            made.add(output)
+            bases = trial
+    return chosen
 
 
 def generate_task(seed: int, config: TextCraftConfig, theme: str) -> TextCraftTask:
-    """A TextCraft task: a recipe tree for the goal plus distractor recipes. Pure in its arguments."""
-    structure_rng = random.Random(f"textcraft/{seed}")
-    tree, base_count = _abstract_tree(structure_rng, config)
-    crafted_count = len(tree)
-    distractors = []
-    for index in range(config.distractors):
-        width = structure_rng.randint(config.min_ingredients, config.max_ingredients)
-        pool = [("base", b) for b in range(base_count)] + list(range(1, crafted_count))
-        chosen = structure_rng.sample(pool, width)
-        ingredients = [(structure_rng.randint(1, config.max_quantity), item) for item in chosen]
-        distractors.append((crafted_count + index, structure_rng.randint(1, config.max_quantity), ingredients))
-
-    names_rng = random.Random(f"textcraft-names/{theme}/{seed}")
-    base_names, product_names = _theme_names(theme, names_rng, base_count, crafted_count + config.distractors)
-
-    def name(item) -> str:
-        return base_names[item[1]] if isinstance(item, tuple) else product_names[item]
-
-    def recipe(output: int, count: int, ingredients: list) -> Recipe:
-        named = tuple(sorted(((c, name(i)) for c, i in ingredients), key=lambda pair: pair[1]))
-        return Recipe(product_names[output], count, named)
-
-    needed = [recipe(*entry) for entry in tree]
-    listed = needed + [recipe(*entry) for entry in distractors]
-    structure_rng.shuffle(listed)
-    base_set = set(base_names)
-    used_bases = sorted({item for r in listed for _, item in r.ingredients if item in base_set})
-    goal = product_names[0]
-    needed_by_output = {r.output: r for r in needed}
-    optimal = _plan_length(goal, needed_by_output, Counter())
-    entities = tuple(sorted({r.output for r in listed} | set(used_bases)))
+    """A TextCraft task: the goal's recipe tree cut to the knobs, plus distractor recipes, over the
+    real Minecraft recipes; then named from the theme. Pure in its arguments."""
+    rng = random.Random(f"textcraft/{seed}")
+    pool = _goal_pool(config.depth, config.min_ingredients, config.max_ingredients)
+    if not pool:
+        raise ValueError(f"No Minecraft item fits {config}; ease depth or the ingredient bounds")
+    turn_limit = TextCraftEnv.default_max_turns(config)
+    for _ in range(MAX_TRIES):
+        goal = rng.choice(pool)
+        needed = _cut_tree(rng, goal, config)
+        goal_count = rng.randint(1, config.max_quantity * needed[goal].count)
+        optimal = _plan_length(goal, goal_count, needed, _topological(goal, needed), Counter())
+        fits = len(_base_items(list(needed.values()))) <= MAX_BASES and len(needed) <= MAX_CRAFTED
+        if fits and optimal <= turn_limit:
+            break
+    listed = [*needed.values(), *_distractors(rng, needed, min(config.distractors, MAX_CRAFTED - len(needed)))]
+    rng.shuffle(listed)
+    bases = sorted(_base_items(listed))
+    names = _renaming(theme, seed, bases, sorted(recipe.output for recipe in listed))
+    recipes = tuple(
+        Recipe(names[r.output], r.count, tuple(sorted(((c, names[i]) for c, i in r.ingredients), key=lambda p: p[1])))
+        for r in listed
+    )
     return TextCraftTask(
         seed=seed,
-        goal=goal,
-        recipes=tuple(listed),
-        base_items=tuple(used_bases),
+        goal=names[goal],
+        goal_count=goal_count,
+        recipes=recipes,
+        base_items=tuple(sorted(names[base] for base in bases)),
         optimal_steps=optimal,
-        entities=entities,
+        entities=tuple(sorted(names.values())),
+        goal_text=f"craft {goal_count} {names[goal]}",
+        structure=f"d{config.depth}.r{len(needed)}.b{len(bases)}.x{len(listed) - len(needed)}",
     )
 
 
 # ----- the planner behind the oracle ---------------------------------------------------------
 
 
-def _requirements(goal: str, recipes: dict[str, Recipe], inventory: Counter) -> dict[str, int]:
-    """Net amount of every item still to obtain (bases) or craft (products) to own one ``goal``.
+def _topological(goal: str, recipes: Mapping[str, Recipe]) -> tuple[str, ...]:
+    """The crafted items under ``goal``, each before its ingredients."""
+    order: list[str] = []
+    seen: set[str] = set()
 
-    Crafted items form a tree under the goal, so processing products top-down (parents before
-    children) accumulates each item's gross need before it is netted against the inventory.
-    """
-    order, frontier = [], [goal]
-    while frontier:
-        item = frontier.pop()
+    def visit(item: str) -> None:
+        seen.add(item)
+        for _, name in recipes[item].ingredients:
+            if name in recipes and name not in seen:
+                visit(name)
         order.append(item)
-        frontier.extend(i for _, i in recipes[item].ingredients if i in recipes)
-    gross: Counter = Counter({goal: 1})
+
+    visit(goal)
+    return tuple(reversed(order))
+
+
+def _requirements(
+    goal: str, goal_count: int, recipes: Mapping[str, Recipe], order: tuple[str, ...], inventory: Counter
+) -> dict[str, int]:
+    """Net amount of every item still to obtain (bases) or craft (products) to hold ``goal_count``
+    of ``goal``. ``order`` lists the crafted items parents first, so each item's gross need is
+    complete before it is netted against the inventory."""
+    gross: Counter = Counter({goal: goal_count})
     net: dict[str, int] = {}
     for item in order:
         net[item] = max(0, gross[item] - inventory[item])
@@ -414,8 +441,10 @@ def _get_amount(needed: int) -> int:
     return next((amount for amount in GET_AMOUNTS if amount >= needed), MAX_GET)
 
 
-def _plan_length(goal: str, recipes: dict[str, Recipe], inventory: Counter) -> int:
-    net = _requirements(goal, recipes, inventory)
+def _plan_length(
+    goal: str, goal_count: int, recipes: Mapping[str, Recipe], order: tuple[str, ...], inventory: Counter
+) -> int:
+    net = _requirements(goal, goal_count, recipes, order, inventory)
     gets = sum(math.ceil(amount / MAX_GET) for item, amount in net.items() if item not in recipes)
     crafts = sum(math.ceil(amount / recipes[item].count) for item, amount in net.items() if item in recipes)
     return gets + crafts
@@ -447,7 +476,8 @@ GRAMMAR = Grammar(
 
 
 class TextCraftEnv(TextEnv[TextCraftConfig, TextCraftTask]):
-    """Craft the goal item. The recipes are listed on the first turn, with distractors mixed in.
+    """Craft the goal count of the goal item. The recipes are listed on the first turn, with
+    distractors mixed in; in the default ``minecraft`` theme they are the game's own.
 
     Example:
         >>> import gymnasium as gym, llm_gym
@@ -462,11 +492,11 @@ class TextCraftEnv(TextEnv[TextCraftConfig, TextCraftTask]):
     presets = PRESETS
     themes = THEMES
     grammar = GRAMMAR
-    shared_on_copy = ("_recipes", "_needed", "_bases", "_get_commands", "_get_texts", "_recipe_texts")
+    shared_on_copy = ("_recipes", "_needed", "_order", "_bases", "_get_commands", "_get_texts", "_recipe_texts")
     rules = (
-        "You are crafting in a text world. Get base items and craft with the recipes listed to make "
-        "the goal item. A recipe must be used exactly as listed; it makes the count it names. Base "
-        "items, the ones no recipe makes, can be got in any amount up to "
+        "You are crafting in a text world. Get base items and craft with the recipes listed until you "
+        "hold as many of the goal item as the goal asks for. A recipe must be used exactly as listed; it "
+        "makes the count it names. Base items, the ones no recipe makes, can be got in any amount up to "
         f"{MAX_GET} at a time."
     )
 
@@ -478,6 +508,29 @@ class TextCraftEnv(TextEnv[TextCraftConfig, TextCraftTask]):
     def default_max_turns(cls, config: TextCraftConfig) -> int:
         return 30 if config.depth <= 2 else 20 * config.depth
 
+    @classmethod
+    def vocabulary(cls, theme: str) -> Mapping[str, str]:
+        """Every item name of ``theme`` -> ``"item"`` (every command takes any item); empty for ``made-up``."""
+        if theme == "minecraft":
+            return dict.fromkeys(minecraft_world().items, "item")
+        if theme in RENAMING_LEXICONS:
+            bases, products = RENAMING_LEXICONS[theme]
+            return dict.fromkeys(sorted({*bases, *products}), "item")
+        return {}
+
+    @classmethod
+    def world_relations(cls, theme: str) -> frozenset[tuple[str, ...]]:
+        """The real recipes, for ``minecraft``: ``("ingredient", output, input, count)`` for each
+        ingredient and ``("makes", output, count)`` for the output count (counts as digits)."""
+        if theme != "minecraft":
+            return frozenset()
+        return _recipe_relations(tuple(minecraft_world().recipes.values()))
+
+    @classmethod
+    def task_relations(cls, task: TextCraftTask) -> frozenset[tuple[str, ...]]:
+        """The listed recipes, written as ``world_relations`` writes them."""
+        return _recipe_relations(task.recipes)
+
     def _start(self, task: TextCraftTask) -> str:
         self._recipes = {r.output: r for r in task.recipes}
         self._needed = {}
@@ -485,12 +538,15 @@ class TextCraftEnv(TextEnv[TextCraftConfig, TextCraftTask]):
         while frontier:
             recipe = self._recipes[frontier.pop()]
             self._needed[recipe.output] = recipe
-            frontier.extend(i for _, i in recipe.ingredients if i in self._recipes)
+            frontier.extend(i for _, i in recipe.ingredients if i in self._recipes and i not in self._needed)
+        self._order = _topological(task.goal, self._needed)
         self._bases = frozenset(task.base_items)
-        self._get_commands = [Command("inventory")] + [
-            Command("get", (count, base)) for base in task.base_items for count in GET_AMOUNTS
-        ]
-        self._get_texts = [GRAMMAR.render(command) for command in self._get_commands]
+        self._get_commands = [INVENTORY]
+        self._get_texts = [GRAMMAR.render(INVENTORY)]
+        for base in task.base_items:
+            commands, texts = _get_entries(base)
+            self._get_commands += commands
+            self._get_texts += texts
         self._recipe_texts = [(r, GRAMMAR.render(_craft_command(r))) for r in task.recipes]
         self.inventory: Counter = Counter()
         return ""
@@ -520,7 +576,7 @@ class TextCraftEnv(TextEnv[TextCraftConfig, TextCraftTask]):
             if not self.inventory[name]:
                 del self.inventory[name]
         self.inventory[item] += count
-        if item == self.task.goal:
+        if item == self.task.goal and self.inventory[item] >= self.task.goal_count:
             return Transition(f"Crafted {count} {item}. You made the goal!", reward=1.0, outcome="success", score=1.0)
         return Transition(f"Crafted {count} {item}.")
 
@@ -537,13 +593,14 @@ class TextCraftEnv(TextEnv[TextCraftConfig, TextCraftTask]):
         if self.turn == 0:
             view["recipes"] = [text for _, text in self._recipe_texts]
             view["goal"] = self.task.goal
+            view["goal_count"] = self.task.goal_count
         return view
 
     def render_view(self, view: dict[str, Any], first: bool) -> str:
         parts = [view["feedback"]] if view["feedback"] else []
         if "recipes" in view:
             parts.append("Crafting commands:\n" + "\n".join(view["recipes"]))
-            parts.append(f"Goal: craft {view['goal']}.")
+            parts.append(f"Goal: craft {view['goal_count']} {view['goal']}.")
         return "\n\n".join(parts)
 
     def _admissible(self) -> list[Command]:
@@ -558,19 +615,37 @@ class TextCraftEnv(TextEnv[TextCraftConfig, TextCraftTask]):
         return self._get_texts + craftable
 
     def _oracle(self) -> Command:
-        net = _requirements(self.task.goal, self._needed, self.inventory)
+        net = _requirements(self.task.goal, self.task.goal_count, self._needed, self._order, self.inventory)
         for item, amount in net.items():
             if amount > 0 and item not in self._needed:
                 return Command("get", (_get_amount(amount), item))
-        for item in reversed(list(net)):
-            recipe = self._needed.get(item)
-            if recipe and net[item] > 0 and all(self.inventory[i] >= c for c, i in recipe.ingredients):
+        for item in reversed(self._order):
+            recipe = self._needed[item]
+            if net[item] > 0 and all(self.inventory[i] >= c for c, i in recipe.ingredients):
                 return _craft_command(recipe)
         raise RuntimeError(f"TextCraft oracle found no move from a reachable state: {dict(self.inventory)}")
 
 
+INVENTORY = Command("inventory")
+
+
+@functools.lru_cache(maxsize=4096)
+def _get_entries(base: str) -> tuple[tuple[Command, ...], tuple[str, ...]]:
+    """The `get` commands of ``base`` for every amount of the ladder, and their texts (rendered once)."""
+    commands = tuple(Command("get", (count, base)) for count in GET_AMOUNTS)
+    return commands, tuple(GRAMMAR.render(command) for command in commands)
+
+
 def _craft_command(recipe: Recipe) -> Command:
     return Command("craft", (recipe.count, recipe.output, recipe.ingredients))
+
+
+def _recipe_relations(recipes: tuple[Recipe, ...]) -> frozenset[tuple[str, ...]]:
+    facts: set[tuple[str, ...]] = {("makes", recipe.output, str(recipe.count)) for recipe in recipes}
+    facts.update(
+        ("ingredient", recipe.output, name, str(count)) for recipe in recipes for count, name in recipe.ingredients
+    )
+    return frozenset(facts)
 
 
 register_family(TextCraftEnv)
