@@ -2,22 +2,27 @@
 
 The study's ALFWorld needs downloaded game files; this family generates the same kind of task:
 one of six task types (pick and place, pick two and place, clean, heat or cool and place, examine
-in light) in a home of receptacles (surfaces, containers that open and close, a sink, a
-microwave, a fridge) with objects on and in them, some inside closed ones. Commands, observations
-and the first-turn list of admissible commands read like ALFWorld's.
+in light) in a home of ALFWorld's receptacles (countertops, shelves, drawers and cabinets that open
+and close, a sink basin, a microwave, a fridge...) with ALFWorld's objects where ALFWorld finds
+them, some inside closed receptacles. What can be cleaned, heated or cooled is ALFWorld's table
+too (llm_gym/data/household_alfworld.json). Commands, observations, task texts and the first-turn
+list of admissible commands read like ALFWorld's.
 
-Read top to bottom: difficulty knobs and presets, themes, the task generator (an abstract home
-from the seed, then names from the theme), the planner behind the oracle (one A* search over an
-abstract state serves every task type), and the environment (dynamics and rendering). The same
-seed gives the same home, task and optimal plan in every theme.
+Read top to bottom: difficulty knobs and presets, the world and its themes, the task generator (an
+abstract home from the seed, then names from the theme), the planner behind the oracle (one A*
+search over an abstract state serves every task type), and the environment (dynamics and
+rendering). The same seed gives the same home, task and optimal plan in every theme.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import heapq
+import json
 import math
 import random
+from importlib import resources
 from typing import Any
 
 from llm_gym.core import TextEnv, Transition
@@ -46,14 +51,12 @@ class HouseholdConfig(Config):
 
 PRESETS = {
     "easy": HouseholdConfig(),
-    "medium": HouseholdConfig(
-        task_types=("pick", "clean", "heat", "cool", "examine"), receptacles=10, objects=8, closed_share=0.5
-    ),
+    "medium": HouseholdConfig(task_types=TASK_TYPES, receptacles=10, objects=8, closed_share=0.5),
     "hard": HouseholdConfig(
         task_types=TASK_TYPES, receptacles=16, objects=14, same_type_distractors=1, closed_share=1.0, hidden_share=1.0
     ),
     "expert": HouseholdConfig(
-        task_types=("pick_two", "clean", "heat", "cool"),
+        task_types=("pick", "pick_two", "clean", "heat", "cool"),
         receptacles=24,
         objects=24,
         same_type_distractors=1,
@@ -63,219 +66,126 @@ PRESETS = {
     ),
 }
 
-# ----- themes ----------------------------------------------------------------------------------
-# Abstract receptacle kinds: surfaces, then containers (open and close), then the three appliances
-# (washer, heater, cooler). Abstract object kinds carry which treatments they accept. Every theme
-# names each abstract kind, position by position, so themes differ in semantics only.
+# ----- the world and its themes ----------------------------------------------------------------
+# The world is ALFWorld's own tables (llm_gym/data/household_alfworld.json, derived from the
+# alfworld package by tools/derive_household.py): its receptacle classes, what each one holds,
+# which open, the sink, microwave and fridge that clean, heat and cool; its object classes and what
+# each affords; its two lamps. Kinds are indices into the world; a theme only names them.
 
-N_SURFACES, N_CONTAINERS = 12, 4
-N_STORAGE = N_SURFACES + N_CONTAINERS
-WASHER, HEATER, COOLER = N_STORAGE, N_STORAGE + 1, N_STORAGE + 2
-N_RECEPTACLE_KINDS = N_STORAGE + 3
-_C, _H, _K, _L = "clean", "heat", "cool", "examine"
-OBJECT_KIND_USES: tuple[frozenset[str], ...] = tuple(
-    frozenset(uses)
-    for uses in (
-        (_C, _H, _K),
-        (_C, _H, _K),
-        (_C, _H, _K),
-        (_C, _H, _K),
-        (_H, _K),
-        (_C, _H, _K, _L),
-        (_C, _H, _K, _L),
-        (_C, _K, _L),
-        (_C, _H, _K, _L),
-        (_C,),
-        (_C,),
-        (_C,),
-        (_C,),
-        (_L,),
-        (_L,),
-        (_L,),
-        (_L,),
-        (_L,),
-        (_L,),
-        (_L,),
-        (_L,),
-        (_L,),
-    )
-)
+AFFORDANCE_WORDS = {"clean": "cleaned", "heat": "heated", "cool": "cooled"}
 
 
 @dataclasses.dataclass(frozen=True)
-class ThemeNames:
-    """A theme's names: receptacle kinds (surfaces, containers, washer, heater, cooler), the lamp,
-    and object kinds, each in the order of the abstract kinds."""
+class World:
+    """Receptacle, object and light kinds by index (storage receptacles first, the three appliances
+    last), with ALFWorld's names and facts."""
 
     receptacles: tuple[str, ...]
-    lamp: str
+    opens: tuple[bool, ...]
+    treats: tuple[str | None, ...]  # "clean", "heat", "cool" for the appliances, None for storage
+    holds: tuple[frozenset[int], ...]  # per receptacle kind: the object kinds found in it
+    held: tuple[tuple[int, ...], ...]  # the same, as sorted tuples to draw from
     objects: tuple[str, ...]
+    affords: tuple[frozenset[str], ...]  # per object kind: words of ("cleaned", "heated", "cooled", "sliced")
+    treatable: tuple[frozenset[str], ...]  # per object kind: the verbs of ("clean", "heat", "cool") it allows
+    lights: tuple[str, ...]
+    light_places: tuple[frozenset[int], ...]  # per light: the receptacle kinds it stands at
+    storage: tuple[int, ...]  # receptacle kinds that are no appliance
+    stations: tuple[int, ...]  # the washer, heater and cooler kinds
+    source: str
 
 
-LEXICONS = {
-    "household": ThemeNames(
-        (
-            "countertop",
-            "diningtable",
-            "sidetable",
-            "shelf",
-            "desk",
-            "coffeetable",
-            "dresser",
-            "stoveburner",
-            "coffeemachine",
-            "garbagecan",
-            "armchair",
-            "sofa",
-            "drawer",
-            "cabinet",
-            "safe",
-            "wardrobe",
-            "sinkbasin",
-            "microwave",
-            "fridge",
+@functools.cache
+def alfworld_world() -> World:
+    """ALFWorld's world, read once from the package data."""
+    data = json.loads(resources.files("llm_gym").joinpath("data/household_alfworld.json").read_text())
+    treats = {"cleaned": "clean", "heated": "heat", "cooled": "cool"}
+    verb_order = ("clean", "heat", "cool")
+    entries = sorted(
+        data["receptacles"].items(), key=lambda item: verb_order.index(treats[t]) if (t := item[1]["treats"]) else -1
+    )
+    receptacles = tuple(name for name, _ in entries)
+    objects = tuple(data["objects"])
+    object_index = {name: o for o, name in enumerate(objects)}
+    receptacle_index = {name: r for r, name in enumerate(receptacles)}
+    return World(
+        receptacles=receptacles,
+        opens=tuple(entry["opens"] for _, entry in entries),
+        treats=tuple(treats.get(entry["treats"]) for _, entry in entries),
+        holds=tuple(frozenset(object_index[o] for o in entry["holds"]) for _, entry in entries),
+        held=tuple(tuple(sorted(object_index[o] for o in entry["holds"])) for _, entry in entries),
+        objects=objects,
+        affords=tuple(frozenset(data["objects"][name]) for name in objects),
+        treatable=tuple(
+            frozenset(verb for verb, word in AFFORDANCE_WORDS.items() if word in data["objects"][name])
+            for name in objects
         ),
-        "desklamp",
-        (
-            "apple",
-            "potato",
-            "tomato",
-            "egg",
-            "bread",
-            "mug",
-            "cup",
-            "plate",
-            "bowl",
-            "knife",
-            "spoon",
-            "ladle",
-            "cloth",
-            "book",
-            "cellphone",
-            "alarmclock",
-            "pen",
-            "keychain",
-            "creditcard",
-            "remotecontrol",
-            "statue",
-            "vase",
-        ),
-    ),
-    "laboratory": ThemeNames(
-        (
-            "benchtop",
-            "fumehood",
-            "labcart",
-            "rack",
-            "desk",
-            "sidetable",
-            "balance",
-            "centrifuge",
-            "stirrer",
-            "wastebin",
-            "windowsill",
-            "trolley",
-            "drawer",
-            "cabinet",
-            "locker",
-            "glovebox",
-            "labsink",
-            "autoclave",
-            "freezer",
-        ),
-        "microscope",
-        (
-            "sample",
-            "culture",
-            "reagent",
-            "enzyme",
-            "medium",
-            "beaker",
-            "flask",
-            "petridish",
-            "vial",
-            "scalpel",
-            "spatula",
-            "forceps",
-            "wipe",
-            "notebook",
-            "slide",
-            "specimen",
-            "pipette",
-            "coverslip",
-            "filterpaper",
-            "crystal",
-            "fossil",
-            "mineral",
-        ),
-    ),
-    "workshop": ThemeNames(
-        (
-            "workbench",
-            "toolwall",
-            "sawhorse",
-            "shelf",
-            "desk",
-            "anvil",
-            "vise",
-            "drillpress",
-            "lathe",
-            "scrapbin",
-            "stool",
-            "pallet",
-            "drawer",
-            "cabinet",
-            "toolchest",
-            "locker",
-            "partswasher",
-            "forge",
-            "quenchtank",
-        ),
-        "worklight",
-        (
-            "bolt",
-            "gear",
-            "bracket",
-            "hinge",
-            "rod",
-            "chisel",
-            "wrench",
-            "blade",
-            "pipe",
-            "rasp",
-            "trowel",
-            "pliers",
-            "rag",
-            "blueprint",
-            "gauge",
-            "caliper",
-            "pencil",
-            "ruler",
-            "template",
-            "spring",
-            "nail",
-            "clamp",
-        ),
-    ),
-}
-THEMES = (*LEXICONS, "made-up")
-
-
-def _lexicon(theme: str, seed: int) -> ThemeNames:
-    if theme != "made-up":
-        return LEXICONS[theme]
-    words = made_up_words(random.Random(f"household-names/{seed}"), N_RECEPTACLE_KINDS + 1 + len(OBJECT_KIND_USES))
-    return ThemeNames(
-        tuple(words[:N_RECEPTACLE_KINDS]), words[N_RECEPTACLE_KINDS], tuple(words[N_RECEPTACLE_KINDS + 1 :])
+        lights=tuple(data["lights"]),
+        light_places=tuple(frozenset(receptacle_index[r] for r in places) for places in data["lights"].values()),
+        storage=tuple(r for r, (_, entry) in enumerate(entries) if entry["treats"] is None),
+        stations=tuple(r for r, (_, entry) in enumerate(entries) if entry["treats"] is not None),
+        source=data["source"],
     )
 
 
-_TASK_TEMPLATES = {  # {p} is "in" for containers, "on" for surfaces
-    "pick": ("put a {o} {p} {r}.", "put some {o} {p} {r}."),
-    "pick_two": ("put {n} {o} {p} {r}.", "find {n} {o} and put them {p} {r}."),
-    "clean": ("put a clean {o} {p} {r}.", "clean some {o} and put it {p} {r}."),
-    "heat": ("put a hot {o} {p} {r}.", "heat some {o} and put it {p} {r}."),
-    "cool": ("put a cool {o} {p} {r}.", "cool some {o} and put it {p} {r}."),
+def _station_kind(task_type: str) -> int:
+    """The appliance kind that treats objects for ``task_type``; -1 for the task types without one."""
+    treats = alfworld_world().treats
+    return treats.index(task_type) if task_type in treats else -1
+
+
+@functools.cache
+def _goal_choices(task_type: str, hidden: bool) -> tuple[tuple[int, int], ...]:
+    """Every (object kind, destination kind) a task of ``task_type`` can ask for (destination -1 for
+    examine), by ALFWorld's rules: the object affords the treatment and the destination, not the
+    appliance that treats it, holds it; another receptacle, not that appliance either (and one that
+    opens, if the object is to be hidden), holds it to start from."""
+    world = alfworld_world()
+    word, station = AFFORDANCE_WORDS.get(task_type), _station_kind(task_type)
+    choices = []
+    for o in range(len(world.objects)):
+        if word is not None and word not in world.affords[o]:
+            continue
+        places = [r for r, held in enumerate(world.holds) if o in held and r != station]
+        starts = [r for r in places if world.opens[r] or not hidden]
+        if task_type == "examine":
+            choices.extend([(o, -1)] if starts else [])
+        else:
+            choices.extend((o, d) for d in places if any(r != d for r in starts))
+    return tuple(choices)
+
+
+THEMES = ("household", "made-up")
+
+
+@dataclasses.dataclass(frozen=True)
+class Names:
+    """A task's names of the kinds it uses: receptacle kind -> name, object kind -> name, the light."""
+
+    receptacles: dict[int, str]
+    objects: dict[int, str]
+    light: str
+
+
+def _names(theme: str, seed: int, receptacle_kinds: set[int], object_kinds: set[int], light: int) -> Names:
+    world = alfworld_world()
+    if theme != "made-up":
+        return Names(
+            {k: world.receptacles[k] for k in receptacle_kinds},
+            {k: world.objects[k] for k in object_kinds},
+            world.lights[light] if light >= 0 else "",
+        )
+    rooms, things = sorted(receptacle_kinds), sorted(object_kinds)
+    words = made_up_words(random.Random(f"household-names/{seed}"), len(rooms) + len(things) + 1)
+    return Names(dict(zip(rooms, words)), dict(zip(things, words[len(rooms) :])), words[-1] if light >= 0 else "")
+
+
+_TASK_TEMPLATES = {  # ALFWorld's own (alfworld/gen/goal_library.py), with "two" as pick_count says
+    "pick": ("put a {o} in {r}.", "put some {o} on {r}."),
+    "pick_two": ("put {n} {o} in {r}.", "find {n} {o} and put them in {r}."),
+    "clean": ("put a clean {o} in {r}.", "clean some {o} and put it in {r}."),
+    "heat": ("put a hot {o} in {r}.", "heat some {o} and put it in {r}."),
+    "cool": ("put a cool {o} in {r}.", "cool some {o} and put it in {r}."),
     "examine": ("look at {o} under the {l}.", "examine the {o} with the {l}."),
 }
 _NUMBER_WORDS = {2: "two", 3: "three", 4: "four"}
@@ -293,7 +203,7 @@ class Problem:
     dests: tuple[int, ...]  # receptacles of the destination type (empty for examine)
     station: int  # the appliance that treats the object, -1 if none
     requirement: int  # the state bit the placed objects need (0 if none)
-    lamp_place: int
+    lamp_place: int  # the receptacle the light stands at, -1 if the home has none
     openable: int  # bitmask over receptacles
 
 
@@ -301,14 +211,19 @@ class Problem:
 class HouseholdTask:
     seed: int
     task_type: str
-    goal: str  # "put a clean mug in coffeemachine."
+    goal: str  # "put a clean mug in coffeemachine.", in one of the two phrasings
+    goal_text: str  # the goal in its first phrasing: equal exactly when two tasks ask the same
+    structure: str  # "heat.r10.o9.c3.s7": type, receptacles, objects, closed ones, optimal steps
     receptacles: tuple[str, ...]  # "drawer 2", in the order the room lists them
     receptacle_kinds: tuple[int, ...]
     initially_open: tuple[bool, ...]  # True also for receptacles that do not open and close
     objects: tuple[str, ...]  # "mug 1"
     object_kinds: tuple[int, ...]
     object_places: tuple[int, ...]
-    lamp: str  # "desklamp 1"
+    target_kind: int
+    dest_kind: int  # -1 for examine
+    lamp: str  # "desklamp 1", "" if the home has no light
+    light_kind: int  # -1 if the home has no light
     problem: Problem
     plan: tuple[Command, ...]  # the oracle's optimal plan from the start
     optimal_steps: int
@@ -317,46 +232,66 @@ class HouseholdTask:
 
 def _layout(seed: int, config: HouseholdConfig) -> dict[str, Any]:
     """The abstract home and task for ``seed``: kinds, places and the task, no names."""
+    world = alfworld_world()
     rng = random.Random(f"household/{seed}")
     task_type = rng.choice([t for t in TASK_TYPES if t in config.task_types])
-    storage = config.receptacles - 3
-    kind_count = min(max(2, round(storage / 2.5)), N_STORAGE, storage)
-    surface, container = rng.randrange(N_SURFACES), N_SURFACES + rng.randrange(N_CONTAINERS)
-    others = [k for k in range(N_STORAGE) if k not in (surface, container)]
-    kinds = [surface, container, *rng.sample(others, kind_count - 2)]
+    need = config.pick_count if task_type == "pick_two" else 1
+    n_relevant = need + config.same_type_distractors
+    hidden = round(config.hidden_share * n_relevant)
+    target_kind, dest_kind = rng.choice(_goal_choices(task_type, hidden > 0))
+    station_kind = _station_kind(task_type)
+    holds_target = [
+        r for r, held in enumerate(world.holds) if target_kind in held and r not in (dest_kind, station_kind)
+    ]
+    source = rng.choice([r for r in holds_target if world.opens[r]] if hidden else holds_target)
+    light = rng.randrange(len(world.lights))
+    required = [k for k in (dest_kind, source) if k in world.storage]
+    if task_type == "examine":
+        required.append(rng.choice(sorted(world.light_places[light])))
+    required = list(dict.fromkeys(required))
+
+    storage = config.receptacles - len(world.stations)
+    kind_count = min(max(2, round(storage / 2.5)), len(world.storage), storage)
+    others = [k for k in world.storage if k not in required]
+    kinds = required + rng.sample(others, kind_count - len(required))
     counts = dict.fromkeys(kinds, 1)
     for _ in range(storage - kind_count):
         counts[rng.choice(kinds)] += 1
-    order = kinds + [WASHER, HEATER, COOLER]
+    order = kinds + list(world.stations)
     rng.shuffle(order)
     receptacle_kinds = [kind for kind in order for _ in range(counts.get(kind, 1))]
-    openable = [kind >= N_SURFACES and kind != WASHER for kind in receptacle_kinds]
+    openable = [world.opens[kind] for kind in receptacle_kinds]
     openable_ids = [r for r, flag in enumerate(openable) if flag]
     closed = set(rng.sample(openable_ids, round(config.closed_share * len(openable_ids))))
 
-    uses = _L if task_type == "examine" else task_type if task_type in PROCESS_VERBS else None
-    target_kind = rng.choice([k for k, u in enumerate(OBJECT_KIND_USES) if uses is None or uses in u])
-    dest_kind = -1 if task_type == "examine" else rng.choice(kinds)
-    need = config.pick_count if task_type == "pick_two" else 1
-    allowed = [r for r, kind in enumerate(receptacle_kinds) if kind != dest_kind]
+    allowed = [
+        r
+        for r, kind in enumerate(receptacle_kinds)
+        if kind not in (dest_kind, station_kind) and target_kind in world.holds[kind]
+    ]
     inside = [r for r in allowed if openable[r]]
-    object_kinds = [target_kind] * (need + config.same_type_distractors)
-    hidden = round(config.hidden_share * len(object_kinds))
-    object_places = [rng.choice(inside if k < hidden else allowed) for k in range(len(object_kinds))]
-    other_kinds = [k for k in range(len(OBJECT_KIND_USES)) if k != target_kind]
+    object_kinds = [target_kind] * n_relevant
+    object_places = [rng.choice(inside if k < hidden else allowed) for k in range(n_relevant)]
+    cluttered = [
+        r for r, kind in enumerate(receptacle_kinds) if len(world.held[kind]) > (target_kind in world.holds[kind])
+    ]
     for _ in range(config.objects):
-        object_kinds.append(rng.choice(other_kinds))
-        object_places.append(rng.randrange(len(receptacle_kinds)))
-    surfaces = [r for r, kind in enumerate(receptacle_kinds) if kind < N_SURFACES]
-    station_kind = {"clean": WASHER, "heat": HEATER, "cool": COOLER}.get(task_type)
+        place = rng.choice(cluttered)
+        kind = target_kind
+        while kind == target_kind:
+            kind = rng.choice(world.held[receptacle_kinds[place]])
+        object_kinds.append(kind)
+        object_places.append(place)
+    stands = [r for r, kind in enumerate(receptacle_kinds) if kind in world.light_places[light]]
+    lamp_place = rng.choice(stands) if stands else -1
     problem = Problem(
         task_type=task_type,
         need=need,
-        relevant=tuple(range(need + config.same_type_distractors)),
+        relevant=tuple(range(n_relevant)),
         dests=tuple(r for r, kind in enumerate(receptacle_kinds) if kind == dest_kind),
-        station=receptacle_kinds.index(station_kind) if station_kind is not None else -1,
+        station=receptacle_kinds.index(station_kind) if station_kind >= 0 else -1,
         requirement=_STATE_BIT.get(task_type, 0),
-        lamp_place=rng.choice(surfaces),
+        lamp_place=lamp_place,
         openable=sum(1 << r for r in openable_ids),
     )
     return {
@@ -367,11 +302,12 @@ def _layout(seed: int, config: HouseholdConfig) -> dict[str, Any]:
         "object_places": object_places,
         "target_kind": target_kind,
         "dest_kind": dest_kind,
+        "light": light if lamp_place >= 0 else -1,
         "template": rng.randrange(2),
     }
 
 
-def _numbered(kinds: list[int], names: tuple[str, ...]) -> tuple[str, ...]:
+def _numbered(kinds: list[int], names: dict[int, str]) -> tuple[str, ...]:
     seen: dict[int, int] = {}
     numbered = []
     for kind in kinds:
@@ -384,40 +320,87 @@ def generate_task(seed: int, config: HouseholdConfig, theme: str) -> HouseholdTa
     """A Household task: a home, a task and the oracle's optimal plan. Pure in its arguments."""
     layout = _layout(seed, config)
     problem: Problem = layout["problem"]
-    lexicon = _lexicon(theme, seed)
-    receptacles = _numbered(layout["receptacle_kinds"], lexicon.receptacles)
-    objects = _numbered(layout["object_kinds"], lexicon.objects)
-    lamp = f"{lexicon.lamp} 1"
+    receptacle_kinds, object_kinds, light = layout["receptacle_kinds"], layout["object_kinds"], layout["light"]
+    names = _names(theme, seed, set(receptacle_kinds), set(object_kinds), light)
+    receptacles = _numbered(receptacle_kinds, names.receptacles)
+    objects = _numbered(object_kinds, names.objects)
+    lamp = f"{names.light} 1" if light >= 0 else ""
     places = tuple(layout["object_places"])
     start = _start_state(problem, places, layout["initially_open"])
     actions = plan(problem, start)
     commands = tuple(_command(action, receptacles, objects, lamp, -1, problem.relevant) for action in actions)
-    template = _TASK_TEMPLATES[problem.task_type][layout["template"]]
-    goal = template.format(
-        o=lexicon.objects[layout["target_kind"]],
-        r=lexicon.receptacles[layout["dest_kind"]] if layout["dest_kind"] >= 0 else "",
-        p="on" if layout["dest_kind"] < N_SURFACES else "in",
-        l=lexicon.lamp,
-        n=_NUMBER_WORDS.get(problem.need, ""),
-    )
-    entities = {lexicon.receptacles[k] for k in layout["receptacle_kinds"]}
-    entities |= {lexicon.objects[k] for k in layout["object_kinds"]} | {lexicon.lamp}
+    dest_kind = layout["dest_kind"]
+    words = {
+        "o": names.objects[layout["target_kind"]],
+        "r": names.receptacles[dest_kind] if dest_kind >= 0 else "",
+        "l": names.light,
+        "n": _NUMBER_WORDS.get(problem.need, ""),
+    }
+    templates = _TASK_TEMPLATES[problem.task_type]
+    closed = layout["initially_open"].count(False)
+    structure = f"{problem.task_type.replace('_', '-')}.r{len(receptacles)}.o{len(objects)}.c{closed}.s{len(commands)}"
+    entities = {*names.receptacles.values(), *names.objects.values(), *([names.light] if lamp else [])}
     return HouseholdTask(
         seed=seed,
         task_type=problem.task_type,
-        goal=goal,
+        goal=templates[layout["template"]].format(**words),
+        goal_text=templates[0].format(**words),
+        structure=structure,
         receptacles=receptacles,
-        receptacle_kinds=tuple(layout["receptacle_kinds"]),
+        receptacle_kinds=tuple(receptacle_kinds),
         initially_open=layout["initially_open"],
         objects=objects,
-        object_kinds=tuple(layout["object_kinds"]),
+        object_kinds=tuple(object_kinds),
         object_places=places,
+        target_kind=layout["target_kind"],
+        dest_kind=dest_kind,
         lamp=lamp,
+        light_kind=light,
         problem=problem,
         plan=commands,
         optimal_steps=len(commands),
         entities=tuple(sorted(entities)),
     )
+
+
+def _world_relations() -> frozenset[tuple[str, ...]]:
+    """ALFWorld's facts: where each object and light is found, what each object affords, which
+    receptacles open, and which appliance cleans, heats or cools."""
+    world = alfworld_world()
+    facts: set[tuple[str, ...]] = {
+        ("found_in", world.objects[o], world.receptacles[r]) for r, held in enumerate(world.holds) for o in held
+    }
+    facts |= {
+        ("found_in", name, world.receptacles[r]) for name, at in zip(world.lights, world.light_places) for r in at
+    }
+    facts |= {("can_be", world.objects[o], word) for o, words in enumerate(world.affords) for word in words}
+    facts |= {("can_be", name, "switched_on") for name in world.lights}
+    facts |= {("can_be", world.receptacles[r], "opened") for r, flag in enumerate(world.opens) if flag}
+    facts |= {(f"{world.treats[r]}s", world.receptacles[r]) for r in world.stations}
+    return frozenset(facts)
+
+
+def _task_relations(task: HouseholdTask) -> frozenset[tuple[str, ...]]:
+    """The facts ``task`` shows or relies on, in its own names: where its objects and light start,
+    that the destination holds the object, which of its receptacles open, and the affordance and
+    appliance its treatment needs."""
+    kind = {name: name.rsplit(" ", 1)[0] for name in (*task.receptacles, *task.objects, task.lamp) if name}
+    problem = task.problem
+    facts: set[tuple[str, ...]] = {
+        ("found_in", kind[o], kind[task.receptacles[r]]) for o, r in zip(task.objects, task.object_places)
+    }
+    facts |= {("can_be", kind[r], "opened") for i, r in enumerate(task.receptacles) if problem.openable >> i & 1}
+    if task.lamp:
+        facts.add(("found_in", kind[task.lamp], kind[task.receptacles[problem.lamp_place]]))
+    target = kind[task.objects[problem.relevant[0]]]
+    if problem.dests:
+        facts.add(("found_in", target, kind[task.receptacles[problem.dests[0]]]))
+    if problem.station >= 0:
+        facts.add(("can_be", target, AFFORDANCE_WORDS[task.task_type]))
+        facts.add((f"{task.task_type}s", kind[task.receptacles[problem.station]]))
+    if task.task_type == "examine":
+        facts.add(("can_be", kind[task.lamp], "switched_on"))
+    return frozenset(facts)
 
 
 # ----- the planner behind the oracle ---------------------------------------------------------
@@ -693,7 +676,7 @@ class HouseholdEnv(TextEnv[HouseholdConfig, HouseholdTask]):
 
     Example:
         >>> import gymnasium as gym, llm_gym
-        >>> env = gym.make("llm_gym/Household-v0", difficulty="medium", theme="laboratory")
+        >>> env = gym.make("llm_gym/Household-v0", difficulty="medium")
         >>> observation, info = env.reset(seed=0)
         >>> "Your task is to: " in observation, info["optimal_steps"] > 0
         (True, True)
@@ -707,14 +690,14 @@ class HouseholdEnv(TextEnv[HouseholdConfig, HouseholdTask]):
     native_action_list = "first_turn"
     shared_on_copy = (
         "_problem", "_rec_index", "_obj_index", "_openable", "_station_verb", "_go", "_go_texts",
-        "_examine", "_open_close", "_fixed", "_use", "_relevant_set",
+        "_examine", "_open_close", "_fixed", "_use", "_relevant_set", "_treatable",
     )  # fmt: skip
     rules = (
         "You are in a home with receptacles; some open and close, and objects lie on and in them. "
         "Carry out the task you are given. You hold one object at a time, and you take from or put "
         "into a receptacle only when you are at it and it is open. Clean, heat or cool the object you "
-        "hold with the appliance that does it, when you are at that appliance. To look at an object "
-        "under a light, hold it where the light is, with the light on."
+        "hold with the appliance that does it, when you are at that appliance and the object allows it. "
+        "To look at an object under a light, hold it where the light is, with the light on."
     )
 
     @classmethod
@@ -724,6 +707,26 @@ class HouseholdEnv(TextEnv[HouseholdConfig, HouseholdTask]):
     @classmethod
     def default_max_turns(cls, config: HouseholdConfig) -> int:
         return 30 + config.receptacles + 4 * config.pick_count
+
+    @classmethod
+    def vocabulary(cls, theme: str) -> dict[str, str]:
+        """ALFWorld's receptacle, object and light names by kind; none for the made-up theme."""
+        if theme == "made-up":
+            return {}
+        world = alfworld_world()
+        return {
+            **dict.fromkeys(world.receptacles, "receptacle"),
+            **dict.fromkeys(world.objects, "object"),
+            **dict.fromkeys(world.lights, "light"),
+        }
+
+    @classmethod
+    def world_relations(cls, theme: str) -> frozenset[tuple[str, ...]]:
+        return frozenset() if theme == "made-up" else _world_relations()
+
+    @classmethod
+    def task_relations(cls, task: HouseholdTask) -> frozenset[tuple[str, ...]]:
+        return _task_relations(task)
 
     def format_command(self, command: Command) -> str:
         return _native_text(command)
@@ -736,14 +739,15 @@ class HouseholdEnv(TextEnv[HouseholdConfig, HouseholdTask]):
         self._rec_index = {name: r for r, name in enumerate(task.receptacles)}
         self._obj_index = {name: o for o, name in enumerate(task.objects)}
         self._openable = [bool(problem.openable >> r & 1) for r in range(len(task.receptacles))]
-        appliances = {WASHER: "clean", HEATER: "heat", COOLER: "cool"}
-        self._station_verb = [appliances.get(kind) for kind in task.receptacle_kinds]
+        world = alfworld_world()
+        self._station_verb = [world.treats[kind] for kind in task.receptacle_kinds]
+        self._treatable = [world.treatable[kind] for kind in task.object_kinds]
         self._go = [Command("go to", (name,)) for name in task.receptacles]
         self._go_texts = [_native_text(command) for command in self._go]
         self._examine = [Command("examine", (name,)) for name in task.receptacles]
         self._open_close = [(Command("open", (name,)), Command("close", (name,))) for name in task.receptacles]
         self._fixed = [Command("inventory"), Command("look")]
-        self._use = Command("use", (task.lamp,))
+        self._use = Command("use", (task.lamp,)) if task.lamp else None
         self._relevant_set = frozenset(problem.relevant)
         self._loc = -1
         self._held = -1
@@ -850,6 +854,8 @@ class HouseholdEnv(TextEnv[HouseholdConfig, HouseholdTask]):
         o, r = self._obj_index.get(obj), self._rec_index.get(name)
         if o is None or o != self._held or r is None or r != self._loc or self._station_verb[r] != verb:
             return NOTHING
+        if verb not in self._treatable[o]:
+            return NOTHING
         state = self._states[o]
         if verb == "clean":
             state |= CLEAN
@@ -861,7 +867,7 @@ class HouseholdEnv(TextEnv[HouseholdConfig, HouseholdTask]):
         return Transition(f"You {verb} the {obj} using the {name}.")
 
     def _do_use(self, name: str) -> Transition:
-        if name != self.task.lamp or self._loc != self._problem.lamp_place:
+        if not name or name != self.task.lamp or self._loc != self._problem.lamp_place:
             return NOTHING
         self._lamp_on = not self._lamp_on
         return self._finish(f"You turn {'on' if self._lamp_on else 'off'} the {name}.")
@@ -957,9 +963,9 @@ class HouseholdEnv(TextEnv[HouseholdConfig, HouseholdTask]):
                 else:
                     commands.append(Command("put", (objects[held], name)))
             verb = self._station_verb[loc]
-            if verb is not None and held >= 0:
+            if verb is not None and held >= 0 and verb in self._treatable[held]:
                 commands.append(Command(verb, (objects[held], name)))
-            if loc == self._problem.lamp_place:
+            if self._use is not None and loc == self._problem.lamp_place:
                 commands.append(self._use)
             commands.append(self._examine[loc])
         if held >= 0:
