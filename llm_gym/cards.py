@@ -80,7 +80,7 @@ def measure_card(
     return rows
 
 
-def variety(env: str, preset: str, seeds: int) -> dict[str, int]:
+def variety(env: str, preset: str, seeds: int) -> dict[str, int | None]:
     """How many distinct goals and task shapes the task seeds ``0..seeds-1`` of ``preset`` draw
     (generated, not played); ``None`` where the family's tasks do not say (no ``goal_text`` or
     ``structure``)."""

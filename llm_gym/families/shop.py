@@ -1,11 +1,16 @@
 """Shop: buy the product an instruction asks for in a generated web shop, as in the study's WebShop.
 
-Read top to bottom: difficulty knobs and presets, themes (lexicons with one fixed shape), the
-catalogue generator (an abstract catalogue, then names from the theme, then a BM25 index over the
-product pages), the WebShop-style match score, and the environment: a search page, paged
-results, item pages with options, description and features sub-pages, and ``Buy Now``. The
-abstract catalogue, instruction and prices for a seed are the same whatever the theme, so themes
-differ in semantics only.
+Read top to bottom: difficulty knobs and presets, the themes' catalogues (departments, product
+types with the attributes, option dimensions, prices and brands that fit them), the catalogue
+generator (an abstract catalogue over ids, then names, then a BM25 index over the product pages),
+the WebShop-style match score, and the environment: a search page, paged results, item pages with
+options, description and features sub-pages, and ``Buy Now``.
+
+The default theme ``shop`` is grounded: its 130 product types in 15 departments
+(``llm_gym/data/shop_catalogue.json``) agree with common knowledge, so a hiking boot can be
+waterproof and comes in shoe sizes, a laptop has memory and storage options and never costs $5.
+``made-up`` renames that catalogue with made-up words (the same seed gives the same abstract task);
+``bazaar`` is a smaller fantasy market.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import json
 import math
 import random
 import string
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -24,11 +31,12 @@ from llm_gym.core import TextEnv, Transition
 from llm_gym.difficulty import Config, knob
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar
 from llm_gym.registry import register_family
-from llm_gym.retrieval import BM25Index
+from llm_gym.retrieval import BM25Index, tokenize
 from llm_gym.themes import made_up_words
 
 MAX_RESULTS = 50  # results kept per search, as WebShop keeps 50
-CATEGORIES, TYPES, ATTRIBUTES, DIMENSIONS, VALUES = 4, 6, 8, 3, 6  # the shape every theme fills
+DIMENSIONS = 3  # option dimensions of every product type
+MAX_ATTRIBUTES, MAX_VALUES = 8, 10  # per product type, per option dimension
 BACK, NEXT, PREV, BUY, DESCRIPTION, FEATURES = (
     "back to search",
     "next >",
@@ -45,13 +53,14 @@ BUTTON_LABELS = {
     DESCRIPTION: "Description",
     FEATURES: "Features",
 }
-_SUBSETS = tuple(tuple(i for i in range(8) if bits >> i & 1) for bits in range(1 << 8))  # bit mask -> ids
-OPENERS = ("i need", "i'm looking for", "find me", "i want to buy", "please get me")
+_SUBSETS = tuple(tuple(i for i in range(MAX_VALUES) if bits >> i & 1) for bits in range(1 << MAX_VALUES))
+OPENERS = ("i need this:", "i'm looking for:", "please find:", "wanted:", "shopping list:")  # no article to agree
 
 
 @dataclasses.dataclass(frozen=True)
 class ShopConfig(Config):
     catalogue_size: int = knob(40, 10, 1000, "products in the catalogue")
+    departments: int = knob(2, 1, 15, "departments whose product types fill the catalogue (the goal's and others)")
     required_attributes: int = knob(1, 0, 4, "attributes the instruction asks for (waterproof, leak proof...)")
     required_options: int = knob(0, 0, DIMENSIONS, "options the buyer must select on the item page (size, colour...)")
     near_misses: int = knob(
@@ -72,6 +81,7 @@ class ShopConfig(Config):
 PRESETS = {
     "easy": ShopConfig(
         catalogue_size=40,
+        departments=2,
         required_attributes=1,
         required_options=0,
         near_misses=1,
@@ -80,6 +90,7 @@ PRESETS = {
     ),
     "medium": ShopConfig(
         catalogue_size=90,
+        departments=3,
         required_attributes=2,
         required_options=1,
         near_misses=6,
@@ -88,6 +99,7 @@ PRESETS = {
     ),
     "hard": ShopConfig(
         catalogue_size=140,
+        departments=3,
         required_attributes=2,
         required_options=2,
         near_misses=12,
@@ -96,6 +108,7 @@ PRESETS = {
     ),
     "expert": ShopConfig(
         catalogue_size=200,
+        departments=4,
         required_attributes=3,
         required_options=3,
         near_misses=24,
@@ -104,113 +117,212 @@ PRESETS = {
     ),
 }
 
-# ----- themes: per category (name, product types, attributes, option dimensions with values) ---
+# ----- themes: a catalogue of departments, product types and option dimensions ---------------
 
 
 @dataclasses.dataclass(frozen=True)
-class Category:
+class ProductType:
     name: str
-    types: tuple[str, ...]  # TYPES names
-    attributes: tuple[str, ...]  # ATTRIBUTES names
-    dimensions: tuple[tuple[str, tuple[str, ...]], ...]  # DIMENSIONS x (name, VALUES names)
+    department: int
+    price: tuple[float, float]  # the plausible range, in dollars
+    attributes: tuple[str, ...]  # 6 to MAX_ATTRIBUTES attributes such a product can have
+    dimensions: tuple[int, ...]  # DIMENSIONS indices into Catalogue.dimensions
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(","))
+@dataclasses.dataclass(frozen=True)
+class Department:
+    name: str
+    brands: tuple[str, ...]
+    types: tuple[int, ...]  # indices into Catalogue.types
 
 
-def _category(name: str, types: str, attributes: str, *dimensions: tuple[str, str]) -> Category:
-    return Category(name, _names(types), _names(attributes), tuple((dim, _names(values)) for dim, values in dimensions))
+@dataclasses.dataclass(frozen=True)
+class Catalogue:
+    """A theme's world: departments with their brands and product types, and option dimensions
+    (a name and its values, 4 to MAX_VALUES of them)."""
+
+    departments: tuple[Department, ...]
+    types: tuple[ProductType, ...]
+    dimensions: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def kinds(self) -> dict[str, str]:
+        """Every name, mapped to its kind: department, brand, product type, attribute, dimension,
+        or the dimension whose value it is."""
+        kinds = {name: dim for dim, values in self.dimensions for name in values}
+        kinds |= {dim: "dimension" for dim, _ in self.dimensions}
+        kinds |= {kind.name: "product type" for kind in self.types}
+        kinds |= {name: "attribute" for kind in self.types for name in kind.attributes}
+        kinds |= {department.name: "department" for department in self.departments}
+        kinds |= {brand: "brand" for department in self.departments for brand in department.brands}
+        return kinds
+
+    def renamed(self, names: dict[str, str]) -> Catalogue:
+        """The same catalogue with every name replaced through ``names``."""
+        return Catalogue(
+            tuple(Department(names[d.name], tuple(names[b] for b in d.brands), d.types) for d in self.departments),
+            tuple(
+                dataclasses.replace(kind, name=names[kind.name], attributes=tuple(names[a] for a in kind.attributes))
+                for kind in self.types
+            ),
+            tuple((names[dim], tuple(names[v] for v in values)) for dim, values in self.dimensions),
+        )
 
 
-LEXICONS: dict[str, tuple[Category, ...]] = {
-    "shop": (
-        _category(
-            "outerwear",
-            "hiking jacket, rain jacket, fleece pullover, down vest, softshell jacket, parka",
-            "waterproof, breathable, lightweight, insulated, packable, windproof, reflective, hooded",
-            ("color", "navy, black, olive, red, grey, white"),
-            ("size", "xs, small, medium, large, xl, xxl"),
-            ("fit", "regular, slim, relaxed, athletic, tall, petite"),
-        ),
-        _category(
-            "footwear",
-            "hiking boots, trail runners, sandals, slippers, rain boots, sneakers",
-            "leather, vegan, cushioned, slip resistant, arch support, lace up, memory foam, steel toe",
-            ("color", "brown, tan, charcoal, burgundy, khaki, cobalt"),
-            ("width", "narrow, standard, wide, roomy, snug, tapered"),
-            ("closure", "laces, velcro, buckle, zipper, elastic, toggle"),
-        ),
-        _category(
-            "kitchen",
-            "water bottle, travel mug, lunch box, food container, cutting board, french press",
-            "bpa free, dishwasher safe, leak proof, double walled, stainless steel, microwave safe, reusable, compact",
-            ("color", "teal, coral, sage, lavender, mustard, ivory"),
-            ("material", "glass, bamboo, silicone, ceramic, aluminum, copper"),
-            ("quantity", "single, pair, trio, set of four, set of six, bulk"),
-        ),
-        _category(
-            "electronics",
-            "wireless earbuds, bluetooth speaker, phone charger, power bank, smart watch, webcam",
-            "noise cancelling, fast charging, water resistant, portable, rechargeable, usb c, voice control, touch controls",
-            ("color", "silver, rose gold, midnight, pearl, graphite, mint"),
-            ("edition", "basic, plus, pro, max, lite, ultra"),
-            ("bundle", "case only, with cable, with stand, with adapter, gift box, refurbished"),
-        ),
+def _catalogue_from(departments: list[dict[str, Any]], dimensions: dict[str, list[str]]) -> Catalogue:
+    dim_index = {dim: i for i, dim in enumerate(dimensions)}
+    types: list[ProductType] = []
+    built: list[Department] = []
+    for number, department in enumerate(departments):
+        first = len(types)
+        for kind in department["types"]:
+            low, high = kind["price"]
+            dims = tuple(dim_index[dim] for dim in kind["options"])
+            types.append(ProductType(kind["name"], number, (float(low), float(high)), tuple(kind["attributes"]), dims))
+        built.append(Department(department["name"], tuple(department["brands"]), tuple(range(first, len(types)))))
+    return Catalogue(tuple(built), tuple(types), tuple((dim, tuple(values)) for dim, values in dimensions.items()))
+
+
+@functools.cache
+def grounded_catalogue() -> Catalogue:
+    """The ``shop`` theme's catalogue, read once from ``llm_gym/data/shop_catalogue.json``."""
+    data = json.loads(resources.files("llm_gym").joinpath("data/shop_catalogue.json").read_text())
+    return _catalogue_from(data["departments"], data["dimensions"])
+
+
+BAZAAR = {  # department: (product types, attributes, option dimensions); brands are made-up words
+    "potions": (
+        "healing potion, mana elixir, invisibility draught, strength tonic, antidote, fire brew",
+        "fast acting, long lasting, odorless, sweet tasting, concentrated, guild certified, unbreakable vial, glowing",
+        {
+            "hue": "crimson, azure, emerald, amber, violet, golden",
+            "vessel": "thimble, dram, flask, jug, cask, barrel",
+            "potency": "mild, moderate, strong, potent, mighty, legendary",
+        },
     ),
-    "bazaar": (
-        _category(
-            "potions",
-            "healing potion, mana elixir, invisibility draught, strength tonic, antidote, fire brew",
-            "fast acting, long lasting, odorless, sweet tasting, concentrated, guild certified, unbreakable vial, glowing",
-            ("hue", "crimson, azure, emerald, amber, violet, golden"),
-            ("vessel", "thimble, dram, flask, jug, cask, barrel"),
-            ("potency", "mild, moderate, strong, potent, mighty, legendary"),
-        ),
-        _category(
-            "weapons",
-            "longsword, battle axe, war hammer, shortbow, dagger, spear",
-            "enchanted, balanced, etched, dwarven forged, elven crafted, serrated, silvered, flaming",
-            ("metal", "iron, steel, bronze, mithril, obsidian, adamant"),
-            ("grip", "oak, ash, bone, horn, ebony, yew"),
-            ("sigil", "wolf, raven, dragon, lion, serpent, stag"),
-        ),
-        _category(
-            "armor",
-            "chainmail shirt, plate helm, tower shield, traveling cloak, greaves, gauntlets",
-            "padded, riveted, gilded, fireproof, silent, blessed, reinforced, spiked",
-            ("build", "halfling, dwarf, human, orc, troll, giant"),
-            ("finish", "burnished, blackened, painted, lacquered, enameled, raw"),
-            ("crest", "griffin, eagle, boar, bear, owl, hawk"),
-        ),
-        _category(
-            "scrolls",
-            "spell scroll, treasure map, spellbook, rune tablet, prophecy, star chart",
-            "ancient, illuminated, sealed, annotated, translated, unabridged, cursed, signed",
-            ("script", "elvish, dwarvish, draconic, common, infernal, celestial"),
-            ("binding", "vellum, parchment, papyrus, silk, bark, hide"),
-            ("ink", "soot, indigo, cinnabar, verdigris, sepia, woad"),
-        ),
+    "weapons": (
+        "longsword, battle axe, war hammer, shortbow, dagger, spear",
+        "enchanted, balanced, etched, dwarven forged, elven crafted, serrated, silvered, flaming",
+        {
+            "metal": "iron, steel, bronze, mithril, obsidian, adamant",
+            "grip": "oak, ash, bone, horn, ebony, yew",
+            "sigil": "wolf, raven, dragon, lion, serpent, stag",
+        },
+    ),
+    "armor": (
+        "chainmail shirt, plate helm, tower shield, traveling cloak, greaves, gauntlets",
+        "padded, riveted, gilded, fireproof, silent, blessed, reinforced, spiked",
+        {
+            "build": "halfling, dwarf, human, orc, troll, giant",
+            "finish": "burnished, blackened, painted, lacquered, enameled, raw",
+            "crest": "griffin, eagle, boar, bear, owl, hawk",
+        },
+    ),
+    "scrolls": (
+        "spell scroll, treasure map, spellbook, rune tablet, prophecy, star chart",
+        "ancient, illuminated, sealed, annotated, translated, unabridged, cursed, signed",
+        {
+            "script": "elvish, dwarvish, draconic, common, infernal, celestial",
+            "binding": "vellum, parchment, papyrus, silk, bark, hide",
+            "ink": "soot, indigo, cinnabar, verdigris, sepia, woad",
+        },
     ),
 }
-THEMES = (*LEXICONS, "made-up")
 
 
-def _theme_lexicon(theme: str, seed: int) -> tuple[Category, ...]:
-    if theme != "made-up":
-        return LEXICONS[theme]
-    per_category = TYPES + ATTRIBUTES + DIMENSIONS * (1 + VALUES)
-    words = iter(made_up_words(random.Random(f"shop-names/{seed}"), CATEGORIES * (1 + per_category)))
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",")]
 
-    def take(count: int) -> tuple[str, ...]:
-        return tuple(next(words) for _ in range(count))
 
-    return tuple(
-        Category(
-            next(words), take(TYPES), take(ATTRIBUTES), tuple((next(words), take(VALUES)) for _ in range(DIMENSIONS))
-        )
-        for _ in range(CATEGORIES)
+@functools.cache
+def _bazaar_catalogue() -> Catalogue:
+    taken = frozenset(name for types, attributes, dims in BAZAAR.values() for name in _names(types + ", " + attributes))
+    brands = iter(made_up_words(random.Random("shop-bazaar-brands"), 6 * len(BAZAAR), taken))
+    departments = [
+        {
+            "name": name,
+            "brands": [next(brands) for _ in range(6)],
+            "types": [
+                {"name": kind, "price": [15, 120], "attributes": _names(attributes), "options": list(dims)}
+                for kind in _names(types)
+            ],
+        }
+        for name, (types, attributes, dims) in BAZAAR.items()
+    ]
+    dimensions = {dim: _names(values) for _, _, dims in BAZAAR.values() for dim, values in dims.items()}
+    return _catalogue_from(departments, dimensions)
+
+
+@functools.cache
+def _made_up_catalogue() -> Catalogue:
+    """The grounded catalogue with each name (every word of it) replaced by a made-up word."""
+    grounded = grounded_catalogue()
+    words = sorted({word for name in grounded.kinds() for word in name.split()})
+    made_up = dict(zip(words, made_up_words(random.Random("shop-made-up"), len(words), frozenset(words))))
+    return grounded.renamed({name: " ".join(made_up[word] for word in name.split()) for name in grounded.kinds()})
+
+
+THEMES = ("shop", "bazaar", "made-up")
+_CATALOGUES = {"shop": grounded_catalogue, "bazaar": _bazaar_catalogue, "made-up": _made_up_catalogue}
+
+
+def theme_catalogue(theme: str) -> Catalogue:
+    return _CATALOGUES[theme]()
+
+
+@functools.cache
+def _world_relations() -> frozenset[tuple[str, ...]]:
+    catalogue = grounded_catalogue()
+    facts = {("has_value", dim, value) for dim, values in catalogue.dimensions for value in values}
+    for department in catalogue.departments:
+        facts |= {("sells_in", brand, department.name) for brand in department.brands}
+    for kind in catalogue.types:
+        facts.add(("in_department", kind.name, catalogue.departments[kind.department].name))
+        facts |= {("has_attribute", kind.name, name) for name in kind.attributes}
+        for dim in kind.dimensions:
+            name, values = catalogue.dimensions[dim]
+            facts.add(("has_dimension", kind.name, name))
+            facts |= {("has_option", kind.name, value) for value in values}
+    return frozenset(facts)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tables:
+    """A catalogue's shape as arrays, built once per process, for drawing products in bulk."""
+
+    type_department: np.ndarray  # (types,)
+    attribute_count: np.ndarray  # (types,)
+    value_count: np.ndarray  # (types, DIMENSIONS)
+    price_low: np.ndarray  # (types,)
+    price_high: np.ndarray  # (types,)
+
+
+@functools.cache
+def _tables(theme: str) -> _Tables:
+    catalogue = theme_catalogue(theme)
+    types = catalogue.types
+    return _Tables(
+        np.array([kind.department for kind in types]),
+        np.array([len(kind.attributes) for kind in types]),
+        np.array([[len(catalogue.dimensions[d][1]) for d in kind.dimensions] for kind in types]),
+        np.array([kind.price[0] for kind in types]),
+        np.array([kind.price[1] for kind in types]),
     )
+
+
+@functools.cache
+def _entities(theme: str, departments: tuple[int, ...]) -> tuple[str, ...]:
+    """The names a catalogue over ``departments`` can show: the departments, their brands, their
+    product types with those types' attributes, option dimensions and values (sorted)."""
+    catalogue = theme_catalogue(theme)
+    names: set[str] = set()
+    for number in departments:
+        department = catalogue.departments[number]
+        names |= {department.name, *department.brands}
+        for kind in department.types:
+            names |= {catalogue.types[kind].name, *catalogue.types[kind].attributes}
+            for dim in catalogue.types[kind].dimensions:
+                names |= {catalogue.dimensions[dim][0], *catalogue.dimensions[dim][1]}
+    return tuple(sorted(names))
 
 
 # ----- the catalogue generator ---------------------------------------------------------------
@@ -221,7 +333,7 @@ class Product:
     code: str  # shown as [B0...] in results; clicked lower-case
     brand: str
     title: str
-    category: str
+    category: str  # the department
     product_type: str
     attributes: tuple[str, ...]
     options: tuple[tuple[str, tuple[str, ...]], ...]  # (dimension, the values on offer)
@@ -241,6 +353,13 @@ class Goal:
     options: tuple[tuple[str, str], ...]  # (dimension, value) to select
     price_limit: float
 
+    @property
+    def text(self) -> str:
+        """The goal in words: attributes, product type, options and price limit (no opener)."""
+        described = ", ".join(self.attributes) + " " if self.attributes else ""
+        options = "".join(f", and {dim}: {value}" for dim, value in self.options)
+        return f"{described}{self.product_type}{options}, and price lower than {self.price_limit:.2f} dollars"
+
 
 @dataclasses.dataclass(frozen=True)
 class ShopTask:
@@ -250,68 +369,82 @@ class ShopTask:
     products: tuple[Product, ...]
     target: int  # the product the generator made to fit the goal (others may fit too)
     satisfying: frozenset[int]  # every product that can score 1.0
-    keyword_query: (
-        str  # the instruction's keywords (attributes, product type, option values), the first admissible search
-    )
+    keyword_query: str  # the instruction's keywords (attributes, product type, option values), the first search
     keyword_page: int  # the first results page of keyword_query that shows a satisfying product
     searches: tuple[str, ...]  # the admissible searches: keyword_query, then each with one keyword left out
-    best_query: (
-        str  # the admissible search whose results show a satisfying product on the earliest page (the first such)
-    )
+    best_query: str  # the admissible search showing a satisfying product on the earliest page (the first such)
     best_page: int  # that page
     optimal_steps: int  # the fewest admissible steps from reset to a perfect purchase
     entities: tuple[str, ...]
+    goal_text: str  # the goal in the task's own names (the instruction without its opener)
+    structure: str  # "a<attributes>.o<options>.p<best page>", naming no entity
 
 
 @dataclasses.dataclass(frozen=True)
 class _Spec:
-    """A product over abstract ids: category, type, attribute ids, offered values per dimension."""
+    """A product over ids: its type, attribute columns (into the type's attributes), and per
+    option dimension of the type the offered value ids."""
 
-    category: int
     kind: int
     attributes: tuple[int, ...]
     options: tuple[tuple[int, ...], ...]
     price: float
 
 
-def _abstract_catalogue(rng: random.Random, bulk: np.random.Generator, config: ShopConfig):
-    """The goal and the products over abstract ids; the target is product 0 (before shuffling).
+def _abstract_catalogue(rng: random.Random, bulk: np.random.Generator, config: ShopConfig, theme: str):
+    """The goal and the products over ids; the target is product 0 (before shuffling).
 
-    The goal, the target and the near misses come from ``rng``; the other products, drawn in
-    bulk, from ``bulk``.
+    The goal, the departments, the target and the near misses come from ``rng``; the other
+    products, drawn in bulk, from ``bulk``.
     """
-    base_prices = np.round(bulk.uniform(15, 120, (CATEGORIES, TYPES)), 2)
-    category, kind = rng.randrange(CATEGORIES), rng.randrange(TYPES)
-    required = tuple(sorted(rng.sample(range(ATTRIBUTES), config.required_attributes)))
-    dims = tuple(sorted(rng.sample(range(DIMENSIONS), config.required_options)))
-    wanted = {dim: rng.randrange(VALUES) for dim in dims}
-    slack = 0.04 + 0.6 * (1.0 - config.price_tightness)
-    price = round(float(base_prices[category, kind]) * rng.uniform(0.7, 1.3), 2)
-    limit = float(math.ceil(price * (1 + slack)))
+    catalogue, tables = theme_catalogue(theme), _tables(theme)
+    department = rng.randrange(len(catalogue.departments))
+    others = [d for d in range(len(catalogue.departments)) if d != department]
+    departments = (department, *rng.sample(others, min(config.departments, len(catalogue.departments)) - 1))
+    pool = np.array([kind for d in departments for kind in catalogue.departments[d].types])
+    low, high = tables.price_low, tables.price_high
+    base_prices = low * (high / low) ** bulk.uniform(0.2, 0.8, len(low))  # per type, for this seed
 
-    def offered(dim: int, must: int | None, banned: int | None) -> tuple[int, ...]:
-        pool = [v for v in range(VALUES) if v != banned]
-        chosen = set(rng.sample(pool, rng.randint(2, 5)))
+    goal_type = catalogue.types[kind := rng.choice(catalogue.departments[department].types)]
+    required = tuple(sorted(rng.sample(range(len(goal_type.attributes)), config.required_attributes)))
+    dims = tuple(sorted(rng.sample(range(DIMENSIONS), config.required_options)))
+    wanted = {goal_type.dimensions[d]: rng.randrange(tables.value_count[kind, d]) for d in dims}
+    slack = 0.04 + 0.6 * (1.0 - config.price_tightness)
+    price = round(float(np.clip(base_prices[kind] * rng.uniform(0.7, 1.3), low[kind], high[kind])), 2)
+    limit = float(math.ceil(price * (1 + slack)))
+    asked = {goal_type.attributes[a] for a in required}
+
+    def offered(count: int, must: int | None, banned: int | None) -> tuple[int, ...]:
+        pool_ = [v for v in range(count) if v != banned]
+        chosen = set(rng.sample(pool_, rng.randint(2, min(5, len(pool_)))))
         if must is not None:
             chosen.add(must)
         return tuple(sorted(chosen))
 
     def fitting(kind_: int, defect: str) -> _Spec:
-        free = [a for a in range(ATTRIBUTES) if a not in required]
-        attributes = set(required) | set(rng.sample(free, rng.randint(0, 2)))
+        """A product of ``kind_`` with every asked attribute and option it can have, save the defect."""
+        names = catalogue.types[kind_].attributes
+        have = [a for a, name in enumerate(names) if name in asked]
+        free = [a for a in range(len(names)) if a not in have]
+        attributes = set(have) | set(rng.sample(free, rng.randint(0, 2)))
         if defect == "attribute":
-            attributes.discard(rng.choice(required))
+            attributes.discard(rng.choice(have))
             attributes.add(rng.choice(free))
-        missing_dim = rng.choice(dims) if defect == "option" else None
+        type_dims = catalogue.types[kind_].dimensions
+        missing = rng.choice([d for d in type_dims if d in wanted]) if defect == "option" else None
         options = tuple(
-            offered(d, None if d == missing_dim else wanted.get(d), wanted[d] if d == missing_dim else None)
-            for d in range(DIMENSIONS)
+            offered(
+                len(catalogue.dimensions[d][1]),
+                None if d == missing else wanted.get(d),
+                wanted[d] if d == missing else None,
+            )
+            for d in type_dims
         )
         if defect == "price":
             cost = max(limit, round(rng.uniform(limit * 1.01, limit * 1.3), 2))
         else:
             cost = round(rng.uniform(0.6 * limit, 0.99 * limit), 2)
-        return _Spec(category, kind_, tuple(sorted(attributes)), options, cost)
+        return _Spec(kind_, tuple(sorted(attributes)), options, cost)
 
     target = dataclasses.replace(fitting(kind, "none"), price=price)
     defects = [
@@ -319,29 +452,39 @@ def _abstract_catalogue(rng: random.Random, bulk: np.random.Generator, config: S
         for d in ("attribute", "option", "price", "type")
         if (d != "attribute" or required) and (d != "option" or dims)
     ]
+    neighbours = [k for k in catalogue.departments[department].types if k != kind]
+    overlap = {k: len(asked.intersection(catalogue.types[k].attributes)) for k in neighbours}
+    closest = [k for k in neighbours if overlap[k] == max(overlap.values())]  # the other types nearest the goal
     specs = [target]
     for index in range(config.near_misses):
         defect = defects[index % len(defects)]
-        other_kind = rng.choice([k for k in range(TYPES) if k != kind]) if defect == "type" else kind
-        specs.append(fitting(other_kind, defect))
-    specs += _random_specs(bulk, config.catalogue_size - len(specs), base_prices)
-    return (category, kind, required, tuple((d, wanted[d]) for d in dims), limit), specs
+        specs.append(fitting(rng.choice(closest) if defect == "type" else kind, defect))
+    specs += _random_specs(bulk, config.catalogue_size - len(specs), pool, base_prices, tables)
+    goal = (department, kind, required, tuple(sorted(wanted.items())), limit)
+    return goal, departments, specs
 
 
-def _random_specs(bulk: np.random.Generator, count: int, base_prices: np.ndarray) -> list[_Spec]:
-    """``count`` products of random type, with 1 to 4 attributes and 2 to 5 values per dimension."""
-    categories = bulk.integers(0, CATEGORIES, count)
-    kinds = bulk.integers(0, TYPES, count)
-    attribute_rank = bulk.random((count, ATTRIBUTES)).argsort(axis=1).argsort(axis=1)
-    attribute_bits = (attribute_rank < bulk.integers(1, 5, (count, 1))) @ (1 << np.arange(ATTRIBUTES))
-    value_rank = bulk.random((count, DIMENSIONS, VALUES)).argsort(axis=2).argsort(axis=2)
-    value_bits = (value_rank < bulk.integers(2, 6, (count, DIMENSIONS, 1))) @ (1 << np.arange(VALUES))
-    prices = np.round(base_prices[categories, kinds] * bulk.uniform(0.6, 1.5, count), 2).tolist()
+def _random_specs(
+    bulk: np.random.Generator, count: int, pool: np.ndarray, base_prices: np.ndarray, tables: _Tables
+) -> list[_Spec]:
+    """``count`` products of types drawn from ``pool``, with 1 to 4 attributes and 2 to 5 values per
+    dimension, priced around the type's price for this seed and within its range."""
+    kinds = pool[bulk.integers(0, len(pool), count)]
+    columns = np.arange(MAX_ATTRIBUTES)
+    attribute_keys = bulk.random((count, MAX_ATTRIBUTES)) + (columns >= tables.attribute_count[kinds][:, None])
+    attribute_rank = attribute_keys.argsort(axis=1).argsort(axis=1)
+    attribute_bits = (attribute_rank < bulk.integers(1, 5, (count, 1))) @ (1 << columns)
+    values = np.arange(MAX_VALUES)
+    counts = tables.value_count[kinds]
+    value_keys = bulk.random((count, DIMENSIONS, MAX_VALUES)) + (values >= counts[:, :, None])
+    value_rank = value_keys.argsort(axis=2).argsort(axis=2)
+    offered = np.minimum(bulk.integers(2, 6, (count, DIMENSIONS)), counts)
+    value_bits = (value_rank < offered[:, :, None]) @ (1 << values)
+    prices = base_prices[kinds] * bulk.uniform(0.6, 1.5, count)
+    prices = np.round(np.clip(prices, tables.price_low[kinds], tables.price_high[kinds]), 2).tolist()
     return [
-        _Spec(c, k, _SUBSETS[a], tuple(_SUBSETS[v] for v in values), p)
-        for c, k, a, values, p in zip(
-            categories.tolist(), kinds.tolist(), attribute_bits.tolist(), value_bits.tolist(), prices
-        )
+        _Spec(k, _SUBSETS[a], tuple(_SUBSETS[v] for v in vs), p)
+        for k, a, vs, p in zip(kinds.tolist(), attribute_bits.tolist(), value_bits.tolist(), prices)
     ]
 
 
@@ -359,11 +502,51 @@ def _codes(bulk: np.random.Generator, count: int) -> list[str]:
     return codes
 
 
-def _article(first_word: str, product_type: str) -> str:
-    """``a``/``an`` before a singular product type; nothing before a plural one (``hiking boots``)."""
-    if product_type.endswith("s") and not product_type.endswith("ss"):
-        return ""
-    return "an " if first_word[:1] in "aeiou" else "a "
+class CatalogueIndex(BM25Index):
+    """``BM25Index(documents)`` built from the documents' tokens in a few array operations.
+
+    The weights are what ``bm25s`` computes with ``BM25Index``'s settings (Lucene idf, Robertson's
+    term frequency component, k1 = 1.5, b = 0.75, float32), equal to the library's to the last bit
+    (tests/test_shop.py compares them), without the library's pass per document: the index was most
+    of a fresh reset.
+    """
+
+    K1, B = 1.5, 0.75
+
+    def __init__(self, corpus: list[list[str]]) -> None:
+        vocab: dict[str, int] = {}
+        ids = [vocab.setdefault(token, len(vocab)) for tokens in corpus for token in tokens]
+        lengths = np.array([len(tokens) for tokens in corpus])
+        size, rows = len(corpus), len(vocab) + 1  # the last row stays zero (padding)
+        counts = np.bincount(np.array(ids) * size + np.repeat(np.arange(size), lengths), minlength=rows * size)
+        cells = np.flatnonzero(counts)
+        token, document = np.divmod(cells, size)
+        frequencies = np.bincount(token, minlength=rows - 1).tolist()
+        idf_of = {df: math.log(1 + (size - df + 0.5) / (df + 0.5)) for df in set(frequencies)}
+        idf = np.array([idf_of[df] for df in frequencies], np.float32)
+        tf = counts[cells].astype(np.float32)
+        norm = self.K1 * ((1 - self.B) + self.B * lengths / lengths.mean())
+        weights = np.zeros(rows * size, np.float32)
+        weights[cells] = idf[token] * (tf / (norm[document] + tf))
+        self.size, self._vocab, self._weights = size, vocab, weights.reshape(rows, size)
+
+
+@functools.cache
+def _tokens(name: str) -> tuple[str, ...]:
+    """The index's words of one catalogue name (the names are a fixed, finite set)."""
+    return tuple(tokenize(name))
+
+
+def _joined_tokens(names: tuple[str, ...]) -> list[str]:
+    """``tokenize(" ".join(names))``, from each name's cached words."""
+    return [token for name in names for token in _tokens(name)]
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _offered(theme: str, dimension: int, ids: tuple[int, ...]) -> tuple[str, tuple[str, ...]]:
+    """An option dimension's name and the names of its values ``ids``."""
+    name, values = theme_catalogue(theme).dimensions[dimension]
+    return name, tuple(values[v] for v in ids)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -371,7 +554,7 @@ class _World:
     """A task with what the environment derives from it once: the search index and code lookups."""
 
     task: ShopTask
-    index: BM25Index
+    index: CatalogueIndex
     clickable_codes: tuple[str, ...]  # product codes, lower-case, as clicked
     by_code: dict[str, int]  # never written after it is built
 
@@ -391,63 +574,67 @@ def _world(seed: int, config: ShopConfig, theme: str) -> _World:
 def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _World | None:
     rng = random.Random(f"shop/{seed}" + (f"/{attempt}" if attempt else ""))
     bulk = np.random.default_rng([seed, 5407, attempt] if attempt else [seed, 5407])
-    (category, kind, required, wanted, limit), specs = _abstract_catalogue(rng, bulk, config)
+    (department, kind, required, wanted, limit), departments, specs = _abstract_catalogue(rng, bulk, config, theme)
     order = bulk.permutation(len(specs)).tolist()
     target_index = order.index(0)
     specs = [specs[i] for i in order]
     codes = _codes(bulk, len(specs))
-    brand_of = bulk.integers(0, 24, len(specs)).tolist()
-    title_keys = bulk.random((len(specs), ATTRIBUTES)).tolist()
+    brand_draws = bulk.integers(0, 1 << 30, len(specs)).tolist()
+    title_keys = bulk.random((len(specs), MAX_ATTRIBUTES)).tolist()
     opener = rng.choice(OPENERS)
-    lexicon = _theme_lexicon(theme, seed)
-    entities = {name for c in lexicon for name in (c.name, *c.types, *c.attributes)}
-    entities |= {name for c in lexicon for dim, values in c.dimensions for name in (dim, *values)}
-    brands = [
-        word.capitalize() for word in made_up_words(random.Random(f"shop-brands/{seed}"), 24, frozenset(entities))
-    ]
+    catalogue = theme_catalogue(theme)
 
-    products = []
-    names: dict[tuple, Any] = {}  # memo of (category, abstract ids) -> names, shared by many products
-    for spec, code, brand_index, keys in zip(specs, codes, brand_of, title_keys):
-        cat = lexicon[spec.category]
-        attribute_key = (spec.category, spec.attributes)
+    products, corpus = [], []  # corpus: the tokens of each product's document (``_document``)
+    names: dict[tuple, Any] = {}  # memo of (type, ids) -> names and their tokens, shared by many products
+    for spec, code, brand_draw, keys in zip(specs, codes, brand_draws, title_keys):
+        kind_ = catalogue.types[spec.kind]
+        department_ = catalogue.departments[kind_.department]
+        attribute_key = (spec.kind, spec.attributes)
         if attribute_key not in names:
-            names[attribute_key] = tuple(cat.attributes[a] for a in spec.attributes)
-        option_key = (spec.category, spec.options)
+            attributes = tuple(kind_.attributes[a] for a in spec.attributes)
+            words = (kind_.name, department_.name, *attributes)
+            names[attribute_key] = attributes, _joined_tokens(words)
+        option_key = (spec.kind, spec.options)
         if option_key not in names:
-            names[option_key] = tuple(
-                (dim, tuple(values[v] for v in ids)) for (dim, values), ids in zip(cat.dimensions, spec.options)
-            )
+            options = tuple(_offered(theme, d, ids) for d, ids in zip(kind_.dimensions, spec.options))
+            names[option_key] = options, _joined_tokens(tuple(value for _, offered in options for value in offered))
         shown = (
             spec.attributes if len(spec.attributes) <= 2 else sorted(sorted(spec.attributes, key=keys.__getitem__)[:2])
         )
-        brand, product_type = brands[brand_index], cat.types[spec.kind]
-        title = " ".join([brand, *[cat.attributes[a] for a in shown], product_type])
+        brand = department_.brands[brand_draw % len(department_.brands)]
+        title_words = (brand, *[kind_.attributes[a] for a in shown], kind_.name)
+        title = " ".join([brand.capitalize(), *title_words[1:]])
+        corpus.append([code.lower(), *_joined_tokens(title_words), *names[attribute_key][1], *names[option_key][1]])
         products.append(
-            Product(code, brand, title, cat.name, product_type, names[attribute_key], names[option_key], spec.price)
+            Product(
+                code,
+                brand.capitalize(),
+                title,
+                department_.name,
+                kind_.name,
+                names[attribute_key][0],
+                names[option_key][0],
+                spec.price,
+            )
         )
 
-    cat = lexicon[category]
+    goal_type = catalogue.types[kind]
     goal = Goal(
-        cat.name,
-        cat.types[kind],
-        tuple(cat.attributes[a] for a in required),
-        tuple((cat.dimensions[d][0], cat.dimensions[d][1][v]) for d, v in wanted),
+        catalogue.departments[department].name,
+        goal_type.name,
+        tuple(goal_type.attributes[a] for a in required),
+        tuple((catalogue.dimensions[d][0], catalogue.dimensions[d][1][v]) for d, v in wanted),
         limit,
     )
-    described = f"{opener} {_article((goal.attributes or (goal.product_type,))[0], goal.product_type)}"
-    described += (", ".join(goal.attributes) + " " if goal.attributes else "") + goal.product_type
-    instruction = "".join([described, *(f", and {dim}: {value}" for dim, value in goal.options)])
-    instruction += f", and price lower than {limit:.2f} dollars"
-    keyword_query = " ".join([*goal.attributes, goal.product_type, *(value for _, value in goal.options)])
+    keywords = [*goal.attributes, goal.product_type, *(value for _, value in goal.options)]
+    keyword_query = " ".join(keywords)
 
-    index = BM25Index([_document(product) for product in products])
+    index = CatalogueIndex(corpus)
     satisfying = frozenset(
         i
         for i, product in enumerate(products)
         if product.product_type == goal.product_type and _best_score(product, goal) == 1.0
     )
-    keywords = [*goal.attributes, goal.product_type, *(value for _, value in goal.options)]
     searches = [keyword_query]
     if len(keywords) > 1:
         searches += dict.fromkeys(" ".join(keywords[:i] + keywords[i + 1 :]) for i in range(len(keywords)))
@@ -460,7 +647,7 @@ def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _Wor
     best = pages.index(min(pages))
     task = ShopTask(
         seed=seed,
-        instruction=instruction,
+        instruction=f"{opener} {goal.text}",
         goal=goal,
         products=tuple(products),
         target=target_index,
@@ -471,7 +658,9 @@ def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _Wor
         best_query=searches[best],
         best_page=pages[best],
         optimal_steps=3 + pages[best] + len(goal.options),  # search, page on, click the product, each option, buy
-        entities=tuple(sorted(entities)),
+        entities=_entities(theme, tuple(sorted(departments))),
+        goal_text=goal.text,
+        structure=f"a{len(goal.attributes)}.o{len(goal.options)}.p{pages[best]}",
     )
     clickable_codes = tuple(product.code.lower() for product in products)
     by_code = {code: i for i, code in enumerate(clickable_codes)}
@@ -495,7 +684,8 @@ def _join(words: tuple[str, ...]) -> str:
 
 
 def _document(product: Product) -> str:
-    """What the search index sees of a product: code, title, type, category, attributes, options."""
+    """What the search index sees of a product: code, title, type, department, attributes, options
+    (``_draw_world`` puts together its tokens from cached pieces)."""
     values = " ".join(value for _, offered in product.options for value in offered)
     return f"{product.code} {product.title} {product.product_type} {product.category} {' '.join(product.attributes)} {values}"
 
@@ -570,6 +760,35 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
     @classmethod
     def generate_task(cls, seed: int, config: ShopConfig, theme: str) -> ShopTask:
         return generate_task(seed, config, theme)
+
+    @classmethod
+    def vocabulary(cls, theme: str) -> dict[str, str]:
+        """The grounded theme's names by kind: department, brand, product type, attribute,
+        dimension, and each dimension's values under that dimension's name; empty elsewhere."""
+        return dict(grounded_catalogue().kinds()) if theme == THEMES[0] else {}
+
+    @classmethod
+    def world_relations(cls, theme: str) -> frozenset[tuple[str, ...]]:
+        """What the grounded catalogue holds: each type's department, attributes, dimensions and
+        option values, each dimension's values and each brand's department; empty elsewhere."""
+        return _world_relations() if theme == THEMES[0] else frozenset()
+
+    @classmethod
+    def task_relations(cls, task: ShopTask) -> frozenset[tuple[str, ...]]:
+        """The facts the task's instruction and catalogue show, as ``world_relations`` writes them."""
+        facts = {("in_department", task.goal.product_type, task.goal.category)}
+        facts |= {("has_attribute", task.goal.product_type, name) for name in task.goal.attributes}
+        facts |= {("has_option", task.goal.product_type, value) for _, value in task.goal.options}
+        facts |= {("has_value", dim, value) for dim, value in task.goal.options}
+        for product in task.products:
+            kind = product.product_type
+            facts |= {("in_department", kind, product.category), ("sells_in", product.brand.lower(), product.category)}
+            facts |= {("has_attribute", kind, name) for name in product.attributes}
+            for dim, values in product.options:
+                facts.add(("has_dimension", kind, dim))
+                facts |= {("has_option", kind, value) for value in values}
+                facts |= {("has_value", dim, value) for value in values}
+        return frozenset(facts)
 
     @classmethod
     def default_max_turns(cls, config: ShopConfig) -> int:
@@ -723,7 +942,7 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
             view["code"], view["title"], view["price"] = product.code, product.title, product.price
             if self.page in ("item", "done"):
                 view["options"] = [{"name": dim, "values": list(values)} for dim, values in product.options]
-                view["selected"] = dict(self.selected)
+                view["selected"] = [{"name": dim, "value": value} for dim, value in self.selected.items()]
             elif self.page == DESCRIPTION:
                 view["description"] = product.description
             else:
@@ -739,7 +958,7 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
         if page == "search":
             lines.append("[Search] Write search[your keywords].")
         elif page == "done":
-            chosen = ", ".join(f"{dim}: {value}" for dim, value in view["selected"].items())
+            chosen = ", ".join(f"{pick['name']}: {pick['value']}" for pick in view["selected"])
             lines.append("Thank you for shopping with us!")
             lines.append(f"Bought: [{view['code']}] {view['title']} | ${view['price']:.2f} | {chosen or 'no options'}")
         elif page == "results":
@@ -757,7 +976,7 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
                 lines += [
                     f"{option['name']}: " + " ".join(f"[{v}]" for v in option["values"]) for option in view["options"]
                 ]
-                chosen = ", ".join(f"{dim}: {value}" for dim, value in view["selected"].items())
+                chosen = ", ".join(f"{pick['name']}: {pick['value']}" for pick in view["selected"])
                 lines.append(f"Selected: {chosen or 'nothing yet'}")
                 lines.append(" ".join(f"[{BUTTON_LABELS[c]}]" for c in (DESCRIPTION, FEATURES, BUY)))
             elif page == DESCRIPTION:
