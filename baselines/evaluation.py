@@ -53,27 +53,22 @@ def run_episode(env: gym.Env, agent: Agent, seed: int, agent_seed: int | None = 
 def run_episodes(
     envs: list[gym.Env], agents: list[Agent], seeds: list[int], agent_seeds: list[int] | None = None
 ) -> list[dict[str, Any]]:
-    """Play one episode per env in lockstep. If the agents are one object with ``act_batch``,
-    each turn asks it once for every episode still running (batched generation)."""
-    batch_agent = agents[0] if len(set(map(id, agents))) == 1 and hasattr(agents[0], "act_batch") else None
-    records, observations, infos = [], [], []
-    for env, agent, seed, agent_seed in zip(envs, agents, seeds, agent_seeds or seeds):
+    """Play one episode per env in lockstep. If the agents are one object with ``play`` (a local
+    model), it plays them all itself, token in and token out; if with ``act_batch``, each turn asks
+    it once for every episode still running (batched generation)."""
+    shared = agents[0] if len(set(map(id, agents))) == 1 else None
+    recorders = [_Recorder(env) for env in envs]
+    if shared is not None and hasattr(shared, "play"):
+        shared.play(recorders, seeds)
+        return [recorder.finished() for recorder in recorders]
+    batch_agent = shared if hasattr(shared, "act_batch") else None
+    observations, infos = [], []
+    for recorder, agent, seed, agent_seed in zip(recorders, agents, seeds, agent_seeds or seeds):
         if hasattr(agent, "reset") and batch_agent is None:
             agent.reset(agent_seed)
-        observation, info = env.reset(seed=seed)
+        observation, info = recorder.reset(seed=seed)
         observations.append(observation)
         infos.append(info)
-        records.append(
-            {
-                "seed": seed,
-                "task_id": info["task_id"],
-                "optimal_steps": info["optimal_steps"],
-                "observations": [observation],
-                "actions": [],
-                "rewards": [],
-                "statuses": [],
-            }
-        )
     if batch_agent is not None:
         batch_agent.reset_batch(seeds)
     running = list(range(len(envs)))
@@ -84,19 +79,50 @@ def run_episodes(
             actions = [agents[i].act(observations[i], infos[i]) for i in running]
         still = []
         for i, action in zip(running, actions):
-            observation, reward, terminated, truncated, info = envs[i].step(action)
-            observations[i], infos[i] = observation, info
-            record = records[i]
-            record["actions"].append(action)
-            record["observations"].append(observation)
-            record["rewards"].append(float(reward))
-            record["statuses"].append(info["action_status"])
-            if terminated or truncated:
-                record.update(outcome=info["outcome"], score=float(info["score"]), steps=len(record["actions"]))
-            else:
+            observations[i], _, terminated, truncated, infos[i] = recorders[i].step(action)
+            if not (terminated or truncated):
                 still.append(i)
         running = still
-    return records
+    return [recorder.finished() for recorder in recorders]
+
+
+class _Recorder(gym.Wrapper):
+    """Writes the episode record (seed, observations, actions, rewards, statuses, outcome) as the
+    episode is played, whoever plays it."""
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        observation, info = self.env.reset(seed=seed, options=options)
+        self.record: dict[str, Any] = {
+            "seed": seed,
+            "task_id": info["task_id"],
+            "optimal_steps": info["optimal_steps"],
+            "observations": [observation],
+            "actions": [],
+            "rewards": [],
+            "statuses": [],
+        }
+        self._score = 0.0
+        return observation, info
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        self.record["actions"].append(action)
+        self.record["observations"].append(observation)
+        self.record["rewards"].append(float(reward))
+        self.record["statuses"].append(info["action_status"])
+        self._score = float(info["score"])
+        if terminated or truncated:
+            self.record["outcome"] = info["outcome"]
+        return observation, reward, terminated, truncated, info
+
+    def finished(self) -> dict[str, Any]:
+        """The record; an episode its player stopped (out of context) counts as truncated."""
+        return {
+            **self.record,
+            "outcome": self.record.get("outcome", "truncated"),
+            "score": self._score,
+            "steps": len(self.record["actions"]),
+        }
 
 
 def summarize(cell: Cell, episodes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 Any directory that ``AutoModelForCausalLM.from_pretrained`` and ``AutoTokenizer.from_pretrained``
 load works. The agent speaks through the trainer's own ``ChatCodec``, with the settings a trained
-checkpoint recorded, and keeps each episode as token ids (never re-tokenising earlier turns), so
-``llm-gym eval --agent hf:<trained dir>`` plays exactly as the trainer's greedy evaluation did.
-Episodes played together (``act_batch``) generate together; decoding is greedy, so evaluation is
+checkpoint recorded, and keeps each episode as token ids (never re-tokenising earlier turns).
+``play`` runs whole episodes with the trainer's own batched rollout (one KV cache across turns),
+so ``llm-gym eval --agent hf:<trained dir>`` plays exactly as the trainer's greedy evaluation did;
+``act``/``act_batch`` answer one turn at a time for callers that drive the env themselves (they
+re-read the history each turn, so they are slower). Decoding is greedy, so evaluation is
 deterministic.
 """
 
@@ -21,6 +23,8 @@ class HFAgent:
     Args:
         path: a Hugging Face checkpoint directory.
         max_new_tokens: the most tokens one reply may have.
+        max_tokens: the most tokens one episode may have in ``play`` (the trainer's default); a
+            longer one ends as truncated.
         threads: torch CPU threads (1 is much faster for small models on small machines).
         system_instructions: for a checkpoint the trainer did not write, send
             ``info["instructions"]`` as a system message instead of in the first observation (a
@@ -30,7 +34,12 @@ class HFAgent:
     name = "hf"
 
     def __init__(
-        self, path: str | Path, max_new_tokens: int = 48, threads: int | None = 1, system_instructions: bool = False
+        self,
+        path: str | Path,
+        max_new_tokens: int = 48,
+        threads: int | None = 1,
+        system_instructions: bool = False,
+        max_tokens: int = 2048,
     ):
         import torch
 
@@ -43,6 +52,7 @@ class HFAgent:
         self.model.eval()
         self.codec = ChatCodec.for_checkpoint(self.tokenizer, path, instructions_as_system=system_instructions)
         self.max_new_tokens = max_new_tokens
+        self.max_tokens = max_tokens
         self.histories: dict[int, tuple[list[int], list[int]]] = {}  # slot -> (ids so far, last reply ids)
 
     def reset(self, seed: int | None = None) -> None:
@@ -50,6 +60,13 @@ class HFAgent:
 
     def reset_batch(self, seeds: Sequence[int]) -> None:
         self.histories = {}
+
+    def play(self, envs: Sequence[Any], seeds: Sequence[int]) -> None:
+        """Play one greedy episode per env, reset with its seed, all of them batched together."""
+        from llm_gym.baselines.rollout import rollout
+
+        slots = [(env, seed, index) for index, (env, seed) in enumerate(zip(envs, seeds))]
+        rollout(self.model, self.codec, slots, self.max_new_tokens, greedy=True, max_tokens=self.max_tokens)
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         return self.act_batch([observation], [info], [0])[0]
