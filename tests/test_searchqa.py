@@ -2,6 +2,7 @@ import copy
 import pickle
 import random
 import re
+from collections import Counter
 
 import gymnasium as gym
 import pytest
@@ -10,15 +11,24 @@ from search_helpers import bfs_shortest, play, same_future
 import llm_gym  # noqa: F401
 from llm_gym.families.searchqa import (
     GRAMMAR,
-    NAME_POOLS,
-    POOL_SIZES,
+    LINKS,
+    OCCUPATIONS,
+    ORG_KINDS,
     PRESETS,
+    QUESTION_COUNT,
     STRUCTURAL_VOCABULARY,
     THEMES,
+    WORK_KINDS,
+    YEARS,
     SearchQAConfig,
+    SearchQAEnv,
+    _abstract_world,
     answer_f1,
     generate_task,
+    name_pools,
     normalize_answer,
+    real_names,
+    real_world,
 )
 from llm_gym.grammar import Command
 from llm_gym.retrieval import tokenize
@@ -33,9 +43,10 @@ def make(difficulty="easy", **kwargs):
 
 def test_name_pools_are_single_distinct_tokens_outside_the_structure():
     structure = STRUCTURAL_VOCABULARY
+    sizes = {pool: len(words) for pool, words in name_pools(THEMES[0]).items()}
     for theme in THEMES:
-        pools = NAME_POOLS[theme]
-        assert {pool: len(words) for pool, words in pools.items()} == POOL_SIZES
+        pools = name_pools(theme)
+        assert {pool: len(words) for pool, words in pools.items()} == sizes
         words = [word.lower() for pool in pools.values() for word in pool]
         assert len(set(words)) == len(words), theme
         assert all(tokenize(word) == [word] and word not in structure for word in words), theme
@@ -153,17 +164,18 @@ def test_mean_optimal_steps_increase_across_presets():
 
 
 def test_random_policy_succeeds_less_on_harder_presets_at_a_glance():
-    rates = []
+    rates, seeds = [], 500  # random play wins about 0.6% of medium, none of expert
     for preset in ("easy", "medium", "expert"):
-        env, chooser, successes = make(preset), random.Random(1), 0
-        for seed in range(100):
+        env, successes = make(preset), 0
+        for seed in range(seeds):
+            chooser = random.Random(seed)
             _, info = env.reset(seed=seed)
             while True:
                 _, _, terminated, truncated, info = env.step(chooser.choice(info["admissible_actions"]))
                 if terminated or truncated:
                     break
             successes += info["outcome"] == "success"
-        rates.append(successes / 100)
+        rates.append(successes / seeds)
     assert rates[0] > rates[1] > rates[2], rates
 
 
@@ -282,11 +294,11 @@ def test_knobs_change_the_world():
     assert sum(any(d.title.startswith(n + " ") for n in more.entities) for d in more.documents) >= 12
     compare = [generate_task(s, SearchQAConfig(**{**base, "comparison": 1.0}), "realistic") for s in range(5)]
     assert all(t.kind == "comparison" and t.answer in t.question for t in compare)
-    same = generate_task(4, SearchQAConfig(**{**base, "namesakes": 1.0, "kb_size": 80}), "realistic")
+    same = generate_task(3, SearchQAConfig(**{**base, "namesakes": 1.0, "kb_size": 80}), "realistic")
     titles = [d.title for d in same.documents]
     assert any(titles.count(same.documents[doc].title) > 1 for doc in same.needed)
     env = make({**base, "top_k": 5})
-    _, info = env.reset(seed=0)
+    _, info = env.reset(seed=1)
     _, _, _, _, info = env.step(f"<search>{env.unwrapped.task.oracle_queries[0]}</search>")
     assert len(info["view"]["documents"]) == 5
 
@@ -306,7 +318,9 @@ def test_info_lists_entities_and_turn_limit_truncates():
     env = make("hard", theme="made-up")
     _, info = env.reset(seed=2)
     task = env.unwrapped.task
-    assert set(info["entities"]) == {d.title for d in task.documents if d.title in info["entities"]}
+    values = {name for kind in ("continent", "language", "currency") for name in real_names("made-up")[kind]}
+    titles = {d.title for d in task.documents if d.title in info["entities"]}
+    assert set(info["entities"]) == titles | (values & set(info["entities"])) and titles.isdisjoint(values)
     assert all(task.documents[doc].title in info["entities"] for doc in task.needed)
     assert info["max_turns"] == 6 + 2 * 3
     for _ in range(info["max_turns"]):
@@ -334,7 +348,7 @@ def test_optimal_steps_equal_an_independent_breadth_first_search(preset):
         _, info = env.reset(seed=seed)
         assert info["optimal_exact"] and bfs_shortest(env, info["optimal_steps"] - 1) is None, seed
         assert run_oracle_episode(env, seed)["steps"] == info["optimal_steps"]
-    corrected = [107, 142]  # hard seeds where one search retrieves two needed documents
+    corrected = [160, 299]  # hard seeds where one search retrieves two needed documents
     env = make("hard")
     for seed in corrected:
         _, info = env.reset(options={"task_seed": seed})
@@ -455,3 +469,144 @@ def test_native_texts_match_the_grammar():
             if info["admissible_actions"][-1].startswith("<search>")
             else info["admissible_actions"][0]
         )
+
+
+# ----- the grounded world and the semantic axis (issue 15) ----------------------------------
+
+
+def test_the_grounded_world_is_rich_and_its_file_consistent():
+    world = real_world()
+    names = world.names
+    assert (len(names["country"]), len(names["city"]), len(names["river"])) >= (50, 250, 40)
+    assert len(LINKS) + len(YEARS) >= 20 and QUESTION_COUNT >= 30
+    for country, name in enumerate(names["country"]):
+        capital = world.capital[country]
+        assert world.country[capital] == country and capital not in world.cities[country]
+        assert all(world.country[city] == country for city in world.cities[country]), name
+    for river, banks in enumerate(world.banks):
+        assert banks and all(world.river[city] == river for city in banks)
+    assert names["city"][world.capital[names["country"].index("France")]] == "Paris"
+    assert ("currency_of", "yen", "Japan") in world.relations()
+    assert ("flows_through", "Danube", "Vienna") in world.relations()
+    assert "World Factbook" in world.source
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_generated_dates_and_kinds_agree(seed):
+    """A person is born before their children and dies after them being born, joins an organisation
+    after it was founded and as an adult, studies where a university already stood; an organisation
+    is founded by an adult; a work is made by a living creator of its art and released by an
+    organisation that already existed; a city lies in the real country it names."""
+    entities = _abstract_world(random.Random(seed), PRESETS["expert"])
+    world = real_world()
+    for entity in entities:
+        years, links = entity.years, {relation: entities[target] for relation, target in entity.links.items()}
+        if entity.kind == "person":
+            assert years["born"] + 45 <= years["died"] <= 2020
+            if "parent" in links:
+                assert 20 <= years["born"] - links["parent"].years["born"] <= 45
+                assert links["parent"].years["died"] > years["born"]
+            if "employer" in links:
+                assert max(years["born"] + 20, links["employer"].years["founded"]) <= years["joined"] < years["died"]
+            if "studied_at" in links:
+                assert links["studied_at"].sub == ORG_KINDS.index("university")
+                assert links["studied_at"].years["founded"] <= years["born"] + 18
+            if "spouse" in links:
+                assert entities[links["spouse"].links["spouse"]] is entity
+        if entity.kind == "organisation":
+            founder = links["founder"]
+            assert founder.years["born"] + 25 <= years["founded"] <= founder.years["died"]
+        if entity.kind == "work":
+            creator = links["creator"]
+            assert creator.years["born"] + 20 <= years["created"] <= creator.years["died"]
+            assert WORK_KINDS[entity.sub][2] == OCCUPATIONS[creator.sub]
+            if "publisher" in links:
+                assert links["publisher"].years["founded"] <= years["created"]
+        if entity.kind == "city":
+            assert world.country[entity.name[0]] == links["country"].name[0]
+        if entity.kind == "country":
+            assert world.capital[entity.name[0]] == links["capital"].name[0]
+            assert links["capital"].links["country"] == entities.index(entity)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_task_relations_are_real_world_facts(preset):
+    """200 seeds per preset: what a grounded task's documents state about real places is true."""
+    world = SearchQAEnv.world_relations("realistic")
+    kinds = Counter(relation for relation, *_ in world)
+    assert set(kinds) == {
+        "capital_of",
+        "in_country",
+        "on_continent",
+        "language_of",
+        "currency_of",
+        "flows_through",
+        "rises_in",
+    }
+    for seed in range(200):
+        task = generate_task(seed, PRESETS[preset], "realistic")
+        facts = SearchQAEnv.task_relations(task)
+        assert facts and facts <= world, facts - world
+        text = " ".join(d.text for d in task.documents)
+        assert all(name in text for fact in facts for name in fact[1:])
+    assert SearchQAEnv.world_relations("fantasy") == SearchQAEnv.world_relations("made-up") == frozenset()
+
+
+def test_vocabulary_names_every_entity_by_one_interchangeable_kind():
+    vocabulary = SearchQAEnv.vocabulary("realistic")
+    assert SearchQAEnv.vocabulary("made-up") == SearchQAEnv.vocabulary("fantasy") == {}
+    kinds = Counter(vocabulary.values())
+    assert set(kinds) == {
+        "person",
+        "organisation",
+        "work",
+        "city",
+        "country",
+        "river",
+        "continent",
+        "language",
+        "currency",
+    }
+    assert min(kinds.values()) >= 6, kinds
+    rules = [make(difficulty).unwrapped.instructions for difficulty in ("easy", {"preset": "hard", "retries": 2})]
+    scaffolding = {word for text in rules for word in re.findall(r"[a-z]+", text.lower())}
+    lowered = {name.lower() for name in vocabulary}
+    assert len(lowered) == len(vocabulary)
+    assert not (lowered & (STRUCTURAL_VOCABULARY | scaffolding))
+    holders: dict[str, list[str]] = {}  # word -> the names with it
+    for name in lowered:
+        for word in name.split():
+            holders.setdefault(word, []).append(name)
+    for name in lowered:  # no name is a whole-word part of another, so a renaming cannot split one
+        others = [other for other in holders[name.split()[0]] if other != name]
+        assert not any(re.search(rf"\b{re.escape(name)}\b", other) for other in others), name
+    relations = SearchQAEnv.world_relations("realistic")
+    assert all(vocabulary[name] for fact in relations for name in fact[1:])
+    for preset in PRESETS:
+        for seed in range(30):
+            task = generate_task(seed, PRESETS[preset], "realistic")
+            assert all(name in vocabulary for name in task.entities)
+            names = re.compile("|".join(rf"\b{re.escape(n)}\b" for n in sorted(task.entities, key=len, reverse=True)))
+            for text in [task.question, *(f"{d.title} {d.text}" for d in task.documents)]:
+                rest = set(
+                    re.findall(r"[a-z]+", names.sub(" ", text).lower())
+                )  # a renaming of the entities renames all
+                assert rest <= STRUCTURAL_VOCABULARY, (rest - STRUCTURAL_VOCABULARY, text)
+
+
+def test_goals_are_varied_and_structures_name_nothing():
+    """Over 600 medium seeds at least 550 distinct questions (5,000 seeds give over 4,000: see
+    benchmarks/variety_searchqa.py); task ids carry a goal digest and a structure signature."""
+    config = PRESETS["medium"]
+    tasks = [generate_task(seed, config, "realistic") for seed in range(600)]
+    assert len({task.goal_text for task in tasks}) >= 550
+    assert all(task.goal_text == task.question for task in tasks)
+    structures = Counter(task.structure for task in tasks)
+    assert len(structures) >= 40
+    for task in tasks[:100]:
+        assert re.fullmatch(r"[a-z0-9.-]+", task.structure)
+        assert not any(name.lower() in task.structure for name in task.entities)
+    env = make("hard")
+    _, info = env.reset(seed=4)
+    task = env.unwrapped.task
+    assert info["task_id"].split(":")[-2] == task.structure and info["task_id"].split(":")[3].startswith("g")
