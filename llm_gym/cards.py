@@ -98,8 +98,8 @@ def variety(env: str, preset: str, seeds: int) -> dict[str, int | None]:
 
 def sample_episodes(env: str, preset: str, seed: int = 0, limit: int = 2_000) -> str:
     """One oracle episode of ``preset`` and task seed ``seed`` in each semantic setting the family
-    offers, as Markdown: the first observation, then each action and its feedback (each cut at
-    ``limit`` characters)."""
+    offers, as Markdown: the first observation (its opening rules elided), then each action and the
+    observation it brought (each cut at ``limit`` characters)."""
     from llm_gym.core import text_env_of
     from llm_gym.presentation import presentation_of
     from llm_gym.wrappers.presets import make
@@ -112,13 +112,14 @@ def sample_episodes(env: str, preset: str, seed: int = 0, limit: int = 2_000) ->
         except ValueError:
             continue  # a setting the family cannot offer
         observation, info = played.reset(seed=seed)
-        lines = [observation]
+        rules = info["instructions"]
+        lines = [f"[the rules]\n{observation[len(rules) :].lstrip()}" if observation.startswith(rules) else observation]
         done = False
         while not done:
             action = presentation_of(played).format_command(text_env_of(played).oracle_action())
             observation, _, terminated, truncated, info = played.step(action)
             done = terminated or truncated
-            lines.append(f"> {action}\n{info['view'].get('feedback', '')}")
+            lines.append(f"> {action}\n{observation}")
         played.close()
         body = "\n".join(line if len(line) <= limit else line[:limit] + " ..." for line in lines)
         sections.append(f"#### {semantics} (outcome: {info['outcome']})\n\n```text\n{body}\n```")

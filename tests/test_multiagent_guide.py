@@ -49,7 +49,7 @@ def test_only_the_guide_sees_the_goal_and_recipes():
     env = GuideFollowerEnv(difficulty="medium")
     env.reset(seed=4)
     goal = env.core.task.goal
-    assert f"Goal: craft {goal}." in env.observe(GUIDE)["text"]
+    assert f"Goal: {env.core.task.goal_text}." in env.observe(GUIDE)["text"]
     env.step("Hello there.")
     follower_text = env.observe(FOLLOWER)["text"]
     assert goal not in follower_text

@@ -462,3 +462,18 @@ def test_the_hf_agent_replays_the_trainers_greedy_episodes_token_for_token(tmp_p
     records = run_episodes([make() for _ in seeds], [turn_by_turn] * len(seeds), seeds)
     assert [r["actions"] for r in records] == expected
     assert [agent.histories[i][0] + agent.histories[i][1] for i in range(len(seeds))] == [e.ids for e in episodes]
+
+
+def test_copy_pretraining_teaches_a_tiny_model_to_repeat_what_it_was_shown():
+    env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY)
+    tokenizer = build_tokenizer(env_corpus([env], 20, seed=0), 400)
+    untrained = pretrain_copying(build_model(tokenizer, hidden=64, layers=2), tokenizer, 0, batch=16, length=8)
+    trained = pretrain_copying(build_model(tokenizer, hidden=64, layers=2), tokenizer, 300, batch=16, length=8)
+    assert untrained < 0.05 and trained > 0.3
+
+
+def test_the_tiny_model_is_saved_after_its_copy_pretraining(tmp_path):
+    args = small_args(tmp_path, tiny_copy_steps=3)
+    trainer.prepare_model_dir(args, tmp_path, trainer.EnvPool())
+    saved = json.loads((tmp_path / "tiny" / "pretraining.json").read_text())
+    assert saved["copy_steps"] == 3 and 0.0 <= saved["copy_accuracy"] <= 1.0

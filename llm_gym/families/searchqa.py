@@ -591,7 +591,10 @@ def _abstract_world(rng: random.Random, config: SearchQAConfig) -> list[_Entity]
         open_ = [(i, kind) for i, founded, kind in foundings if founded <= year]
         if open_:
             releasing = WORK_KINDS[work.sub][3]
-            work.links["publisher"] = rng.choice([i for i, kind in open_ if kind == releasing] or [i for i, _ in open_])
+            fitting = [i for i, kind in open_ if kind == releasing]
+            publisher = rng.choice(fitting or [i for i, _ in open_])  # drawn either way: the same stream
+            if fitting:  # only an organisation of the kind that releases such works (no museum prints a novel)
+                work.links["publisher"] = publisher
     return entities
 
 
