@@ -382,6 +382,7 @@ def shift_table(config, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
                 "final": measured["sampled"],
                 "greedy": measured["greedy"],
                 "semantic_distance": report.semantic,
+                "knowledge_distance": report.knowledge,
                 "interface_distance": report.interface,
             }
         )

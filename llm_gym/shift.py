@@ -12,7 +12,8 @@ the end) and reading what the agent is shown through ``info``:
 - interface, from the wrapper stack (``llm_gym.wrappers.describe``) and the family's grammar.
 
 ``distance(a, b)`` turns two profiles into a ``ShiftReport`` of components in [0, 1], their means
-``semantic`` and ``interface``, and readable ``differences``. See docs/shift.md.
+``semantic`` (the surface: names and words), ``knowledge`` (whether the names are known and the
+facts true) and ``interface``, and readable ``differences``. See docs/shift.md.
 
 Example:
     >>> a = EnvConfig("llm_gym/TextCraft-v0", difficulty="easy")
@@ -82,11 +83,12 @@ class Profile:
 class ShiftReport:
     """The distance between two configurations; every component lies in [0, 1]."""
 
-    semantic: float
+    semantic: float  # the mean of the surface components: entity_lexicon, observation_vocabulary
     interface: float
     components: dict[str, float]
     differences: tuple[str, ...]
     task: dict[str, Any]
+    knowledge: float = 0.0  # the mean of name_familiarity and world_knowledge: how far prior knowledge moved
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -230,6 +232,8 @@ def compare(a: Profile, b: Profile) -> ShiftReport:
     semantic = {
         "entity_lexicon": jaccard_distance(a.entities, b.entities),
         "observation_vocabulary": jensen_shannon(dict(a.vocabulary), dict(b.vocabulary)),
+    }
+    knowledge = {
         "name_familiarity": _gap(a.names_known, b.names_known),
         "world_knowledge": _gap(a.relations_known, b.relations_known),
     }
@@ -253,8 +257,9 @@ def compare(a: Profile, b: Profile) -> ShiftReport:
         differences += (f"command grammar: {a.family} -> {b.family}",)
     return ShiftReport(
         semantic=round(sum(semantic.values()) / len(semantic), 6),
+        knowledge=round(sum(knowledge.values()) / len(knowledge), 6),
         interface=round(sum(interface.values()) / len(interface), 6),
-        components={key: round(value, 6) for key, value in {**semantic, **interface}.items()},
+        components={key: round(value, 6) for key, value in {**semantic, **knowledge, **interface}.items()},
         differences=differences,
         task={
             "same_family": a.family == b.family,
