@@ -173,3 +173,30 @@ def test_model_defined_difficulty_split(tmp_path):
         == 0
     )
     assert set(json.loads(out.read_text())) >= {"easy", "hard", "success_rate"}
+
+
+def test_a_split_by_goal_never_puts_one_goal_on_both_sides(tmp_path):
+    from llm_gym.cli import main
+    from llm_gym.core import goal_digest, text_env_of
+
+    out = tmp_path / "goals.json"
+    assert (
+        main(
+            ["split", "--by", "goal", "--env", "Household", "--difficulty", "easy", "--tasks", "300", "--out", str(out)]
+        )
+        == 0
+    )
+    split = json.loads(out.read_text())
+    assert sorted(split["train"] + split["test"]) == list(range(300)) and split["train"] and split["test"]
+    sides = {digest: {s in split["test"] for s in seeds} for digest, seeds in split["goals"].items()}
+    assert all(len(side) == 1 for side in sides.values()) and len(sides) < 300  # some goals recur
+    env = Cell("llm_gym/Household-v0", "easy").make_env()
+    env.reset(seed=split["test"][0])
+    digest = goal_digest(text_env_of(env).task.goal_text)
+    assert split["test"][0] in split["goals"][digest] and f":g{digest}:" in text_env_of(env).task_id
+    from llm_gym.baselines.splits import split_by_goal
+
+    half = split_by_goal(Cell("llm_gym/Household-v0", "easy"), list(range(150)))  # a goal keeps its side
+    assert all(sides[digest] == {s in half["test"] for s in seeds} for digest, seeds in half["goals"].items())
+    with pytest.raises(ValueError, match="test_share"):
+        split_by_goal(Cell("llm_gym/Household-v0", "easy"), [0], test_share=1.0)
