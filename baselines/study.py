@@ -302,6 +302,32 @@ def success(
     return {"sampled": row["sampled_success"], "greedy": row.get("greedy_success", float("nan"))}
 
 
+def outcomes(evals: list[dict[str, Any]], label: str, iteration: int | None = None) -> list[int]:
+    """Per evaluation seed, 1 where the sampled episode succeeded, at an iteration (default: the last)."""
+    rows = [r for r in evals if r["cell"] == label and (iteration is None or r["iteration"] == iteration)]
+    return max(rows, key=lambda r: r["iteration"])["sampled_outcomes"]
+
+
+def paired_ci(differences: list[float], z: float = 1.96) -> float:
+    """The half-width of the normal-approximation confidence interval (95% at ``z = 1.96``) of the
+    mean of per-seed ``differences``: paired instances, so task difficulty cancels.
+
+    Example:
+        >>> round(paired_ci([1, 0, 1, 1, 0, 1, 0, 1]), 3)
+        0.359
+    """
+    n = len(differences)
+    if n < 2:
+        return float("nan")
+    mean = sum(differences) / n
+    variance = sum((d - mean) ** 2 for d in differences) / (n - 1)
+    return z * (variance / n) ** 0.5
+
+
+def _differences(a: list[int], b: list[int]) -> list[float]:
+    return [float(x - y) for x, y in zip(a, b)]
+
+
 def difficulty_table(config, runs, evals) -> list[dict[str, Any]]:
     table = []
     regimes = [
@@ -335,8 +361,15 @@ def transfer_table(config, runs, evals) -> tuple[list[dict[str, Any]], dict[str,
                     "delta": final - warm,
                 }
             )
-            (held_in if train_family == test_family else held_out).append(final - warm)
-    summary = {"held_in_delta": _mean(held_in), "held_out_delta": _mean(held_out)}
+            paired = _differences(outcomes(evals[run], label), outcomes(evals[run], label, 0))
+            table[-1]["delta_ci"] = paired_ci(paired)
+            (held_in if train_family == test_family else held_out).append(paired)
+    summary = {
+        "held_in_delta": _mean([sum(d) / len(d) for d in held_in]),
+        "held_in_delta_ci": paired_ci([x for d in held_in for x in d]),
+        "held_out_delta": _mean([sum(d) / len(d) for d in held_out]),
+        "held_out_delta_ci": paired_ci([x for d in held_out for x in d]),
+    }
     return table, summary
 
 
@@ -395,15 +428,32 @@ def shift_table(config, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
     if "counterfactual" in final:  # semantic_part = prior_consistency + name_familiarity
         gap["prior_consistency"] = final["native"] - final["counterfactual"]
         gap["name_familiarity"] = final["counterfactual"] - final["semantic"]
+    seen = {name: outcomes(evals["base"], shifted.label) for name, shifted in cells.items()}
+    per_seed = {  # each part's difference on each evaluation seed (the same seeds in every cell)
+        "total_gap": _differences(seen["native"], seen["both"]),
+        "semantic_part": _differences(seen["native"], seen["semantic"]),
+        "interface_part": _differences(seen["native"], seen["interface"]),
+    }
+    per_seed["interaction"] = [
+        t - s - i for t, s, i in zip(per_seed["total_gap"], per_seed["semantic_part"], per_seed["interface_part"])
+    ]
+    if "counterfactual" in seen:
+        per_seed["prior_consistency"] = _differences(seen["native"], seen["counterfactual"])
+        per_seed["name_familiarity"] = _differences(seen["counterfactual"], seen["semantic"])
+    gap.update({f"{part}_ci": paired_ci(values) for part, values in per_seed.items()})
     return rows, gap
+
+
+def _ci(values: dict[str, float], key: str) -> str:
+    return f"{values[key]:+.3f} ± {values[key + '_ci']:.3f}"
 
 
 def _semantic_split(gap: dict[str, float]) -> str:
     if "prior_consistency" not in gap:
         return ""
     return (
-        f"\nThe semantic part {gap['semantic_part']:+.3f} = prior consistency {gap['prior_consistency']:+.3f} "
-        f"(grounded -> counterfactual) + name familiarity {gap['name_familiarity']:+.3f} (counterfactual -> made-up).\n"
+        f"\nThe semantic part {_ci(gap, 'semantic_part')} = prior consistency {_ci(gap, 'prior_consistency')} "
+        f"(grounded -> counterfactual) + name familiarity {_ci(gap, 'name_familiarity')} (counterfactual -> made-up).\n"
     )
 
 
@@ -516,7 +566,7 @@ training seeds and shared by every cell (paired instances). Trainer settings: `{
 
 {_markdown(transfer)}
 
-Held-in mean delta {transfer_summary["held_in_delta"]:+.3f}; held-out mean delta {transfer_summary["held_out_delta"]:+.3f}.
+Held-in mean delta {_ci(transfer_summary, "held_in_delta")}; held-out mean delta {_ci(transfer_summary, "held_out_delta")}.
 
 ![transfer](transfer.png)
 
@@ -532,7 +582,7 @@ Interface shift `{config.interface_shift}`, semantic shift `{config.semantic_shi
 
 {_markdown(shift)}
 
-Total gap {gap["total_gap"]:+.3f} = semantic {gap["semantic_part"]:+.3f} + interface {gap["interface_part"]:+.3f} + interaction {gap["interaction"]:+.3f}.
+Total gap {_ci(gap, "total_gap")} = semantic {_ci(gap, "semantic_part")} + interface {_ci(gap, "interface_part")} + interaction {_ci(gap, "interaction")} (each with its 95% paired confidence interval).
 {_semantic_split(gap)}
 ![gap](gap.png)
 

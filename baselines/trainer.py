@@ -511,6 +511,7 @@ def evaluate(
                 model, codec, slots, args.max_new_tokens, generator, greedy, 1.0, args.rollout_batch, args.max_tokens
             )
             record.update({f"{mode}_{k}": v for k, v in episode_stats(episodes).items()})
+            record[f"{mode}_outcomes"] = [int(e.success) for e in episodes]  # per eval seed, for paired deltas
         records.append(record)
         log(record)
     return records

@@ -1,6 +1,7 @@
 """The study runner end to end on a micro configuration: every table, figure and the report."""
 
 import csv
+import math
 
 import pytest
 
@@ -54,6 +55,11 @@ def test_micro_study_writes_every_table_figure_and_the_report(tmp_path):
     gap = next(csv.DictReader(open(out / "gap.csv")))
     parts = [float(gap[k]) for k in ("semantic_part", "interface_part", "interaction")]
     assert sum(parts) == pytest.approx(float(gap["total_gap"]))
+    split = float(gap["prior_consistency"]) + float(gap["name_familiarity"])
+    assert split == pytest.approx(float(gap["semantic_part"]))  # TextCraft offers a counterfactual world
+    for part in ("total_gap", "semantic_part", "interface_part", "interaction", "prior_consistency", "held_in_delta"):
+        assert float(gap[f"{part}_ci"]) >= 0.0, part  # paired 95% half-widths, finite
+    assert "± " in report.read_text()
     shift = {row["cell"]: row for row in csv.DictReader(open(out / "shift.csv"))}
     assert float(shift["semantic"]["semantic_distance"]) > 0 and float(shift["semantic"]["interface_distance"]) == 0
     assert float(shift["interface"]["interface_distance"]) > 0 and float(shift["interface"]["semantic_distance"]) == 0
@@ -75,3 +81,11 @@ def test_bad_study_config_fails_before_any_work(tmp_path):
     bad.write_text("families = [")
     with pytest.raises(ValueError, match="not valid TOML"):
         load_study_config(bad)
+
+
+def test_paired_confidence_intervals_shrink_with_agreement():
+    from llm_gym.baselines.study import paired_ci
+
+    assert paired_ci([1.0] * 50) == 0.0  # every seed moved the same way: no doubt left
+    assert paired_ci([1.0, -1.0] * 25) > paired_ci([1.0, 0.0] * 25) > 0
+    assert math.isnan(paired_ci([1.0]))
