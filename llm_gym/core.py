@@ -11,7 +11,8 @@ read top to bottom in its module:
 3. what the agent perceives: a structured ``_view()`` (a JSON-ready dict with ``feedback``) and
    its native prose ``render_view(view, first)``;
 4. ``_admissible()`` and ``_oracle()``;
-5. for the semantic axis (``llm_gym.wrappers.semantics``), where its world can offer it:
+5. for the semantic axis (``semantics="counterfactual"`` in ``llm_gym.wrappers.reskin`` and the
+   knowledge distance of ``llm_gym.shift``), where its world can offer it:
    ``vocabulary(theme)`` (every name a theme uses, by kind), ``world_relations(theme)`` (what
    common knowledge holds of those names) and ``task_relations(task)`` (the facts a task shows).
 

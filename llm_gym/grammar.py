@@ -226,7 +226,8 @@ def _literal(text: str) -> str:
     return r"\s*".join(re.escape(word) for word in text.split(" ")) if text.strip() else (r"\s*" if text else "")
 
 
-def _normalize_name(value: str) -> str:
+def normalize_name(value: str) -> str:
+    """A name as the grammar reads it and a ``Lexicon`` keys it: lower case, single spaces."""
     return " ".join(value.lower().split())
 
 
@@ -234,7 +235,7 @@ def _convert(kind: str, value: str) -> Any:
     if kind == "int":
         return int(value)
     if kind == "name":
-        return _normalize_name(value)
+        return normalize_name(value)
     if kind == "text":
         return " ".join(value.split())
     pairs = []
@@ -243,7 +244,7 @@ def _convert(kind: str, value: str) -> Any:
         if match is None:  # unreachable through parse(): the argument's pattern admits only such parts
             raise ValueError(f"{part!r} is not a count and a name")
         count, name = match.groups()
-        pairs.append((int(count), _normalize_name(name)))
+        pairs.append((int(count), normalize_name(name)))
     return tuple(sorted(pairs, key=lambda pair: pair[1]))
 
 
@@ -275,7 +276,7 @@ def _from_json(kind: str, value: Any) -> Any:
     if kind in ("name", "text"):
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"expected a non-empty string, got {value!r}")
-        return _normalize_name(value) if kind == "name" else " ".join(value.split())
+        return normalize_name(value) if kind == "name" else " ".join(value.split())
     if not isinstance(value, list) or not value:
         raise ValueError(f"expected a non-empty list of {{count, item}}, got {value!r}")
     pairs = [(_from_json("int", entry["count"]), _from_json("name", entry["item"])) for entry in value]

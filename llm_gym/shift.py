@@ -38,6 +38,7 @@ from typing import Any
 import gymnasium as gym
 
 from llm_gym.core import checked_index, text_env_of
+from llm_gym.grammar import normalize_name
 from llm_gym.presentation import presentation_of
 
 OBSERVATION_WORD = re.compile(r"[a-z]+")
@@ -141,13 +142,8 @@ def _renaming(env: gym.Env) -> dict[str, str]:
     return dict(reskins[0].lexicon.mapping) if reskins else {}
 
 
-def _name(name: str) -> str:
-    """A name as a ``Lexicon`` keys it: lower case, single spaces."""
-    return " ".join(name.lower().split())
-
-
 def _fact(fact: tuple[str, ...]) -> tuple[str, ...]:
-    return (fact[0], *map(_name, fact[1:]))
+    return (fact[0], *map(normalize_name, fact[1:]))
 
 
 def _share(hits: int, total: int) -> float | None:
@@ -160,7 +156,7 @@ def profile(config: EnvConfig, episodes: int = 8, seed: int = 0) -> Profile:
     env = config.make()
     write = presentation_of(env).format_command
     family = type(text_env_of(env))
-    known_names = {_name(name) for name in family.vocabulary(family.themes[0])}
+    known_names = {normalize_name(name) for name in family.vocabulary(family.themes[0])}
     world = {_fact(fact) for fact in family.world_relations(family.themes[0])}
     entities: set[str] = set()
     words: Counter = Counter()
@@ -173,7 +169,7 @@ def profile(config: EnvConfig, episodes: int = 8, seed: int = 0) -> Profile:
         steps.append(info["optimal_steps"])
         shown = _renaming(env)
         if known_names:
-            names[0] += sum(_name(name) in known_names for name in info["entities"])
+            names[0] += sum(normalize_name(name) in known_names for name in info["entities"])
             names[1] += len(info["entities"])
         for fact in map(_fact, family.task_relations(text_env_of(env).task)):
             facts[0] += (fact[0], *(shown.get(name, name) for name in fact[1:])) in world

@@ -12,8 +12,8 @@
 theme as generated, which agrees with common knowledge in the default themes), ``"counterfactual"``
 (the same names with their relations permuted) and ``"made-up"`` (invented names); or a theme
 name of the family (``"cooking"``) or of another family (``"TextCraft:alchemy"``) to rename into.
-Each takes an optional ``@<seed>`` (``"made-up@3"``). The stack is always built inside out in this order: ``Reskin``,
-``ObservationFormat``, ``ActionList``, the action format, ``ChatHistory``.
+Each takes an optional ``@<seed>`` (``"made-up@3"``). The stack is always built inside out in this
+order: ``Reskin``, ``ObservationFormat``, ``ActionList``, the action format, ``ChatHistory``.
 
 Example:
     >>> import llm_gym

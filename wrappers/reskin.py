@@ -25,7 +25,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from llm_gym.grammar import Arg, Command, CommandSpec, Grammar
+from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, normalize_name
 from llm_gym.presentation import Presentation, presentation_of
 from llm_gym.themes import made_up_word
 from llm_gym.wrappers import formats
@@ -165,10 +165,10 @@ def build_lexicon(
     so a name keeps its image across tasks. No image shares a form with an original name, another
     image or a word in ``avoid`` (such as the words of the instructions).
     """
-    originals = sorted({" ".join(name.lower().split()) for name in entities if _WORD.search(name.lower())})
+    originals = sorted({normalize_name(name) for name in entities if _WORD.search(name.lower())})
     taken = set(originals) | {plural(name) for name in originals}
     original_pattern = _alternation(taken)
-    pool = sorted({" ".join(word.lower().split()) for word in pool} - taken)
+    pool = sorted({normalize_name(word) for word in pool} - taken)
     mapping = {}
     for name in originals:
         for attempt in range(10_000):
@@ -201,7 +201,7 @@ def counterfactual_lexicon(vocabulary: Mapping[str, str], seed: int) -> Lexicon:
         >>> any(old == new for old, new in lexicon.mapping.items() if old != "sink")
         False
     """
-    names = {" ".join(name.lower().split()): kind for name, kind in vocabulary.items()}
+    names = {normalize_name(name): kind for name, kind in vocabulary.items()}
     groups: dict[tuple[str, bool], list[str]] = {}
     for name, kind in names.items():
         groups.setdefault((kind, plural(name) in names), []).append(name)
@@ -358,8 +358,10 @@ class Reskin(LLMGymWrapper):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         observation, info = self.env.reset(seed=seed, options=options)
-        self.lexicon = self._fixed or build_lexicon(info["entities"], self.seed, self._pool, self._avoid)
-        self._grammar = reskin_grammar(self.env.unwrapped.grammar, self.lexicon)
+        lexicon = self._fixed or build_lexicon(info["entities"], self.seed, self._pool, self._avoid)
+        if lexicon is not self.lexicon:  # a counterfactual world's lexicon is the same at every reset
+            self.lexicon = lexicon
+            self._grammar = reskin_grammar(self.env.unwrapped.grammar, lexicon)
         return self._rename(observation, info)
 
     def step(self, action):
