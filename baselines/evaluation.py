@@ -194,8 +194,10 @@ def evaluate(
         if cell.agent is None:
             raise ValueError(f"cell {cell.label} names no agent to evaluate")
         check_agent_spec(cell.agent)
-        if cell.agent.startswith("hf:") and not _is_model(cell.agent[3:]):
-            raise ValueError(f"agent {cell.agent!r}: {cell.agent[3:]} is not a Hugging Face checkpoint directory")
+        if cell.agent.startswith("hf:"):
+            from llm_gym.baselines.models import check_model
+
+            check_model(cell.agent[3:])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "episodes.jsonl"
@@ -218,16 +220,6 @@ def evaluate(
         writer.writeheader()
         writer.writerows(rows)
     return rows
-
-
-def _is_model(spec: str) -> bool:
-    from llm_gym.baselines.models import PRETRAINED, pretrained_available
-
-    if spec in PRETRAINED:
-        if not pretrained_available(spec):
-            raise ValueError(f"agent 'hf:{spec}': the model is not installed: {PRETRAINED[spec].install}")
-        return True
-    return (Path(spec) / "config.json").is_file()
 
 
 def _play_cell(cell: Cell, seeds: list[int], options: dict[str, Any], workers: int, batch_size: int):

@@ -57,6 +57,19 @@ def pretrained_available(name: str) -> bool:
     return all(importlib.util.find_spec(module) is not None for module in wanted)
 
 
+def check_model(spec: str) -> None:
+    """``ValueError`` unless ``spec`` is an installed model of ``PRETRAINED`` or a Hugging Face
+    checkpoint directory; loads nothing."""
+    if spec in PRETRAINED:
+        if not pretrained_available(spec):
+            raise ValueError(f"model {spec!r} is not installed: {PRETRAINED[spec].install}")
+    elif not (Path(spec) / "config.json").is_file():
+        raise ValueError(
+            f"model {spec!r} is not a Hugging Face checkpoint directory (no config.json there) and not one of "
+            f"{list(PRETRAINED)}"
+        )
+
+
 def resolve_model(spec: str | Path) -> Path:
     """The checkpoint directory for ``spec``: a name of ``PRETRAINED`` (converted and cached on first
     use) or a local directory, returned as it is."""

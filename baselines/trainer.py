@@ -646,15 +646,10 @@ def train(args: Args) -> dict[str, Any]:
     pool = EnvPool()
     for cell in dict.fromkeys([c for phase in args.schedule for c in phase.cells] + list(args.all_eval_cells)):
         pool.take(cell, 1)  # a bad cell fails here, before any work
-    from llm_gym.baselines.models import PRETRAINED, pretrained_available
+    if args.model != "tiny":
+        from llm_gym.baselines.models import check_model
 
-    if args.model in PRETRAINED and not pretrained_available(args.model):
-        raise ValueError(f"model {args.model!r} is not installed: {PRETRAINED[args.model].install}")
-    if args.model not in ("tiny", *PRETRAINED) and not (Path(args.model) / "config.json").is_file():
-        raise ValueError(
-            f"model checkpoint {args.model!r} is missing or has no config.json; pass 'tiny', one of "
-            f"{list(PRETRAINED)} or a local checkpoint directory"
-        )
+        check_model(args.model)
     checkpoint = latest_checkpoint(out) if args.resume else None
     if checkpoint is not None:
         saved = json.loads((out / "args.json").read_text())
