@@ -385,7 +385,10 @@ def test_loss_weights_give_each_episode_one_vote_and_a_fixed_normaliser(policy):
         if aggregation != "token":
             assert per_episode == pytest.approx([1 / len(episodes)] * len(episodes))
     weights = trainer.loss_weights(episodes, "episode")
-    assert trainer.loss_weights(episodes, "episode")[2:] == weights[2:]  # no rescaling by what is dropped
+    kept = [sum(w[t] for t, m in zip(e.turn, e.mask) if m) for e, w in zip(episodes[2:], weights[2:])]
+    assert sum(kept) == pytest.approx((len(episodes) - 2) / len(episodes))  # dropping two rescales nothing
+    alone = trainer.loss_weights(episodes[2:], "episode")  # what a normaliser over the kept ones would give
+    assert sum(sum(w[t] for t, m in zip(e.turn, e.mask) if m) for e, w in zip(episodes[2:], alone)) == pytest.approx(1)
     lengths = {sum(e.mask) for e in episodes}
     assert len(lengths) > 1, "the sampled episodes should differ in length for this test to mean anything"
 
