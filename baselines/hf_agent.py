@@ -29,6 +29,8 @@ class HFAgent:
         system_instructions: for a checkpoint the trainer did not write, send
             ``info["instructions"]`` as a system message instead of in the first observation (a
             trained checkpoint's own setting always wins).
+        one_line: for a checkpoint the trainer did not write, end each reply at its first line
+            break (``ChatCodec``'s ``one_line``), for chat models that explain after the command.
     """
 
     name = "hf"
@@ -40,6 +42,7 @@ class HFAgent:
         threads: int | None = 1,
         system_instructions: bool = False,
         max_tokens: int = 2048,
+        one_line: bool = False,
     ):
         import torch
 
@@ -50,7 +53,9 @@ class HFAgent:
             torch.set_num_threads(threads)
         self.model, self.tokenizer = load_policy(path)
         self.model.eval()
-        self.codec = ChatCodec.for_checkpoint(self.tokenizer, path, instructions_as_system=system_instructions)
+        self.codec = ChatCodec.for_checkpoint(
+            self.tokenizer, path, instructions_as_system=system_instructions, one_line=one_line
+        )
         self.max_new_tokens = max_new_tokens
         self.max_tokens = max_tokens
         self.histories: dict[int, tuple[list[int], list[int]]] = {}  # slot -> (ids so far, last reply ids)

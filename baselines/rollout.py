@@ -54,7 +54,9 @@ class ChatCodec:
 
     - ``drop_instructions``: cut the rules (``info["instructions"]``, the same for every task of a
       family) from the first observation;
-    - ``instructions_as_system``: send them as a system message instead (where the template has one).
+    - ``instructions_as_system``: send them as a system message instead (where the template has one);
+    - ``one_line``: a reply ends at its first line break (every token that writes one stops it, and
+      ``decode`` keeps the text before it), for chat models that explain after the command.
 
     The pieces come from rendering the template itself: the opening prompt, the text that closes
     an assistant reply (``<|im_end|>\\n`` in ChatML) and each new user turn up to the generation
@@ -63,12 +65,19 @@ class ChatCodec:
 
     SETTINGS_FILE = "llm_gym_codec.json"
 
-    def __init__(self, tokenizer, drop_instructions: bool = False, instructions_as_system: bool = False):
+    def __init__(
+        self,
+        tokenizer,
+        drop_instructions: bool = False,
+        instructions_as_system: bool = False,
+        one_line: bool = False,
+    ):
         if drop_instructions and instructions_as_system:
             raise ValueError("drop_instructions and instructions_as_system exclude each other")
         self.tokenizer = tokenizer
         self.drop_instructions = drop_instructions
         self.instructions_as_system = instructions_as_system
+        self.one_line = one_line
         render = lambda messages, prompt: tokenizer.apply_chat_template(  # noqa: E731
             messages, tokenize=False, add_generation_prompt=prompt
         )
@@ -84,10 +93,16 @@ class ChatCodec:
             raise ValueError("the tokenizer's chat template writes nothing after an assistant reply; no end of turn")
         self.stop_id = self.closing_ids[0]
         self.stop_ids = {self.stop_id} | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
+        if one_line:
+            self.stop_ids |= {i for i in range(len(tokenizer)) if "\n" in tokenizer.decode([i])}
 
     @property
     def settings(self) -> dict[str, bool]:
-        return {"drop_instructions": self.drop_instructions, "instructions_as_system": self.instructions_as_system}
+        return {
+            "drop_instructions": self.drop_instructions,
+            "instructions_as_system": self.instructions_as_system,
+            "one_line": self.one_line,
+        }
 
     def save(self, path: str | Path) -> None:
         """Write the settings into checkpoint directory ``path``."""
@@ -128,7 +143,8 @@ class ChatCodec:
         return list(rest) + self.encode(full[len(self._base) :])
 
     def decode(self, reply_ids: Sequence[int]) -> str:
-        return self.tokenizer.decode(list(reply_ids), skip_special_tokens=True).strip()
+        text = self.tokenizer.decode(list(reply_ids), skip_special_tokens=True).strip()
+        return text.split("\n", 1)[0].strip() if self.one_line else text
 
 
 def autocast(model):

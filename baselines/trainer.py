@@ -69,6 +69,7 @@ class Args:
     lora_rank: int = 0  # > 0: train LoRA adapters (peft) instead of all weights
     lora_alpha: int = 16
     instructions: str = "auto"  # keep or drop the rules opening the first observation; auto: drop for tiny
+    one_line: bool = False  # a reply ends at its first line break (ChatCodec.one_line)
     # environments: a mixture of cells, or sequential phases
     cells: tuple[Cell, ...] = (Cell(),)
     phases: tuple[Phase, ...] = ()
@@ -106,6 +107,7 @@ class Args:
     keep_checkpoints: int = 2
     max_nonfinite: int = 3  # stop after this many non-finite losses in a row
     rl_time_limit_s: float = 0.0  # > 0: stop RL after this much training time (evaluation excluded)
+    rl_clock: str = "wall"  # what rl_time_limit_s counts: wall seconds, or cpu (this process's CPU time)
     resume: bool = False
     plot: bool = True
     progress: bool = True
@@ -149,6 +151,8 @@ class Args:
             )
         if self.instructions not in INSTRUCTIONS:
             raise ValueError(f"Args.instructions = {self.instructions!r} is invalid; allowed: {list(INSTRUCTIONS)}")
+        if self.rl_clock not in ("wall", "cpu"):
+            raise ValueError(f"Args.rl_clock = {self.rl_clock!r} is invalid; allowed: ['wall', 'cpu']")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"Args.device = {self.device!r} is invalid; allowed: ['auto', 'cpu', 'cuda']")
         if not 0.0 <= self.warm_noise <= 1.0:
@@ -653,7 +657,7 @@ def train(args: Args) -> dict[str, Any]:
     checkpoint = latest_checkpoint(out) if args.resume else None
     if checkpoint is not None:
         saved = json.loads((out / "args.json").read_text())
-        mutable = {"resume", "progress", "iterations", "rl_time_limit_s", "plot"}
+        mutable = {"resume", "progress", "iterations", "rl_time_limit_s", "rl_clock", "plot"}
         changed = sorted(k for k, v in args.to_dict().items() if k not in mutable and saved.get(k) != v)
         if changed:
             raise ValueError(f"cannot resume {str(out)!r}: config differs from the saved run in {changed}")
@@ -666,12 +670,13 @@ def train(args: Args) -> dict[str, Any]:
     base_dir = prepare_model_dir(args, out, pool)
 
     metrics_path = out / "metrics.jsonl"
-    start_iteration, state = 0, {"rl_seconds": 0.0, "nonfinite_streak": 0, "updated_phases": []}
+    state = {"rl_seconds": 0.0, "rl_cpu_seconds": 0.0, "nonfinite_streak": 0, "updated_phases": []}
+    start_iteration = 0
     if checkpoint is not None:
         model, tokenizer = load_model(checkpoint, args, device, dtype, str(base_dir))
         saved_state = torch.load(checkpoint / "trainer_state.pt", weights_only=False)
         start_iteration = saved_state["iteration"]
-        state = {k: saved_state[k] for k in state}
+        state = {k: saved_state.get(k, v) for k, v in state.items()}
         lines = [
             line for line in metrics_path.read_text().splitlines() if json.loads(line)["iteration"] <= start_iteration
         ]
@@ -680,7 +685,7 @@ def train(args: Args) -> dict[str, Any]:
         model, tokenizer = load_model(base_dir, args, device, dtype)
         metrics_path.write_text("")
     drop = args.instructions == "drop" or (args.instructions == "auto" and args.model == "tiny")
-    codec = ChatCodec(tokenizer, drop_instructions=drop)
+    codec = ChatCodec(tokenizer, drop_instructions=drop, one_line=args.one_line)
 
     def log(record: dict) -> None:
         with metrics_path.open("a") as handle:
@@ -711,12 +716,13 @@ def train(args: Args) -> dict[str, Any]:
     stopped = None
     iteration = start_iteration
     for iteration in range(start_iteration + 1, args.iterations + 1):
-        if args.rl_time_limit_s and state["rl_seconds"] >= args.rl_time_limit_s:
-            stopped = f"RL time limit {args.rl_time_limit_s:.0f}s reached"
+        spent = state["rl_seconds"] if args.rl_clock == "wall" else state.get("rl_cpu_seconds", 0.0)
+        if args.rl_time_limit_s and spent >= args.rl_time_limit_s:
+            stopped = f"RL time limit {args.rl_time_limit_s:.0f}s ({args.rl_clock}) reached"
             iteration -= 1
             break
         phase = next(i for i, end in enumerate(boundaries) if iteration <= end)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         rng = random.Random(seed_of(args.seed, "iteration", iteration))
         cells = pick_cells(args.schedule[phase].cells, args.groups, rng)
         slots = []
@@ -764,6 +770,7 @@ def train(args: Args) -> dict[str, Any]:
         state["nonfinite_streak"] = state["nonfinite_streak"] + 1 if stats["nonfinite"] else 0
         seconds = time.perf_counter() - started
         state["rl_seconds"] += seconds
+        state["rl_cpu_seconds"] = state.get("rl_cpu_seconds", 0.0) + time.process_time() - cpu_started
         generated = sum(sum(e.mask) for e in episodes)
         record = {
             "kind": "train",
@@ -775,6 +782,7 @@ def train(args: Args) -> dict[str, Any]:
             "tokens_per_s": generated / rollout_seconds,
             "seconds": seconds,
             "rl_seconds": state["rl_seconds"],
+            "rl_cpu_seconds": state["rl_cpu_seconds"],
         }
         log(record)
         bar.update(1)
@@ -820,5 +828,6 @@ def train(args: Args) -> dict[str, Any]:
         "iteration": iteration,
         "stopped": stopped,
         "rl_seconds": state["rl_seconds"],
+        "rl_cpu_seconds": state.get("rl_cpu_seconds", 0.0),
         "evals": [r for r in records if r["kind"] == "eval"],
     }

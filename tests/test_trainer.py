@@ -480,3 +480,20 @@ def test_the_tiny_model_is_saved_after_its_copy_pretraining(tmp_path):
     trainer.prepare_model_dir(args, tmp_path, trainer.EnvPool())
     saved = json.loads((tmp_path / "tiny" / "pretraining.json").read_text())
     assert saved["copy_steps"] == 3 and 0.0 <= saved["copy_accuracy"] <= 1.0
+
+
+def test_a_one_line_codec_ends_replies_at_the_first_line_break_and_is_saved(tmp_path, policy):
+    path, model, tokenizer = policy
+    codec = ChatCodec(tokenizer, one_line=True)
+    newline_ids = {i for i in range(len(tokenizer)) if "\n" in tokenizer.decode([i])}
+    assert newline_ids and newline_ids <= codec.stop_ids
+    assert not newline_ids <= ChatCodec(tokenizer).stop_ids  # a plain codec lets a reply run on
+    reply = codec.encode("inventory\nbecause I want to see what I hold")
+    assert codec.decode(reply) == "inventory" and ChatCodec(tokenizer).decode(reply).startswith("inventory\nbecause")
+    codec.save(tmp_path)
+    assert ChatCodec.for_checkpoint(tokenizer, tmp_path).settings == codec.settings
+    episodes = rollout(
+        model, codec, [(gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=3), 0, 0)], 24, greedy=True
+    )
+    for reply_ids in episodes[0].replies:  # a newline token, where one was written, ends the reply
+        assert not any(token in newline_ids for token in reply_ids[:-1])
