@@ -87,7 +87,7 @@ def make_agent(spec: str, env: gym.Env, seed: int | None = None, **options: Any)
         from llm_gym.baselines.models import resolve_model
 
         return HFAgent(resolve_model(target), **options.get("hf", {}))
-    from llm_gym.baselines.endpoint import ChatEndpointAgent
+    from llm_gym.baselines.endpoint import ChatEndpointAgent, tool_schemas_of
 
     model, _, url = target.partition("@")
-    return ChatEndpointAgent(url, model, **options.get("endpoint", {}))
+    return ChatEndpointAgent(url, model, **{"tools": tool_schemas_of(env), **options.get("endpoint", {})})
