@@ -5,6 +5,7 @@ llm-gym describe llm_gym/TextCraft-v0
 llm-gym play TextCraft --difficulty hard --theme cooking --seed 3
 llm-gym eval --agent random oracle --env TextCraft --difficulty easy hard --episodes 20 --out runs/eval
 llm-gym cards --env TextCraft --seeds 500 --out runs/cards
+llm-gym serve TextCraft --difficulty easy --port 8000 --max-sessions 64
 """
 
 from __future__ import annotations
@@ -225,6 +226,22 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from llm_gym.baselines.cells import Cell
+    from llm_gym.integrations.openenv import serve
+
+    cell = Cell(
+        env_id=resolve_id(args.env),
+        difficulty=args.difficulty,
+        theme=args.theme,
+        interface=args.interface,
+        semantics=args.semantics,
+        max_turns=args.max_turns,
+    )
+    serve(cell, host=args.host, port=args.port, max_sessions=args.max_sessions)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from llm_gym.baselines.agents import AGENT_KINDS, BUILTIN_AGENTS
 
@@ -318,6 +335,22 @@ def build_parser() -> argparse.ArgumentParser:
     study_parser.add_argument("--quick", action="store_true", help="a small preset that runs in minutes on a CPU")
     study_parser.add_argument("--out", help="report directory (default: the config's out_dir, runs/study)")
     study_parser.set_defaults(run=cmd_study)
+
+    serve_parser = commands.add_parser(
+        "serve", help="serve an env as an OpenEnv environment (HTTP and WebSocket, one env per session)"
+    )
+    serve_parser.add_argument("env", help="an id such as llm_gym/TextCraft-v0, or a family name")
+    serve_parser.add_argument("--difficulty", default="easy", help="a preset (default: easy)")
+    serve_parser.add_argument("--theme")
+    serve_parser.add_argument("--interface", help="an interface preset, e.g. json+tagged")
+    serve_parser.add_argument("--semantics", help="a semantic preset, e.g. made-up")
+    serve_parser.add_argument("--max-turns", type=int, help="turn limit (default: the env's)")
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument(
+        "--max-sessions", type=int, default=64, help="sessions open at once; more clients are refused (default: 64)"
+    )
+    serve_parser.set_defaults(run=cmd_serve)
 
     from llm_gym.baselines.train_cli import add_train_parser, run_train
 
