@@ -13,10 +13,10 @@ import csv
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import gymnasium as gym
 
@@ -178,12 +178,15 @@ def evaluate(
     agent_options: dict[str, Any] | None = None,
     workers: int = 1,
     batch_size: int = 16,
+    backend: Backend | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``episodes`` paired episodes (seeds ``seed .. seed+episodes-1``) in every cell.
 
     Resumes from ``out_dir/episodes.jsonl`` if it exists. Agents with ``act_batch`` (a local
     model) play ``batch_size`` episodes in lockstep; other agents play ``workers`` episodes at
-    once in threads (useful for an endpoint agent).
+    once in threads (useful for an endpoint agent). A ``backend`` (such as
+    ``llm_gym.integrations.ray.RayBackend``) plays them elsewhere instead; the log and the
+    summary are the same.
     """
     from tqdm import tqdm
 
@@ -204,22 +207,42 @@ def evaluate(
     done = {episode_key(record, record["seed"]): record for record in _load_finished(log_path)}
     seeds = list(range(seed, seed + episodes))
     todo = sum(cell.key(s) not in done for cell in cells for s in seeds)
-    rows = []
     with open(log_path, "a") as log, tqdm(total=todo, disable=not progress, unit="episode") as bar:
-        for cell in cells:
-            missing = [s for s in seeds if cell.key(s) not in done]
-            bar.set_description(cell.label)
-            for record in _play_cell(cell, missing, agent_options or {}, workers, batch_size):
-                done[cell.key(record["seed"])] = record
-                log.write(json.dumps({**{name: getattr(cell, name) for name in PLAY_FIELDS}, **record}) + "\n")
-                log.flush()
-                bar.update()
-            rows.append(summarize(cell, [done[cell.key(s)] for s in seeds]))
+        pending = [(cell, [s for s in seeds if cell.key(s) not in done]) for cell in dict.fromkeys(cells)]
+        if backend is None:
+            played = _play_local(pending, agent_options or {}, workers, batch_size, bar)
+        else:
+            played = backend.play(pending, agent_options or {}, batch_size)
+        for cell, record in played:
+            if backend is not None:
+                bar.set_description(cell.label)
+            done[cell.key(record["seed"])] = record
+            log.write(json.dumps({**{name: getattr(cell, name) for name in PLAY_FIELDS}, **record}) + "\n")
+            log.flush()
+            bar.update()
+    rows = [summarize(cell, [done[cell.key(s)] for s in seeds]) for cell in cells]
     with open(out / "summary.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
     return rows
+
+
+class Backend(Protocol):
+    """Plays a grid's missing episodes somewhere other than this process."""
+
+    def play(
+        self, pending: list[tuple[Cell, list[int]]], options: dict[str, Any], batch_size: int
+    ) -> Iterator[tuple[Cell, dict[str, Any]]]:
+        """Yield ``(cell, record)`` for each pending episode (``run_episode``'s record), in any order."""
+        ...
+
+
+def _play_local(pending: list[tuple[Cell, list[int]]], options: dict[str, Any], workers: int, batch_size: int, bar):
+    for cell, missing in pending:
+        bar.set_description(cell.label)
+        for record in _play_cell(cell, missing, options, workers, batch_size):
+            yield cell, record
 
 
 def _play_cell(cell: Cell, seeds: list[int], options: dict[str, Any], workers: int, batch_size: int):

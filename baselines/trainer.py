@@ -40,7 +40,7 @@ from llm_gym.core import checked_index
 EVAL_SEED_BASE = 10**9  # eval task seeds are EVAL_SEED_BASE + i; training task seeds lie below it
 ADVANTAGES = ("grpo", "turn_returns")
 LOSS_AGGREGATIONS = ("episode", "turn", "token")
-INSTRUCTIONS = ("auto", "keep", "drop")
+INSTRUCTIONS = ("auto", "keep", "drop", "system")
 
 # ----- 1. configuration ------------------------------------------------------------------------
 
@@ -68,12 +68,14 @@ class Args:
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% slower
     lora_rank: int = 0  # > 0: train LoRA adapters (peft) instead of all weights
     lora_alpha: int = 16
-    instructions: str = "auto"  # keep or drop the rules opening the first observation; auto: drop for tiny
+    instructions: str = "auto"  # keep, drop or system (a system message) the rules; auto: drop for tiny, else keep
     one_line: bool = False  # a reply ends at its first line break (ChatCodec.one_line)
     # environments: a mixture of cells, or sequential phases
     cells: tuple[Cell, ...] = (Cell(),)
     phases: tuple[Phase, ...] = ()
     eval_cells: tuple[Cell, ...] = ()  # default: every training cell
+    backend: str = "local"  # where the envs run: local (this process) or ray (Ray actors, llm_gym.integrations.ray)
+    env_workers: int = 2  # backend ray: Ray actors holding the envs
     # warm start (supervised, on noisy oracle episodes)
     warm_steps: int = 200
     warm_batch: int = 16
@@ -137,6 +139,7 @@ class Args:
             "keep_checkpoints",
             "max_nonfinite",
             "warm_batch",
+            "env_workers",
         ):
             value = getattr(self, name)
             checked_index(value, f"Args.{name}", 1)
@@ -155,6 +158,8 @@ class Args:
             raise ValueError(f"Args.rl_clock = {self.rl_clock!r} is invalid; allowed: ['wall', 'cpu']")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"Args.device = {self.device!r} is invalid; allowed: ['auto', 'cpu', 'cuda']")
+        if self.backend not in ("local", "ray"):
+            raise ValueError(f"Args.backend = {self.backend!r} is invalid; allowed: ['local', 'ray']")
         if not 0.0 <= self.warm_noise <= 1.0:
             raise ValueError(f"Args.warm_noise must be in [0, 1], got {self.warm_noise!r}")
         if self.group_size < 2 and self.advantage == "grpo":
@@ -218,16 +223,25 @@ def make_env(cell: Cell):
 
 
 class EnvPool:
-    """Made envs per cell, reused across iterations (an env is reset for each new episode)."""
+    """Made envs per cell, reused across iterations (an env is reset for each new episode).
+    ``make`` builds one in this process; ``llm_gym.integrations.ray.RayEnvPool`` in a Ray actor."""
 
     def __init__(self):
         self.envs: dict[Cell, list] = {}
 
+    def make(self, cell: Cell):
+        return make_env(cell)
+
     def take(self, cell: Cell, count: int) -> list:
         envs = self.envs.setdefault(cell, [])
         while len(envs) < count:
-            envs.append(make_env(cell))
+            envs.append(self.make(cell))
         return envs[:count]
+
+    def close(self) -> None:
+        for env in (env for envs in self.envs.values() for env in envs):
+            env.close()
+        self.envs = {}
 
 
 def pick_cells(cells: tuple[Cell, ...], count: int, rng: random.Random) -> list[Cell]:
@@ -647,7 +661,12 @@ def train(args: Args) -> dict[str, Any]:
 
     hf_logging.disable_progress_bar()
     out = Path(args.out_dir)
-    pool = EnvPool()
+    if args.backend == "ray":
+        from llm_gym.integrations.ray import RayEnvPool
+
+        pool: EnvPool = RayEnvPool(args.env_workers)
+    else:
+        pool = EnvPool()
     for cell in dict.fromkeys([c for phase in args.schedule for c in phase.cells] + list(args.all_eval_cells)):
         pool.take(cell, 1)  # a bad cell fails here, before any work
     if args.model != "tiny":
@@ -657,7 +676,7 @@ def train(args: Args) -> dict[str, Any]:
     checkpoint = latest_checkpoint(out) if args.resume else None
     if checkpoint is not None:
         saved = json.loads((out / "args.json").read_text())
-        mutable = {"resume", "progress", "iterations", "rl_time_limit_s", "rl_clock", "plot"}
+        mutable = {"resume", "progress", "iterations", "rl_time_limit_s", "rl_clock", "plot", "backend", "env_workers"}
         changed = sorted(k for k, v in args.to_dict().items() if k not in mutable and saved.get(k) != v)
         if changed:
             raise ValueError(f"cannot resume {str(out)!r}: config differs from the saved run in {changed}")
@@ -685,7 +704,8 @@ def train(args: Args) -> dict[str, Any]:
         model, tokenizer = load_model(base_dir, args, device, dtype)
         metrics_path.write_text("")
     drop = args.instructions == "drop" or (args.instructions == "auto" and args.model == "tiny")
-    codec = ChatCodec(tokenizer, drop_instructions=drop, one_line=args.one_line)
+    system = args.instructions == "system"
+    codec = ChatCodec(tokenizer, drop_instructions=drop, instructions_as_system=system, one_line=args.one_line)
 
     def log(record: dict) -> None:
         with metrics_path.open("a") as handle:
@@ -820,6 +840,7 @@ def train(args: Args) -> dict[str, Any]:
         save_checkpoint(
             out, iteration, model, tokenizer, codec, optimizer, {"iteration": iteration, **state}, args.keep_checkpoints
         )
+    pool.close()
     if args.plot and metrics_path.exists():
         plot_metrics(metrics_path, out / "curves.png")
     records = [json.loads(line) for line in metrics_path.read_text().splitlines()]

@@ -164,6 +164,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "max_tokens": args.max_new_tokens,
         },
     }
+    backend = None
+    if args.backend == "ray":
+        from llm_gym.integrations.ray import RayBackend
+
+        backend = RayBackend(address=args.address, workers=args.workers)
+    elif args.address:
+        raise ValueError("--address names a Ray cluster; it needs --backend ray")
     rows = evaluate(
         cells,
         args.episodes,
@@ -171,8 +178,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.quiet,
         agent_options=options,
-        workers=args.workers,
+        workers=args.workers or 1,
         batch_size=args.batch_size,
+        backend=backend,
     )
     print(format_table(rows))
     print(f"\nWrote {args.out}/episodes.jsonl and {args.out}/summary.csv")
@@ -284,7 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser.add_argument("--episodes", type=int, default=20)
     eval_parser.add_argument("--seed", type=int, default=0, help="first episode seed; episodes use seed..seed+N-1")
     eval_parser.add_argument("--out", default="llm-gym-eval", help="output dir; an existing run there is resumed")
-    eval_parser.add_argument("--workers", type=int, default=1, help="episodes at once in threads (endpoint agents)")
+    eval_parser.add_argument(
+        "--backend", choices=("local", "ray"), default="local", help="where episodes run: this process, or Ray workers"
+    )
+    eval_parser.add_argument("--address", help="--backend ray: the cluster to join (default: start a local one)")
+    eval_parser.add_argument(
+        "--workers",
+        type=int,
+        help="local: episodes at once in threads (endpoint agents; default 1); ray: workers (default: free CPUs)",
+    )
     eval_parser.add_argument("--batch-size", type=int, default=16, help="episodes generated together (hf agents)")
     eval_parser.add_argument("--max-new-tokens", type=int, default=64, help="reply length limit of model agents")
     eval_parser.add_argument("--api-key-env", default="OPENAI_API_KEY", help="variable holding the endpoint key")
