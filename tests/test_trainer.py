@@ -31,7 +31,7 @@ from llm_gym.baselines.train_cli import add_train_parser, args_from_namespace, l
 
 torch.set_num_threads(1)
 EASY = {"preset": "easy", "distractors": 0}
-TIMING = {"seconds", "rl_seconds", "tokens_per_s"}
+TIMING = {"seconds", "rl_seconds", "rl_cpu_seconds", "tokens_per_s"}
 
 
 def small_args(out_dir, **overrides) -> trainer.Args:
