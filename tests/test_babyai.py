@@ -100,7 +100,7 @@ def test_observation_places_match_the_grid():
             assert game.name_at((x, y)) == thing["name"]
             assert thing["name"] in observation
         walls = info["view"]["walls"]
-        if walls["forward"] is not None:
+        if "forward" in walls:  # a side without a wall in sight is left out
             cell = engine.grid.get(ax + fx * walls["forward"], ay + fy * walls["forward"])
             assert cell is not None and cell.type == "wall"
             assert f"a wall {walls['forward']} step" in observation
@@ -276,6 +276,9 @@ def test_reskin_renames_every_entity_word():
 
 
 def test_sampling_rejections_are_silent(capsys):
+    from llm_gym.families.babyai import _generation
+
+    _generation.cache_clear()  # generate them all here, even those other tests made
     for seed in range(8):
         generate_task(seed, PRESETS["hard"], "default")
     assert capsys.readouterr().out == ""
@@ -477,3 +480,192 @@ def test_difficulty_holds_for_reference_policies(seeds=300):
     check_reference_difficulty(lambda **kwargs: gym.make(ENV_ID, **kwargs), list(PRESETS), list(range(seeds)))
     means = [sum(generate_task(s, PRESETS[p], "default").optimal_steps for s in range(50)) / 50 for p in PRESETS]
     assert means == sorted(set(means)), means
+
+
+# ----- speed without a second opinion: the game's shortcuts against minigrid itself ------------
+
+
+def _seen_in(observation, engine) -> set[tuple[int, int]]:
+    """The grid cells minigrid's image of the view shows (``image[x, y]``, the agent bottom middle)."""
+    (x, y), (fx, fy) = (int(v) for v in engine.agent_pos), engine.dir_vec
+    return {
+        (x + fx * (6 - vy) - fy * (vx - 3), y + fy * (6 - vy) + fx * (vx - 3))
+        for vx, vy in zip(*observation["image"][:, :, 0].nonzero())
+    }
+
+
+def _view_from_image(observation, engine, game) -> dict:
+    """``_Game.view`` as it was read off minigrid's image: things, nearest walls, what is carried."""
+    (x, y), (fx, fy) = (int(v) for v in engine.agent_pos), engine.dir_vec
+    image, things = observation["image"], []
+    for vx, vy in zip(*image[:, :, 0].nonzero()):
+        forward, right = 6 - int(vy), int(vx) - 3
+        if image[vx, vy, 0] >= 4 and (forward or right):  # a door, key, ball or box, not the agent's own cell
+            thing = {"name": game.name_at((x + fx * forward - fy * right, y + fy * forward + fx * right))}
+            thing |= {"forward": forward, "right": right}
+            if image[vx, vy, 0] == 4:
+                thing["state"] = ("open", "closed", "locked")[image[vx, vy, 2]]
+            things.append(thing)
+    things.sort(key=lambda thing: (thing["forward"] + abs(thing["right"]), thing["name"]))
+    walls = {}
+    for side, cells in (("forward", [(3, 6 - k) for k in range(1, 7)]), ("left", [(3 - k, 6) for k in (1, 2, 3)])):
+        walls[side] = next((k + 1 for k, (vx, vy) in enumerate(cells) if image[vx, vy, 0] == 2), None)
+    walls["right"] = next((k for k in (1, 2, 3) if image[3 + k, 6, 0] == 2), None)
+    walls = {side: distance for side, distance in walls.items() if distance is not None}
+    carrying = engine.carrying  # raw minigrid's own object: named as the game names the object it carries
+    assert (carrying and (carrying.type, carrying.color)) == (
+        game.engine.carrying and (game.engine.carrying.type, game.engine.carrying.color)
+    )
+    return {
+        "mission": game.mission,
+        "things": things,
+        "walls": walls,
+        "carrying": carrying and game.names[id(game.engine.carrying)],
+    }
+
+
+@pytest.mark.parametrize("action_level", ["high", "primitive"])
+def test_walks_and_views_equal_minigrid_stepping_every_primitive(action_level):
+    """The game walks without minigrid's step and reads views off its geometry; raw minigrid,
+    replaying the same primitive actions one full step at a time, ends in the same state, shows
+    the same cells along the way and the same view."""
+    from contextlib import redirect_stdout
+    from io import StringIO
+
+    from minigrid.envs.babyai.core.levelgen import LevelGen
+
+    for preset, seed in (("hard", 2), ("expert", 1), ("medium", 5)):
+        env = make(preset, action_level, max_turns=500)
+        _, info = env.reset(seed=seed)
+        game, rng = env.unwrapped._game, random.Random(seed)
+        raw = LevelGen(**env.unwrapped.config.level_kwargs())
+        with redirect_stdout(StringIO()):
+            observation, _ = raw.reset(seed=env.unwrapped.task.level_seed)
+        seen, replayed, status = _seen_in(observation, raw), 0, "continue"
+        for _ in range(25):
+            _, _, terminated, truncated, info = env.step(rng.choice(info["admissible_actions"]))
+            for action in game.history[replayed:]:
+                observation, _, done, _, _ = raw.step(action)
+                seen |= _seen_in(observation, raw)
+                status = "success" if done else status
+            replayed = len(game.history)
+            assert (tuple(map(int, raw.agent_pos)), raw.agent_dir) == (
+                tuple(map(int, game.engine.agent_pos)),
+                game.engine.agent_dir,
+            )
+            assert raw.step_count == game.engine.step_count and {(x, y) for x, y in zip(*game.known.nonzero())} == seen
+            assert _view_from_image(observation, raw, game) == {
+                k: v for k, v in info["view"].items() if k != "feedback"
+            }
+            if terminated or truncated:
+                assert status == "success" == info["outcome"]
+                break
+
+
+def test_views_equal_minigrids_from_any_pose_and_door_states():
+    """``_Geometry.view`` (rows of bits) against minigrid's ``gen_obs_grid`` with the agent put in
+    random free cells, facing anywhere, the doors opened, closed and locked at random."""
+    from llm_gym.families.babyai import _CLOSED, _LOCKED, _OPEN
+
+    rng = random.Random(4)
+    for preset in ("easy", "hard", "expert"):
+        game = _Game(PRESETS[preset], "default", rng.randrange(2**31))
+        engine, geometry = game.engine, game.geometry
+        free = [(x, y) for x in range(geometry.width) for y in range(geometry.height) if engine.grid.get(x, y) is None]
+        for _ in range(60):
+            states = tuple(rng.choice((_OPEN, _CLOSED, _LOCKED)) for _ in game.doors)
+            for door, state in zip(game.doors, states):
+                door.is_open, door.is_locked = state == _OPEN, state == _LOCKED
+            (x, y), direction = rng.choice(free), rng.randrange(4)
+            engine.agent_pos, engine.agent_dir = (x, y), direction
+            _, mask = engine.gen_obs_grid()
+            (fx, fy) = engine.dir_vec
+            expected = {
+                (x + fx * (6 - vy) - fy * (vx - 3), y + fy * (6 - vy) + fx * (vx - 3))
+                for vx, vy in zip(*mask.nonzero())
+            }
+            view = geometry.view(x, y, direction, states)
+            shown = {
+                (cx, cy)
+                for cx in range(geometry.width)
+                for cy in range(geometry.height)
+                if view >> (cx * geometry.height + cy) & 1
+            }
+            assert shown == {(cx, cy) for cx, cy in expected if 0 <= cx < geometry.width and 0 <= cy < geometry.height}
+
+
+def test_routes_are_the_first_shortest_way_trying_forward_then_left_then_right():
+    """The layered route equals a first-in first-out search over poses that tries forward, left,
+    right in that order (the oracle's and the search's routes rest on that order)."""
+    from llm_gym.families.babyai import FORWARD, LEFT, RIGHT
+
+    def queued(geometry, x, y, d, free, target):
+        height, goal = geometry.height, target[0] * geometry.height + target[1]
+        start = (x * height + y) * 4 + d
+        parents, queue = {start: None}, [start]
+        for pose in queue:
+            ahead = (pose >> 2) + geometry.ahead[pose & 3]
+            if ahead == goal:
+                actions = []
+                while parents[pose] is not None:
+                    pose, action = parents[pose]
+                    actions.append(action)
+                return actions[::-1]
+            turn = pose & ~3
+            for action, following in (
+                (FORWARD, ahead * 4 + (pose & 3) if free >> ahead & 1 else None),
+                (LEFT, turn | (pose - 1) & 3),
+                (RIGHT, turn | (pose + 1) & 3),
+            ):
+                if following is not None and following not in parents:
+                    parents[following] = (pose, action)
+                    queue.append(following)
+        return None
+
+    rng, found = random.Random(2), 0
+    for preset in ("easy", "hard", "expert"):
+        geometry = _Game(PRESETS[preset], "default", rng.randrange(2**31)).geometry
+        inside = [(x, y) for x in range(1, geometry.width - 1) for y in range(1, geometry.height - 1)]
+        inside = [cell for cell in inside if cell not in geometry.walls]
+        for _ in range(120):
+            share = rng.choice((0.6, 0.85, 1.0))
+            free = sum(geometry.bit(x, y) for x, y in inside if rng.random() < share)
+            (x, y), d, target = rng.choice(inside), rng.randrange(4), rng.choice(inside + list(geometry.door_cells))
+            route = geometry.route(x, y, d, free, target)
+            assert route == queued(geometry, x, y, d, free, target), (preset, x, y, d, target)
+            found += route is not None
+    assert found > 150
+
+
+def test_a_task_played_again_replays_the_same_episode():
+    """The first episode of a task starts on the game its generation searched; later ones on a new
+    game: both play alike."""
+    env = make("medium")
+    traces = []
+    for seed in (3, 4, 3):
+        observation, info = env.reset(options={"task_seed": seed})
+        trace, rng = [observation], random.Random(seed)
+        for _ in range(15):
+            observation, reward, terminated, truncated, info = env.step(rng.choice(info["admissible_actions"]))
+            trace.append((observation, reward))
+            if terminated or truncated:
+                break
+        traces.append(trace)
+    assert traces[0] == traces[2] != traces[1]
+
+
+def test_make_vec_batches_the_views_infos():
+    """Gymnasium merges the envs' ``info`` leaf by leaf into typed arrays: no leaf may be an int in
+    one env and None in another (a wall out of sight is left out of ``walls``)."""
+    envs = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="sync", difficulty="easy")
+    _, infos = envs.reset(seed=[0, 1, 2])
+    rng = random.Random(0)
+    for _ in range(20):
+        actions = tuple(rng.choice(list(infos["admissible_actions"][i])) for i in range(3))
+        _, _, _, _, infos = envs.step(actions)
+    walls = infos["view"]["walls"]
+    assert set(walls) <= {"forward", "left", "right", "_forward", "_left", "_right"}
+    for side in set(walls) & {"forward", "left", "right"}:  # each env's distance where it sees a wall
+        seen = walls[f"_{side}"]
+        assert all(1 <= distance <= 6 for distance in walls[side][seen]) and len(seen) == 3
+    envs.close()

@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import hashlib
 import heapq
 import io
 import random
 import re
-from collections import deque
 from collections.abc import Callable
 from typing import Any, TypedDict
 
@@ -35,7 +35,7 @@ ACTION_KINDS = ("goto", "pickup", "open", "putnext")
 INSTR_KINDS = ("action", "and", "seq")
 REWARD_MODES = ("sparse", "babyai")
 MAX_ATTEMPTS = 25  # level seeds tried per task seed before giving up
-RECENT_TASKS = 32  # tasks an env remembers, so resetting to a seed again skips generation
+RECENT_TASKS = 64  # tasks this process remembers, so resetting to a seed again skips generation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +187,22 @@ def generate_task(seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
     on it, succeeds within that many turns (its plan: exact where it is no longer than the lower
     bound the search proved).
     """
+    task, fresh = _generation(seed, config, theme)
+    fresh.clear()  # nobody plays it here: a later reset starts a new game
+    return task
+
+
+@functools.lru_cache(maxsize=RECENT_TASKS)
+def _generation(seed: int, config: BabyAIConfig, theme: str) -> tuple[BabyAITask, list[tuple[_Game, _Search]]]:
+    """``_generate``'s task, remembered by the process (every env of it that plays the seed shares
+    it), with its game and search while no env has taken them: the first reset plays them."""
+    task, game, search = _generate(seed, config, theme)
+    return task, [] if game is None or search is None else [(game, search)]
+
+
+def _generate(seed: int, config: BabyAIConfig, theme: str) -> tuple[BabyAITask, _Game | None, _Search | None]:
+    """``generate_task``'s task, with the level's game still at its start and its search where the
+    search found the plan (the bot's play moves the game on): an env starts its episode on them."""
     rng = random.Random(f"babyai/{seed}")
     limit = _default_max_turns(config) * 2 // 3
     for _ in range(MAX_ATTEMPTS):
@@ -200,16 +216,18 @@ def generate_task(seed: int, config: BabyAIConfig, theme: str) -> BabyAITask:
         found = shorter if shorter is not None else plan  # as ``shorter or plan``: a path is never empty
         if found is not None:
             exact = lower > bound or shorter is not None
-            return BabyAITask(
+            task = BabyAITask(
                 seed, level_seed, game.mission, tuple(found), len(found), game.entities(), optimal_exact=exact
             )
+            return task, game, search
         if lower > limit:
             continue
         bot_plan = _bot_plan(game, limit)
         if bot_plan is not None:
-            return BabyAITask(
+            task = BabyAITask(
                 seed, level_seed, game.mission, bot_plan, len(bot_plan), game.entities(), optimal_exact=False
             )
+            return task, None, None
     raise ValueError(
         f"BabyAI found no level solvable within {limit} turns for seed {seed} in {MAX_ATTEMPTS} "
         f"attempts; make the config easier (fewer rooms, objects or clauses): {config}"
@@ -236,12 +254,8 @@ def _bot_plan(game: _Game, limit: int) -> tuple[Command, ...] | None:
 
 LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)  # minigrid's action indices
 _VECTORS = ((1, 0), (0, 1), (-1, 0), (0, -1))  # minigrid's agent_dir 0..3
-_DOOR_STATES = ("open", "closed", "locked")
 VIEW = 7  # minigrid's agent_view_size
 _HALF = VIEW // 2
-_CENTRE = _HALF * VIEW  # index of the view's middle column in its flattened codes
-_AGENT_INDEX = _CENTRE + VIEW - 1
-_MARKS = bytes.maketrans(bytes(range(11)), b"..w.ooooooo")  # minigrid's object codes: things, walls
 
 
 def _steps(count: int, direction: str) -> str:
@@ -265,16 +279,194 @@ _PLACES = tuple(
 )
 
 
-def _view_offsets() -> np.ndarray:
-    """World offsets of the view's cells for each facing: ``[dir, axis, view_x, view_y]``."""
-    offsets = np.zeros((4, 2, VIEW, VIEW), dtype=np.int64)
-    forward = (VIEW - 1) - np.arange(VIEW)[None, :]
-    right = np.arange(VIEW)[:, None] - VIEW // 2
-    for direction, (fx, fy) in enumerate(_VECTORS):
-        rx, ry = -fy, fx
-        offsets[direction, 0] = fx * forward + rx * right
-        offsets[direction, 1] = fy * forward + ry * right
-    return offsets
+_OPEN, _CLOSED, _LOCKED = range(3)  # door states, as the game and the search state hold them
+_ROW = (1 << VIEW) - 1  # the columns of a view row, as bits
+_ALL_BUT_LAST, _ALL_BUT_FIRST = _ROW >> 1, _ROW - 1
+_REVERSED = tuple(int(f"{bits:0{VIEW}b}"[::-1], 2) for bits in range(1 << VIEW))  # a row's bits, right to left
+
+
+def _shift(bits: int, by: int) -> int:
+    return bits << by if by >= 0 else bits >> -by
+
+
+def _no_image() -> None:
+    """Stands in for minigrid's ``gen_obs`` while the game steps the engine: the game reads the
+    view off its geometry (``_Game.view``), and an image of it was most of minigrid's step."""
+
+
+_VIEW_CELLS = tuple(  # world offset of the view's cell [x][y] for each facing (minigrid's gen_obs_grid)
+    tuple(
+        tuple(
+            (fx * (VIEW - 1 - vy) - fy * (vx - _HALF), fy * (VIEW - 1 - vy) + fx * (vx - _HALF)) for vy in range(VIEW)
+        )
+        for vx in range(VIEW)
+    )
+    for fx, fy in _VECTORS
+)
+
+
+class _Geometry:
+    """A level's fixed layout, as bit masks over its cells (cell ``x * height + y``): the walls,
+    the doors, and what the agent sees from each pose with the doors in given states.
+
+    ``view`` is minigrid's ``process_vis`` (only walls and closed doors block the view), memoized:
+    the game and the search share it, and so do copies (it never changes).
+    """
+
+    def __init__(self, grid, doors: list[tuple[int, int]]):
+        self.width, self.height = grid.width, grid.height
+        self.walls = frozenset(
+            (x, y)
+            for x in range(grid.width)
+            for y in range(grid.height)
+            if (cell := grid.get(x, y)) is not None and cell.type == "wall"
+        )
+        self.blocked = sum(1 << (x * self.height + y) for x, y in self.walls)
+        self.door_cells = tuple(doors)
+        self.door_at = {cell: door for door, cell in enumerate(self.door_cells)}
+        self.door_bits = tuple(1 << (x * self.height + y) for x, y in self.door_cells)
+        self.ahead = tuple(dx * self.height + dy for dx, dy in _VECTORS)  # a pose's front cell, as an offset
+        self._padded_width, self._padded_height = self.width + 2 * VIEW, self.height + 2 * VIEW
+        self._spread = tuple(
+            sum(1 << (k * self.height) for k in range(VIEW) if bits >> k & 1) for bits in range(1 << VIEW)
+        )
+        self._seen: dict[tuple, int] = {}  # memo of view()
+        self._clears: dict[tuple, tuple[int, int]] = {}  # memo of _clear()
+
+    def __deepcopy__(self, memo: dict) -> _Geometry:
+        return self  # copies share it: it never changes, and its memos hold for every copy
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**vars(self), "_seen": {}, "_clears": {}}
+
+    def bit(self, x: int, y: int) -> int:
+        return 1 << (x * self.height + y)
+
+    def view(self, x: int, y: int, d: int, doors: tuple[int, ...]) -> int:
+        """The cells the agent sees from ``(x, y, d)`` as a bitmask (minigrid's ``process_vis``)."""
+        key = (x, y, d, doors)
+        seen = self._seen.get(key)
+        if seen is None:
+            seen = self._seen[key] = self._view(x, y, d, doors)
+        return seen
+
+    def _view(self, x: int, y: int, d: int, doors: tuple[int, ...]) -> int:
+        """``process_vis`` on the agent's view, a row of 7 cells at a time as a 7-bit mask (bit ``i``:
+        column ``i``), from the agent's row out: a visible, clear cell shows its neighbour on the
+        right (a left-to-right pass), then on the left (right to left), and the cells above both.
+
+        A view row is 7 neighbouring cells of one grid column (facing east or west) or one grid row
+        (north or south), read off the grid's clear cells with one shift, in column-major or
+        row-major order, reversed where the view's columns run against the grid's.
+        """
+        across = d in (1, 3)  # the view's rows lie along a row of the grid
+        reverse = d in (1, 2)
+        clear = self._clear(doors)[across]
+        stride = self._padded_width if across else self._padded_height
+        (fx, fy), first = _VECTORS[d], (y - _HALF, x - _HALF)[across]  # where a view row starts, along it
+        masks = [0] * VIEW
+        masks[VIEW - 1] = 1 << _HALF
+        for j in reversed(range(VIEW)):
+            along = (x + fx * (VIEW - 1 - j), y + fy * (VIEW - 1 - j))[across]  # the row's grid column (or row)
+            bits = clear >> ((along + VIEW) * stride + first + VIEW) & _ROW
+            row, mask = _REVERSED[bits] if reverse else bits, masks[j]
+            while (grown := mask | (mask & row & _ALL_BUT_LAST) << 1) != mask:
+                mask = grown
+            right = mask & row & _ALL_BUT_LAST
+            while (grown := mask | (mask & row & _ALL_BUT_FIRST) >> 1) != mask:
+                mask = grown
+            left = mask & row & _ALL_BUT_FIRST
+            masks[j] = mask
+            if j > 0:
+                masks[j - 1] |= right | right << 1 | left | left >> 1
+        seen = 0
+        for j, mask in enumerate(masks):
+            if not mask:
+                continue
+            along = (x + fx * (VIEW - 1 - j), y + fy * (VIEW - 1 - j))[across]
+            ordered = _REVERSED[mask] if reverse else mask
+            if across:  # grid row ``along``, columns ``first`` on: cell (column, along)
+                seen |= _shift(self._spread[ordered], first * self.height + along)
+            else:  # grid column ``along``, rows ``first`` on
+                seen |= _shift(ordered, along * self.height + first)
+        return seen
+
+    def _clear(self, doors: tuple[int, ...]) -> tuple[int, int]:
+        """The cells that do not block the view with the doors in states ``doors``, as bitmasks over
+        the grid padded by a view's width on every side (the padding blocks the view, as the walls
+        minigrid puts outside the grid do): column by column, and row by row."""
+        clear = self._clears.get(doors)
+        if clear is None:
+
+            def see_through(x: int, y: int) -> bool:
+                door = self.door_at.get((x, y))
+                return (x, y) not in self.walls if door is None else doors[door] == _OPEN
+
+            cells = [(x + VIEW, y + VIEW) for x in range(self.width) for y in range(self.height) if see_through(x, y)]
+            clear = self._clears[doors] = (
+                sum(1 << (x * self._padded_height + y) for x, y in cells),
+                sum(1 << (y * self._padded_width + x) for x, y in cells),
+            )
+        return clear
+
+    def route(self, x: int, y: int, d: int, free: int, target: tuple[int, int]) -> list[int] | None:
+        """Fewest primitive actions from pose ``(x, y, d)`` over the ``free`` cells to face ``target``,
+        or ``None``: of the shortest ways, the first in the order forward < left < right.
+
+        That is the way a breadth-first search over poses finds first when it tries forward, then
+        left, then right (its queue holds each layer in that order). Here the layers are bitmasks of
+        cells per facing: forward out to the first layer that faces ``target``, back to keep the
+        poses that lead there, then forward again taking the first action that stays on them.
+        """
+        height, ahead = self.height, self.ahead
+        goal = target[0] * height + target[1]
+        facing = tuple(_shift(1 << goal, -ahead[e]) for e in range(4))  # [e]: the cell from which facing e sees it
+        layer = [0, 0, 0, 0]
+        layer[d] = 1 << (x * height + y)
+        layers, visited = [layer], list(layer)
+        while not any(layer[e] & facing[e] for e in range(4)):
+            layer = [
+                (_shift(layer[e], ahead[e]) & free | layer[(e + 1) % 4] | layer[(e - 1) % 4]) & ~visited[e]
+                for e in range(4)
+            ]
+            if not any(layer):
+                return None
+            visited = [seen | new for seen, new in zip(visited, layer)]
+            layers.append(layer)
+        wanted = [layer[e] & facing[e] for e in range(4)]  # the poses at the far end that lead to the goal
+        leading = [wanted]
+        for earlier in reversed(layers[:-1]):
+            wanted = [
+                earlier[e] & (_shift(wanted[e] & free, -ahead[e]) | wanted[(e - 1) % 4] | wanted[(e + 1) % 4])
+                for e in range(4)
+            ]
+            leading.append(wanted)
+        leading.reverse()
+        cell, actions = x * height + y, []
+        for wanted in leading[1:]:
+            if wanted[d] >> (cell + ahead[d]) & 1 and free >> (cell + ahead[d]) & 1:
+                actions.append(FORWARD)
+                cell += ahead[d]
+            elif wanted[(d - 1) % 4] >> cell & 1:
+                actions.append(LEFT)
+                d = (d - 1) % 4
+            else:
+                actions.append(RIGHT)
+                d = (d + 1) % 4
+        return actions
+
+    def reachable(self, x: int, y: int, free: int) -> int:
+        """The cells the agent can walk to from ``(x, y)`` over ``free`` cells, as a bitmask."""
+        height, found = self.height, self.bit(x, y)
+        while True:
+            grown = found | ((found << 1 | found >> 1 | found << height | found >> height) & free)
+            if grown == found:
+                return found
+            found = grown
+
+    def beside(self, cells: int) -> int:
+        """The cells next to (left, right, above or below) any of ``cells``."""
+        return cells << 1 | cells >> 1 | cells << self.height | cells >> self.height
 
 
 class _Game:
@@ -283,6 +475,10 @@ class _Game:
     ``execute`` checks a command's legality before it reaches minigrid, so an illegal command
     leaves the engine (and its step counter) untouched. ``hook``, if set, is called with each
     primitive action before minigrid steps it (the oracle follows the game that way).
+
+    What the agent sees is read off the level's ``_Geometry`` (the cells seen so far are a bitmask
+    over it), not off minigrid's image of the view, which minigrid's step is not asked to make (it
+    was most of a step); a walking command turns and moves the agent as minigrid's step would.
     """
 
     def __init__(self, config: BabyAIConfig, theme: str, level_seed: int):
@@ -290,7 +486,7 @@ class _Game:
 
         self.engine = LevelGen(**config.level_kwargs())
         with contextlib.redirect_stdout(io.StringIO()):  # silence "Sampling rejected: ..."
-            observation, _ = self.engine.reset(seed=level_seed)
+            self.engine.reset(seed=level_seed)
         self.lexicon = LEXICONS[theme]
         self.high = config.action_level == "high"
         self.hook: Callable[[int], None] | None = None
@@ -315,10 +511,15 @@ class _Game:
             self.objects.append((cell, f"{label} {seen[label]}" if counts[label] > 1 else label))
         self.names = {id(cell): name for cell, name in self.objects}
         self.by_name = {name: cell for cell, name in self.objects}
-        self._known = np.zeros((grid.width, grid.height), dtype=bool)
-        self._views: list[tuple[int, int, int, np.ndarray]] = []  # views not yet folded into _known
-        self._offsets = _view_offsets()
-        self._observe(observation)
+        self.commands = [  # per object: go to it, pick it up, go through it
+            (Command("go_to", (name,)), Command("pick_up_object", (name,)), Command("go_through", (name,)))
+            for _, name in self.objects
+        ]
+        self.doors = [cell for cell, _ in self.objects if cell.type == "door"]
+        self.geometry = _Geometry(grid, [(int(door.cur_pos[0]), int(door.cur_pos[1])) for door in self.doors])
+        self.door_states = self._read_doors()
+        self.known_cells = 0  # the cells seen so far, as a bitmask over the geometry
+        self._observe()
 
     # ----- copies: ``names`` is keyed by the identity of minigrid's objects, so it is rebuilt --
 
@@ -335,24 +536,20 @@ class _Game:
         words = {word for cell, _ in self.objects for word in (self.lexicon[cell.color], self.lexicon[cell.type])}
         return tuple(sorted(words))
 
-    def _observe(self, observation: dict) -> None:
-        self.image = observation["image"]
+    def _read_doors(self) -> tuple[int, ...]:
+        return tuple(_OPEN if door.is_open else _LOCKED if door.is_locked else _CLOSED for door in self.doors)
+
+    def _observe(self) -> None:
+        """Fold what the agent now sees into the cells seen."""
         x, y = self.engine.agent_pos
-        self._views.append((x, y, self.engine.agent_dir, self.image))
+        self.known_cells |= self.geometry.view(int(x), int(y), self.engine.agent_dir, self.door_states)
 
     @property
     def known(self) -> np.ndarray:
-        """The cells the agent has seen (views are folded in only when asked: steps stay cheap)."""
-        self.fold_views()
-        return self._known
-
-    def fold_views(self) -> None:
-        """Mark the cells of the views recorded since the last fold as seen."""
-        for x, y, direction, image in self._views:
-            offsets = self._offsets[direction]
-            seen = image[:, :, 0] != 0  # seen cells always lie inside the grid
-            self._known[offsets[0][seen] + x, offsets[1][seen] + y] = True
-        self._views.clear()
+        """The cells the agent has seen, as a boolean grid ``[x, y]``."""
+        cells = self.geometry.width * self.geometry.height
+        raw = np.frombuffer(self.known_cells.to_bytes((cells + 7) // 8, "little"), np.uint8)
+        return np.unpackbits(raw, bitorder="little")[:cells].reshape(self.geometry.width, -1).astype(bool)
 
     def front(self):
         x, y = self.engine.agent_pos
@@ -367,6 +564,15 @@ class _Game:
         if cell is self.engine.carrying:
             return None
         return int(cell.cur_pos[0]), int(cell.cur_pos[1])
+
+    def free(self) -> int:
+        """The cells a walk may enter: seen, and empty or an open door."""
+        geometry, carrying = self.geometry, self.engine.carrying
+        blocked = geometry.blocked
+        for cell, _ in self.objects:
+            if cell is not carrying and not (cell.type == "door" and cell.is_open):
+                blocked |= geometry.bit(int(cell.cur_pos[0]), int(cell.cur_pos[1]))
+        return self.known_cells & ~blocked
 
     # ----- primitive actions ----------------------------------------------------------------
 
@@ -429,12 +635,46 @@ class _Game:
             x, y = self.engine.agent_pos
             dx, dy = _VECTORS[self.engine.agent_dir]
             self.picked_from = (int(x + dx), int(y + dy))
-        observation, reward, terminated, _, _ = self.engine.step(action)
+        engine = self.engine
+        engine.gen_obs = _no_image  # type: ignore[method-assign]  # minigrid's step ends with an image nothing here reads
+        try:
+            _, reward, terminated, _, _ = engine.step(action)
+        finally:
+            del engine.gen_obs
         self.history.append(action)
         self.version += 1
-        self._observe(observation)
+        if action == TOGGLE:
+            self.door_states = self._read_doors()
+        self._observe()
         if terminated:
             self.outcome = "success" if reward > 0 else "failure"
+
+    def _walk(self, actions: list[int]) -> None:
+        """Turn and move as ``actions`` say (a route over free cells), stopping if the mission ends.
+
+        Each action changes the engine as minigrid's step does (the step count, the agent's pose,
+        the verifier); the view is made once, when next read. With a ``hook``, minigrid steps each.
+        """
+        if self.hook is not None:
+            for action in actions:
+                self._step(action)
+                if self.outcome != "running":
+                    return
+            return
+        engine = self.engine
+        for action in actions:
+            engine.step_count += 1
+            if action == FORWARD:
+                engine.agent_pos = tuple(engine.front_pos)
+            else:
+                engine.agent_dir = (engine.agent_dir + (1 if action == RIGHT else -1)) % 4
+            self.history.append(action)
+            self.version += 1
+            self._observe()
+            status = engine.instrs.verify(action)  # as RoomGridLevel.step
+            if status in ("success", "failure"):
+                self.outcome = status
+                return
 
     def _primitive_feedback(self, action: int, ahead, carried) -> str:
         if action == LEFT:
@@ -453,55 +693,10 @@ class _Game:
 
     # ----- high-level commands: routes over the cells seen so far ---------------------------
 
-    def _passable(self, x: int, y: int) -> bool:
-        if not self._known[x, y]:
-            return False
-        cell = self.engine.grid.get(x, y)
-        # minigrid's stubs declare is_open on Door only, not on the WorldObj that grid.get returns
-        return cell is None or (cell.type == "door" and cell.is_open)  # type: ignore[attr-defined]
-
-    def reachable(self) -> set[tuple[int, int]]:
-        """Cells the agent can walk to over seen, free cells and open doors."""
-        self.fold_views()
-        ax, ay = (int(v) for v in self.engine.agent_pos)
-        start = (ax, ay)
-        found, frontier = {start}, [start]
-        while frontier:
-            x, y = frontier.pop()
-            for dx, dy in _VECTORS:
-                nxt = (x + dx, y + dy)
-                if nxt not in found and self._passable(*nxt):
-                    found.add(nxt)
-                    frontier.append(nxt)
-        return found
-
     def route(self, target: tuple[int, int]) -> list[int] | None:
-        """Fewest primitive actions to stand next to ``target`` and face it (BFS on position and facing)."""
-        self.fold_views()
+        """Fewest primitive actions to stand next to ``target`` and face it, over the cells seen."""
         x, y = (int(v) for v in self.engine.agent_pos)
-        start = (x, y, int(self.engine.agent_dir))
-        parents: dict[tuple[int, int, int], tuple[tuple[int, int, int], int] | None] = {start: None}
-        queue = deque([start])
-        while queue:
-            state = queue.popleft()
-            x, y, d = state
-            dx, dy = _VECTORS[d]
-            if (x + dx, y + dy) == target:
-                actions = []
-                while (parent := parents[state]) is not None:
-                    state, action = parent
-                    actions.append(action)
-                return actions[::-1]
-            for action, nxt in (
-                (FORWARD, (x + dx, y + dy, d)),
-                (LEFT, (x, y, (d - 1) % 4)),
-                (RIGHT, (x, y, (d + 1) % 4)),
-            ):
-                if nxt in parents or (action == FORWARD and not self._passable(nxt[0], nxt[1])):
-                    continue
-                parents[nxt] = (state, action)
-                queue.append(nxt)
-        return None
+        return self.geometry.route(x, y, int(self.engine.agent_dir), self.free(), target)
 
     def canonical(self, command: Command) -> Command:
         """``command`` with its target named as the observation names it: the mission's wording
@@ -520,7 +715,7 @@ class _Game:
         position = self._position(cell)
         if position is None:
             return f"You are carrying the {name}.", None
-        if not self.known[position]:
+        if not self.known_cells & self.geometry.bit(*position):
             return f"You have not seen the {name} yet.", None
         if verb == "pick_up_object":
             if not cell.can_pickup():
@@ -564,10 +759,9 @@ class _Game:
         problem, route = self._macro_problem(verb, name)
         if problem:
             return problem, "illegal"
-        for action in route:
-            self._step(action)
-            if self.outcome != "running":
-                return f"You head for the {name}.", "ok"
+        self._walk(route)
+        if self.outcome != "running":
+            return f"You head for the {name}.", "ok"
         if verb == "go_to":
             return f"You go to the {name}.", "ok"
         if verb == "pick_up_object":
@@ -587,22 +781,20 @@ class _Game:
         commands = [PRIMITIVE_COMMANDS[a] for a in self.legal_primitives()]
         if not self.high:
             return commands
-        reachable = self.reachable()
-        here = tuple(int(v) for v in self.engine.agent_pos)
-        front = (here[0] + _VECTORS[self.engine.agent_dir][0], here[1] + _VECTORS[self.engine.agent_dir][1])
-        carrying, known = self.engine.carrying, self.known
+        geometry, engine = self.geometry, self.engine
+        x, y = (int(v) for v in engine.agent_pos)
+        here, front = (x, y), (x + _VECTORS[engine.agent_dir][0], y + _VECTORS[engine.agent_dir][1])
+        beside = geometry.beside(geometry.reachable(x, y, self.free()))  # the cells a walk can face
+        carrying, known = engine.carrying, self.known_cells
         go_to, pick_up, go_through = [], [], []
-        for cell, name in self.objects:
+        for (cell, _), (walk, pick, through) in zip(self.objects, self.commands):
             position = self._position(cell)
-            if position is None or not known[position]:
-                continue
-            x, y = position
-            if not any((x + dx, y + dy) in reachable for dx, dy in _VECTORS):
+            if position is None or not known & beside & geometry.bit(*position):
                 continue
             if position != front:
-                go_to.append(Command("go_to", (name,)))
-            if cell.can_pickup() and carrying is None:
-                pick_up.append(Command("pick_up_object", (name,)))
+                go_to.append(walk)
+            if carrying is None and cell.can_pickup():
+                pick_up.append(pick)
             if (
                 cell.type == "door"
                 and position != here
@@ -611,49 +803,57 @@ class _Game:
                     and not (carrying is not None and carrying.type == "key" and carrying.color == cell.color)
                 )
             ):
-                go_through.append(Command("go_through", (name,)))
+                go_through.append(through)
         return commands + go_to + pick_up + go_through
 
     # ----- what the agent perceives -----------------------------------------------------------
 
     def view(self) -> dict[str, Any]:
-        """What the agent sees, read off minigrid's encoding of its view (``image[x, y]``, the
-        agent at the bottom middle): things with their places, the nearest walls, what it carries."""
-        image = self.image
-        marks = image[:, :, 0].tobytes().translate(_MARKS)  # marks[x * VIEW + y]: "o" thing, "w" wall
+        """What the agent sees, as minigrid shows it (7 by 7 cells, the agent at the bottom middle;
+        walls and closed doors hide what lies behind them): the things in sight with their places,
+        the nearest walls in sight ahead and to each side (a side with none is left out), what it
+        carries. Read off the level's geometry and the objects, not minigrid's image of the view
+        (tests/test_babyai.py compares them)."""
+        engine, geometry = self.engine, self.geometry
+        x, y = (int(v) for v in engine.agent_pos)
+        fx, fy = _VECTORS[engine.agent_dir]
+        seen, carrying = geometry.view(x, y, engine.agent_dir, self.door_states), engine.carrying
         things = []
-        index = marks.find(b"o")
-        if index >= 0:
-            (ax, ay), (fx, fy) = map(int, self.engine.agent_pos), _VECTORS[self.engine.agent_dir]
-            get, names = self.engine.grid.get, self.names
-            while index >= 0:
-                if index != _AGENT_INDEX:  # the agent's own cell shows what it carries
-                    vx, vy = divmod(index, VIEW)
-                    forward, right = VIEW - 1 - vy, vx - _HALF
-                    cell = get(ax + fx * forward - fy * right, ay + fy * forward + fx * right)
-                    assert cell is not None, "the view marks a thing in this cell"
-                    thing = {"name": names[id(cell)], "forward": forward, "right": right}
-                    if cell.type == "door":
-                        thing["state"] = _DOOR_STATES[image[vx, vy, 2]]
-                    things.append(thing)
-                index = marks.find(b"o", index + 1)
-            if len(things) > 1:
-                things.sort(key=_nearest_first)
-        ahead = marks.rfind(b"w", _CENTRE, _AGENT_INDEX)
-        row = marks[VIEW - 1 :: VIEW]  # the agent's row, left to right
-        left, right = row.rfind(b"w", 0, _HALF), row.find(b"w", _HALF + 1)
-        walls = {
-            "forward": None if ahead < 0 else _AGENT_INDEX - ahead,
-            "left": None if left < 0 else _HALF - left,
-            "right": None if right < 0 else right - _HALF,
+        for cell, name in self.objects:
+            if cell is carrying:
+                continue
+            dx, dy = int(cell.cur_pos[0]) - x, int(cell.cur_pos[1]) - y
+            if not seen >> ((x + dx) * geometry.height + y + dy) & 1 or not (dx or dy):  # the agent's own cell
+                continue  # shows what it carries
+            thing = {"name": name, "forward": fx * dx + fy * dy, "right": fx * dy - fy * dx}
+            if cell.type == "door":
+                thing["state"] = "open" if cell.is_open else "locked" if cell.is_locked else "closed"
+            things.append(thing)
+        if len(things) > 1:
+            things.sort(key=_nearest_first)
+        walls = {  # a side without a wall in sight is left out (a None among ints breaks make_vec's infos)
+            side: distance
+            for side, distance in (
+                ("forward", self._nearest_wall(x, y, (fx, fy), VIEW - 1, seen)),
+                ("left", self._nearest_wall(x, y, (fy, -fx), _HALF, seen)),
+                ("right", self._nearest_wall(x, y, (-fy, fx), _HALF, seen)),
+            )
+            if distance is not None
         }
-        carrying = self.engine.carrying
         return {
             "mission": self.mission,
             "things": things,
             "walls": walls,
             "carrying": None if carrying is None else self.names[id(carrying)],
         }
+
+    def _nearest_wall(self, x: int, y: int, step: tuple[int, int], reach: int, seen: int) -> int | None:
+        """Steps to the nearest wall in sight along ``step``, within ``reach`` cells, or ``None``."""
+        for distance in range(1, reach + 1):
+            cell = (x + step[0] * distance, y + step[1] * distance)
+            if cell in self.geometry.walls and seen >> (cell[0] * self.geometry.height + cell[1]) & 1:
+                return distance
+        return None
 
 
 def _nearest_first(thing: dict[str, Any]) -> tuple[int, str]:
@@ -664,17 +864,7 @@ def _nearest_first(thing: dict[str, Any]) -> tuple[int, str]:
 
 SEARCH_BUDGET = 1000  # states the shortest-way search may reach before it settles for a longer plan
 CLAUSE_BUDGET = 300  # states the search for one clause of a first plan may reach before it leaves it to the bot
-_OPEN, _CLOSED, _LOCKED = range(3)  # door states in a search state
 _EMPTY, _WALL = -1, -2  # what _Search._at finds besides objects (0..) and doors (objects + door)
-_VIEW_CELLS = tuple(  # world offset of the view's cell [x][y] for each facing (minigrid's gen_obs_grid)
-    tuple(
-        tuple(
-            (fx * (VIEW - 1 - vy) - fy * (vx - _HALF), fy * (VIEW - 1 - vy) + fx * (vx - _HALF)) for vy in range(VIEW)
-        )
-        for vx in range(VIEW)
-    )
-    for fx, fy in _VECTORS
-)
 
 
 class _Search:
@@ -689,21 +879,16 @@ class _Search:
     """
 
     def __init__(self, game: _Game):
-        grid = game.engine.grid
-        self.width, self.height, self.high = grid.width, grid.height, game.high
-        self.walls = frozenset(
-            (x, y)
-            for x in range(grid.width)
-            for y in range(grid.height)
-            if (cell := grid.get(x, y)) is not None and cell.type == "wall"
-        )
+        geometry = self.geometry = game.geometry
+        self.width, self.height, self.high = geometry.width, geometry.height, game.high
+        self.walls, self.blocked = geometry.walls, geometry.blocked  # the walls, as cells and as a bitmask
+        self.door_cells, self.door_bits, self.ahead = geometry.door_cells, geometry.door_bits, geometry.ahead
         movable = [(cell, name) for cell, name in game.objects if cell.type != "door"]
         doors = [(cell, name) for cell, name in game.objects if cell.type == "door"]
         self.names = [name for _, name in movable] + [name for _, name in doors]
         self.pickable = len(movable)
         self.keys = tuple(cell.color if cell.type == "key" else None for cell, _ in movable)
         self.door_colours = tuple(cell.color for cell, _ in doors)
-        self.door_cells = tuple((int(cell.cur_pos[0]), int(cell.cur_pos[1])) for cell, _ in doors)
         self.door_at = {pos: self.pickable + k for k, pos in enumerate(self.door_cells)}
         self.index = {name: i for i, name in enumerate(self.names)}
         self.slots, self.has_goto = 0, False
@@ -711,10 +896,7 @@ class _Search:
         self.leaves = tuple(self._leaves(self.mission, None))  # (kind, objects acted on, slot of its "done", clause)
         acted = [leaf[1] for leaf in self.leaves]
         self.distinct = not self.has_goto and all(not a & b for i, a in enumerate(acted) for b in acted[i + 1 :])
-        self._seen: dict[tuple, int] = {}
-        self.blocked = sum(1 << (x * self.height + y) for x, y in self.walls)  # walls as a bitmask
-        self.door_bits = tuple(1 << (x * self.height + y) for x, y in self.door_cells)
-        self.ahead = tuple(dx * self.height + dy for dx, dy in _VECTORS)  # a pose's front cell, as an offset
+        self._view = geometry.view  # the cells seen from a pose (x, y, dir, door states)
         self.commands = tuple(
             (Command("go_to", (name,)), Command("pick_up_object", (name,)), Command("go_through", (name,)))
             for name in self.names
@@ -782,9 +964,7 @@ class _Search:
             for cell in (cells[name] for name in self.names[self.pickable :])
         )
         carried = -1 if carrying is None else self.index[game.names[id(carrying)]]
-        known = 0
-        if self.high:
-            known = int.from_bytes(np.packbits(game.known.ravel(), bitorder="little").tobytes(), "little")
+        known = game.known_cells if self.high else 0
         return (x, y, int(engine.agent_dir), carried, positions, doors, self.progress(game), known)
 
     # ----- one primitive action ---------------------------------------------------------------
@@ -887,43 +1067,6 @@ class _Search:
     def _cell_of(self, state: tuple, i: int) -> tuple[int, int]:
         return state[4][i] if i < self.pickable else self.door_cells[i - self.pickable]
 
-    def _view(self, x: int, y: int, d: int, doors: tuple) -> int:
-        """The cells the agent sees from ``(x, y, d)`` as a bitmask (minigrid's ``process_vis``)."""
-        key = (x, y, d, doors)
-        seen = self._seen.get(key)
-        if seen is None:
-            offsets = _VIEW_CELLS[d]
-            cells = [[(x + offsets[i][j][0], y + offsets[i][j][1]) for j in range(VIEW)] for i in range(VIEW)]
-
-            def clear(i: int, j: int) -> bool:
-                cell = cells[i][j]
-                door = self.door_at.get(cell)
-                if door is not None:
-                    return doors[door - self.pickable] == _OPEN
-                return cell not in self.walls and 0 <= cell[0] < self.width and 0 <= cell[1] < self.height
-
-            mask = [[False] * VIEW for _ in range(VIEW)]
-            mask[_HALF][VIEW - 1] = True
-            for j in reversed(range(VIEW)):
-                for i in range(VIEW - 1):
-                    if mask[i][j] and clear(i, j):
-                        mask[i + 1][j] = True
-                        if j > 0:
-                            mask[i + 1][j - 1] = mask[i][j - 1] = True
-                for i in reversed(range(1, VIEW)):
-                    if mask[i][j] and clear(i, j):
-                        mask[i - 1][j] = True
-                        if j > 0:
-                            mask[i - 1][j - 1] = mask[i][j - 1] = True
-            seen = 0
-            for i in range(VIEW):
-                for j in range(VIEW):
-                    cx, cy = cells[i][j]
-                    if mask[i][j] and 0 <= cx < self.width and 0 <= cy < self.height:
-                        seen |= 1 << (cx * self.height + cy)
-            self._seen[key] = seen
-        return seen
-
     # ----- our commands, and the search ---------------------------------------------------------
 
     def _routes(self, state: tuple) -> tuple[dict, dict]:
@@ -974,7 +1117,8 @@ class _Search:
         def seen_at(pose: int) -> int:
             if pose not in seen:
                 cell, facing_dir = divmod(pose, 4)
-                seen[pose] = seen_at(parents[pose][0]) | self._view(*divmod(cell, self.height), facing_dir, doors)
+                cx, cy = divmod(cell, self.height)
+                seen[pose] = seen_at(parents[pose][0]) | self._view(cx, cy, facing_dir, doors)
             return seen[pose]
 
         for i in range(len(self.names)):
@@ -1360,7 +1504,7 @@ class BabyAIEnv(TextEnv):
             self.instructions = self._instructions()
         self._game: _Game | None = None
         self._primitive_lists: dict[tuple[int, ...], tuple[list[Command], list[str], str]] = {}
-        self._tasks: dict[tuple[int, str], BabyAITask] = {}  # recent tasks: generation runs the bot
+        self._generated: tuple[BabyAITask | None, _Game | None, _Search | None] = (None, None, None)
         # exact primitive texts skip the regular expressions; the grammar reads them the same way
         self._exact = {self.grammar.render(command): command for command in PRIMITIVE_COMMANDS}
 
@@ -1369,15 +1513,13 @@ class BabyAIEnv(TextEnv):
         return generate_task(seed, config, theme)
 
     def _new_task(self, seed: int) -> BabyAITask:
-        """``generate_task`` with this env's config and theme, remembering the last few tasks of
-        this env (same seed, same task); the classmethod stays pure."""
-        key = (seed, self.theme)
-        task = self._tasks.get(key)
-        if task is None:
-            task = generate_task(seed, self.config, self.theme)
-            if len(self._tasks) >= RECENT_TASKS:
-                del self._tasks[next(iter(self._tasks))]
-            self._tasks[key] = task
+        """``generate_task`` with this env's config and theme (remembered by the process), and the
+        game its generation searched, if no env has played it yet."""
+        task, fresh = _generation(seed, self.config, self.theme)
+        try:
+            self._generated = (task, *fresh.pop())
+        except IndexError:  # played before, or made by minigrid's bot (which moved its game on)
+            self._generated = (task, None, None)
         return task
 
     def _running(self) -> _Game:
@@ -1403,8 +1545,12 @@ class BabyAIEnv(TextEnv):
         return f"{rules}\n\n{self.grammar.instructions()}"
 
     def _start(self, task: BabyAITask) -> str:
-        self._game = _Game(self.config, self.theme, task.level_seed)
-        self._search: _Search | None = None  # built when first needed
+        generated, game, search = self._generated
+        self._generated = (None, None, None)
+        if generated is not task or game is None:  # a task remembered from before, or one the bot played
+            game, search = _Game(self.config, self.theme, task.level_seed), None
+        self._game = game
+        self._search: _Search | None = search  # built when first needed
         self._path: tuple[Command, ...] | None = task.plan  # a shortest way (None: the agent left it)
         self._path_at = 0  # how far the agent followed it
         self._advisor: _Oracle | None = None  # the bot that advises where the search gives up
@@ -1446,7 +1592,7 @@ class BabyAIEnv(TextEnv):
             places.append(f"{thing['name']}{state} ({_PLACES[thing['forward']][thing['right'] + 3]})")
         walls = view["walls"]
         for side in ("forward", "left", "right"):
-            if walls[side] is not None:
+            if side in walls:
                 places.append(f"a wall {_steps(walls[side], side)}")
         seen = "; ".join(places) if places else "nothing but empty floor"
         carrying = view["carrying"]
