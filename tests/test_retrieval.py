@@ -155,3 +155,72 @@ def test_rankings_equal_the_librarys_and_batches_equal_single_searches():
         assert task.index.search_many(queries, 0) == [[] for _ in queries]
         copy = pickle.loads(pickle.dumps(task.index))
         assert [copy.search(q, 4) for q in queries] == [task.index.search(q, 4) for q in queries]
+
+
+def _library_weights(documents: list[str]) -> dict[str, list[float]]:
+    """Each word's weight in each document, straight from ``bm25s``'s index."""
+    import bm25s
+    import numpy as np
+
+    retriever = bm25s.BM25()
+    retriever.index([tokenize(document) for document in documents], show_progress=False)
+    indptr, indices, data = (np.asarray(retriever.scores[key]) for key in ("indptr", "indices", "data"))
+    weights = {}
+    for token, row in retriever.vocab_dict.items():
+        if token:
+            dense = np.zeros(len(documents), np.float32)
+            dense[indices[indptr[row] : indptr[row + 1]]] = data[indptr[row] : indptr[row + 1]]
+            weights[token] = dense.tolist()
+    return weights
+
+
+def _weights(index: BM25Index) -> dict[str, list[float]]:
+    return {token: index._weights[row].tolist() for token, row in index._vocab.items()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["red", "jacket", "the", "Navy", "x9", "é", "a-b", "hat", "\x00", "of"]), max_size=12),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_every_constructor_holds_the_librarys_weights_to_the_last_bit(rows):
+    """Text (read in one pass), words and word occurrences give ``bm25s``'s weights exactly, with
+    empty documents, stopwords, non-ASCII text and the separator the one-pass reader uses."""
+    import numpy as np
+
+    documents = [" ".join(row) for row in rows]
+    corpus = [tokenize(document) for document in documents]
+    if not any(corpus):
+        assert BM25Index(documents).search("red", 3) == []
+        return
+    expected = _library_weights(documents)
+    words = sorted({word for row in corpus for word in row})
+    occurrences = BM25Index.from_occurrences(
+        np.array([doc for doc, row in enumerate(corpus) for _ in row], dtype=np.int64),
+        np.array([words.index(word) for row in corpus for word in row], dtype=np.int64),
+        words,
+        len(documents),
+    )
+    for index in (BM25Index(documents), BM25Index.from_tokens(corpus), occurrences):
+        assert len(index) == len(documents) and _weights(index) == expected
+
+
+def test_a_word_listed_twice_in_the_vocabulary_counts_as_one():
+    import numpy as np
+
+    merged = BM25Index.from_occurrences(
+        np.array([0, 0, 1, 1, 2]), np.array([0, 1, 2, 3, 4]), ["red", "jacket", "red", "hat", "jacket"], 3
+    )
+    assert _weights(merged) == _weights(BM25Index.from_tokens([["red", "jacket"], ["red", "hat"], ["jacket"]]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=60), st.sampled_from(DOCS), st.none(), st.integers()), max_size=6))
+def test_batched_queries_read_each_query_as_a_single_search_does(queries):
+    assert _SHARED._ids_many(queries) == [_SHARED._ids(query) for query in queries]
+    assert _SHARED.search_many([q for q in queries if isinstance(q, str)], 3) == [
+        _SHARED.search(q, 3) for q in queries if isinstance(q, str)
+    ]

@@ -610,3 +610,20 @@ def test_goals_are_varied_and_structures_name_nothing():
     _, info = env.reset(seed=4)
     task = env.unwrapped.task
     assert info["task_id"].split(":")[-2] == task.structure and info["task_id"].split(":")[3].startswith("g")
+
+
+def test_suggested_actions_are_written_when_read_and_equal_the_tuple_of_them():
+    """Each document's suggestions are its mentions' searches and answers, in order, written on
+    first reading; the sequence equals the tuple of them, pickles and hashes alike."""
+    from llm_gym.families.searchqa import _actions
+
+    task = generate_task.__wrapped__(8, PRESETS["expert"], "realistic")  # a task of its own: nothing read yet
+    suggestions = task.suggested_actions
+    assert len(suggestions) == len(task.documents) and not any(suggestions._written)
+    written = tuple(suggestions)
+    assert written == tuple(_actions(*mention) for mention in suggestions._mentions)
+    assert suggestions == written and written == suggestions and suggestions[1:3] == written[1:3]
+    assert hash(suggestions) == hash(written) and pickle.loads(pickle.dumps(task)) == task
+    for document, actions in enumerate(written):
+        queries = {query for _, (verb, query) in actions if verb == "search"}
+        assert queries <= set(task.graph.results), document

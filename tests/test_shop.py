@@ -26,11 +26,11 @@ from llm_gym.families.shop import (
     OPENERS,
     PRESETS,
     THEMES,
-    CatalogueIndex,
     ShopConfig,
     ShopEnv,
     _cached_world,
     _document,
+    _world,
     generate_task,
     grounded_catalogue,
     match_score,
@@ -508,19 +508,27 @@ def test_match_score_components():
 
 @pytest.mark.parametrize("theme", THEMES)
 def test_catalogue_index_equals_the_librarys_to_the_last_bit(theme):
-    """The world's index holds, for every word and product, the weight ``bm25s`` gives it
-    through ``BM25Index`` over the products' documents, so searches rank exactly alike."""
+    """The world's index holds, for every word and product, the weight ``bm25s`` itself gives it
+    over the products' documents, so searches rank exactly alike."""
+    import bm25s
+
     for preset in PRESETS:
         for seed in range(4):
             world = _cached_world(seed, PRESETS[preset], theme)
             documents = [_document(product) for product in world.task.products]
+            library = bm25s.BM25()
+            library.index([tokenize(document) for document in documents], show_progress=False)
+            indptr, indices, data = (np.asarray(library.scores[key]) for key in ("indptr", "indices", "data"))
+            vocab = {token: row for token, row in library.vocab_dict.items() if token}
+            assert set(world.index._vocab) == set(vocab)
+            for token, row in vocab.items():
+                expected = np.zeros(len(documents), np.float32)
+                expected[indices[indptr[row] : indptr[row + 1]]] = data[indptr[row] : indptr[row + 1]]
+                assert np.array_equal(world.index._weights[world.index._vocab[token]], expected), token
             reference = BM25Index(documents)
-            assert set(world.index._vocab) == set(reference._vocab)
-            for token, row in reference._vocab.items():
-                assert np.array_equal(world.index._weights[world.index._vocab[token]], reference._weights[row]), token
             for query in (*world.task.searches, documents[0], "waterproof jacket", "nothing known"):
                 assert world.index.search(query, 50) == reference.search(query, 50)
-    assert CatalogueIndex([tokenize("red jacket"), tokenize("blue jacket")]).search("red", 5) == [0]
+    assert BM25Index.from_tokens([tokenize("red jacket"), tokenize("blue jacket")]).search("red", 5) == [0]
 
 
 def test_reset_is_fast_at_the_hardest_preset():
@@ -666,3 +674,45 @@ def test_reference_policies_never_do_better_on_harder_presets():
         assert all(b[policy] <= a[policy] + 0.02 for a, b in zip(rates, rates[1:])), rates
     assert rates[0][0] <= 0.5 and rates[-1][0] <= 0.02, rates
     assert all(a < b for a, b in zip(means, means[1:])), means
+
+
+def test_products_are_put_together_as_read_and_equal_the_tuple_of_them():
+    task = _world(3, PRESETS["expert"], "shop").task  # a world of its own: none of its products read yet
+    products = task.products
+    assert len(products) == PRESETS["expert"].catalogue_size and not any(products._built)
+    built = tuple(products)
+    assert products == built and built == products and products[2:5] == built[2:5] and products[-1] is built[-1]
+    assert hash(products) == hash(built) and products != built[:-1]
+    again = pickle.loads(pickle.dumps(task))
+    assert again == task and tuple(again.products) == built
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_satisfying_products_are_those_the_match_score_gives_one(theme):
+    """The generator's bit masks pick out exactly the products ``match_score`` fully rewards
+    bought with the best options they offer, on catalogues with many near misses."""
+    for preset in PRESETS:
+        for seed in range(6):
+            task = generate_task(seed, PRESETS[preset], theme)
+            goal = task.goal
+            expected = set()
+            for index, product in enumerate(task.products):
+                offered = dict(product.options)
+                best = {dim: value for dim, value in goal.options if value in offered.get(dim, ())}
+                if match_score(product, best, goal) == 1.0:
+                    expected.add(index)
+            assert task.satisfying == expected and task.target in expected, (theme, preset, seed)
+
+
+def test_admissible_searches_are_ranked_once_at_generation():
+    """A step that makes an admissible search reads its results off the world, ranked when the
+    world was made: the same as a search of the index."""
+    for preset in PRESETS:
+        env = make(preset)
+        env.reset(seed=4)
+        world = _cached_world(env.task_seed, env.config, env.theme)
+        for query in env.task.searches:
+            assert list(world.ranked[query]) == world.index.search(query, 50)
+            env.reset(seed=4)
+            env.step(f"search[{query}]")
+            assert env.results == world.index.search(query, 50)

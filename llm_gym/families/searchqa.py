@@ -32,7 +32,7 @@ import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, overload
 
 from llm_gym.core import TextEnv, Transition
 from llm_gym.difficulty import Config, knob
@@ -428,6 +428,46 @@ class Document:
 Actions = tuple[tuple[str, tuple[str, str]], ...]  # admissible commands: (native text, (verb, argument))
 
 
+class Suggestions(Sequence[Actions]):
+    """Per document, the searches and answers it suggests (``_actions`` of its mentions), written
+    when the document is first retrieved: an episode retrieves a few of a world's documents.
+
+    Compares equal to any sequence of the same actions.
+    """
+
+    def __init__(self, mentions: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
+        self._mentions = tuple(mentions)
+        self._written: list[Actions | None] = [None] * len(self._mentions)
+
+    def __len__(self) -> int:
+        return len(self._mentions)
+
+    @overload
+    def __getitem__(self, index: int) -> Actions: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Actions, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Actions | tuple[Actions, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        actions = self._written[index]
+        if actions is None:
+            actions = self._written[index] = _actions(*self._mentions[index])
+        return actions
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Suggestions({len(self)} documents)"
+
+
 @dataclasses.dataclass(frozen=True)
 class SearchQATask:
     seed: int
@@ -439,7 +479,7 @@ class SearchQATask:
     needed: tuple[int, ...]  # the documents the answer needs, in the oracle's order
     oracle_queries: tuple[str, ...]  # the oracle's verified query for each needed document
     opening_actions: Actions  # searches for the entities the question names
-    suggested_actions: tuple[Actions, ...]  # per document: the searches and answers it suggests
+    suggested_actions: Suggestions  # per document: the searches and answers it suggests
     optimal_steps: int  # the fewest admissible steps from reset to success, found by search
     optimal_exact: bool  # False where the search hit MAX_PLAN_STATES: then optimal_steps is the plan's length
     plan_steps: int  # the generator's plan: one search per needed document, then the answer
@@ -1035,7 +1075,7 @@ def generate_task(seed: int, config: SearchQAConfig, theme: str) -> SearchQATask
         needed=needed,
         oracle_queries=tuple(queries[i] for i in dict.fromkeys(question.path)),
         opening_actions=_actions(tuple(queries[i] for i in question.anchors), ()),
-        suggested_actions=tuple(_actions(*mention) for mention in mentions),
+        suggested_actions=Suggestions(mentions),
         optimal_steps=min(fewest, searches) + 1,
         optimal_exact=exact,
         plan_steps=searches + 1,

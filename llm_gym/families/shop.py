@@ -22,8 +22,9 @@ import json
 import math
 import random
 import string
+from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 
@@ -309,20 +310,23 @@ def _tables(theme: str) -> _Tables:
     )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # thousands of department sets, a few KiB each: keep the recent ones
 def _entities(theme: str, departments: tuple[int, ...]) -> tuple[str, ...]:
     """The names a catalogue over ``departments`` can show: the departments, their brands, their
     product types with those types' attributes, option dimensions and values (sorted)."""
+    return tuple(sorted(set().union(*(_department_entities(theme, number) for number in departments))))
+
+
+@functools.cache
+def _department_entities(theme: str, number: int) -> frozenset[str]:
     catalogue = theme_catalogue(theme)
-    names: set[str] = set()
-    for number in departments:
-        department = catalogue.departments[number]
-        names |= {department.name, *department.brands}
-        for kind in department.types:
-            names |= {catalogue.types[kind].name, *catalogue.types[kind].attributes}
-            for dim in catalogue.types[kind].dimensions:
-                names |= {catalogue.dimensions[dim][0], *catalogue.dimensions[dim][1]}
-    return tuple(sorted(names))
+    department = catalogue.departments[number]
+    names = {department.name, *department.brands}
+    for kind in department.types:
+        names |= {catalogue.types[kind].name, *catalogue.types[kind].attributes}
+        for dim in catalogue.types[kind].dimensions:
+            names |= {catalogue.dimensions[dim][0], *catalogue.dimensions[dim][1]}
+    return frozenset(names)
 
 
 # ----- the catalogue generator ---------------------------------------------------------------
@@ -366,7 +370,7 @@ class ShopTask:
     seed: int
     instruction: str
     goal: Goal
-    products: tuple[Product, ...]
+    products: Products  # a sequence of the catalogue's products, built as they are read
     target: int  # the product the generator made to fit the goal (others may fit too)
     satisfying: frozenset[int]  # every product that can score 1.0
     keyword_query: str  # the instruction's keywords (attributes, product type, option values), the first search
@@ -380,8 +384,7 @@ class ShopTask:
     structure: str  # "a<attributes>.o<options>.p<best page>", naming no entity
 
 
-@dataclasses.dataclass(frozen=True)
-class _Spec:
+class _Spec(NamedTuple):
     """A product over ids: its type, attribute columns (into the type's attributes), and per
     option dimension of the type the offered value ids."""
 
@@ -389,6 +392,35 @@ class _Spec:
     attributes: tuple[int, ...]
     options: tuple[tuple[int, ...], ...]
     price: float
+
+
+@dataclasses.dataclass(frozen=True)
+class _Draft:
+    """Products over ids, as arrays: the type, the attribute columns and, per option dimension of
+    the type, the offered values as bit masks (bit ``a``: column ``a``), and the price."""
+
+    kinds: np.ndarray  # (products,)
+    attributes: np.ndarray  # (products,)
+    values: np.ndarray  # (products, DIMENSIONS)
+    prices: np.ndarray  # (products,)
+
+    @classmethod
+    def of(cls, specs: list[_Spec]) -> _Draft:
+        return cls(
+            np.array([spec.kind for spec in specs], np.int64),
+            np.array([sum(1 << a for a in spec.attributes) for spec in specs], np.int64),
+            np.array([[sum(1 << v for v in ids) for ids in spec.options] for spec in specs], np.int64),
+            np.array([spec.price for spec in specs], np.float64),
+        )
+
+    def then(self, other: _Draft) -> _Draft:
+        return _Draft(*(np.concatenate([mine, theirs]) for mine, theirs in zip(self.fields(), other.fields())))
+
+    def reordered(self, order: np.ndarray) -> _Draft:
+        return _Draft(*(array[order] for array in self.fields()))
+
+    def fields(self) -> tuple[np.ndarray, ...]:
+        return self.kinds, self.attributes, self.values, self.prices
 
 
 def _abstract_catalogue(rng: random.Random, bulk: np.random.Generator, config: ShopConfig, theme: str):
@@ -446,7 +478,7 @@ def _abstract_catalogue(rng: random.Random, bulk: np.random.Generator, config: S
             cost = round(rng.uniform(0.6 * limit, 0.99 * limit), 2)
         return _Spec(kind_, tuple(sorted(attributes)), options, cost)
 
-    target = dataclasses.replace(fitting(kind, "none"), price=price)
+    target = fitting(kind, "none")._replace(price=price)
     defects = [
         d
         for d in ("attribute", "option", "price", "type")
@@ -459,14 +491,14 @@ def _abstract_catalogue(rng: random.Random, bulk: np.random.Generator, config: S
     for index in range(config.near_misses):
         defect = defects[index % len(defects)]
         specs.append(fitting(rng.choice(closest) if defect == "type" else kind, defect))
-    specs += _random_specs(bulk, config.catalogue_size - len(specs), pool, base_prices, tables)
+    draft = _Draft.of(specs).then(_random_specs(bulk, config.catalogue_size - len(specs), pool, base_prices, tables))
     goal = (department, kind, required, tuple(sorted(wanted.items())), limit)
-    return goal, departments, specs
+    return goal, departments, draft
 
 
 def _random_specs(
     bulk: np.random.Generator, count: int, pool: np.ndarray, base_prices: np.ndarray, tables: _Tables
-) -> list[_Spec]:
+) -> _Draft:
     """``count`` products of types drawn from ``pool``, with 1 to 4 attributes and 2 to 5 values per
     dimension, priced around the type's price for this seed and within its range."""
     kinds = pool[bulk.integers(0, len(pool), count)]
@@ -481,72 +513,209 @@ def _random_specs(
     offered = np.minimum(bulk.integers(2, 6, (count, DIMENSIONS)), counts)
     value_bits = (value_rank < offered[:, :, None]) @ (1 << values)
     prices = base_prices[kinds] * bulk.uniform(0.6, 1.5, count)
-    prices = np.round(np.clip(prices, tables.price_low[kinds], tables.price_high[kinds]), 2).tolist()
-    return [
-        _Spec(k, _SUBSETS[a], tuple(_SUBSETS[v] for v in vs), p)
-        for k, a, vs, p in zip(kinds.tolist(), attribute_bits.tolist(), value_bits.tolist(), prices)
-    ]
+    prices = np.round(np.clip(prices, tables.price_low[kinds], tables.price_high[kinds]), 2)
+    return _Draft(kinds.astype(np.int64), attribute_bits.astype(np.int64), value_bits.astype(np.int64), prices)
+
+
+_CODE_LETTERS = np.frombuffer((string.ascii_uppercase + string.digits).encode(), np.uint8)
 
 
 def _codes(bulk: np.random.Generator, count: int) -> list[str]:
     """``count`` distinct product codes such as ``B07ZK3M9QX``."""
-    alphabet = np.array(list(string.ascii_uppercase + string.digits))
-    codes: list[str] = []
-    seen: set[str] = set()
+    codes: dict[str, None] = {}
     while len(codes) < count:
-        for letters in alphabet[bulk.integers(0, len(alphabet), (count - len(codes), 8))].tolist():
-            code = "B0" + "".join(letters)
-            if code not in seen:
-                seen.add(code)
-                codes.append(code)
-    return codes
+        letters = _CODE_LETTERS[bulk.integers(0, len(_CODE_LETTERS), (count - len(codes), 8))]
+        codes.update(dict.fromkeys("B0" + code for code in letters.view("S8").ravel().astype(str).tolist()))
+    return list(codes)
 
 
-class CatalogueIndex(BM25Index):
-    """``BM25Index(documents)`` built from the documents' tokens in a few array operations.
+class _TypeNames(NamedTuple):
+    name: str
+    department: str
+    brands: tuple[str, ...]  # capitalized, as pages show them
+    attributes: tuple[str, ...]
+    options: tuple[tuple[str, tuple[str, ...]], ...]  # per option dimension: its name and values
 
-    The weights are what ``bm25s`` computes with ``BM25Index``'s settings (Lucene idf, Robertson's
-    term frequency component, k1 = 1.5, b = 0.75, float32), equal to the library's to the last bit
-    (tests/test_shop.py compares them), without the library's pass per document: the index was most
-    of a fresh reset.
-    """
 
-    K1, B = 1.5, 0.75
+@dataclasses.dataclass(frozen=True)
+class _Lexicon:
+    """A theme's product types by name, and the index's words of every name a product of a type
+    can show, as word ids over one word list (``_occurrences`` puts documents together with them)."""
 
-    def __init__(self, corpus: list[list[str]]) -> None:
-        vocab: dict[str, int] = {}
-        ids = [vocab.setdefault(token, len(vocab)) for tokens in corpus for token in tokens]
-        lengths = np.array([len(tokens) for tokens in corpus])
-        size, rows = len(corpus), len(vocab) + 1  # the last row stays zero (padding)
-        counts = np.bincount(np.array(ids) * size + np.repeat(np.arange(size), lengths), minlength=rows * size)
-        cells = np.flatnonzero(counts)
-        token, document = np.divmod(cells, size)
-        frequencies = np.bincount(token, minlength=rows - 1).tolist()
-        idf_of = {df: math.log(1 + (size - df + 0.5) / (df + 0.5)) for df in set(frequencies)}
-        idf = np.array([idf_of[df] for df in frequencies], np.float32)
-        tf = counts[cells].astype(np.float32)
-        norm = self.K1 * ((1 - self.B) + self.B * lengths / lengths.mean())
-        weights = np.zeros(rows * size, np.float32)
-        weights[cells] = idf[token] * (tf / (norm[document] + tf))
-        self.size, self._vocab, self._weights = size, vocab, weights.reshape(rows, size)
+    types: tuple[_TypeNames, ...]
+    words: tuple[str, ...]
+    slots: np.ndarray  # [type, slot, word]: word ids, padded with -1; slots as _SLOTS
+    brand_count: np.ndarray  # [type]
+    kinds_named: dict[str, tuple[int, ...]]  # the types of each name
+
+
+# A product type's name slots: its department's brands, its attributes, each option dimension's
+# values, the type's name and its department's.
+_BRAND_SLOTS, _ATTRIBUTE_SLOTS, _VALUE_SLOTS = 6, MAX_ATTRIBUTES, DIMENSIONS * MAX_VALUES
+_SLOTS = _BRAND_SLOTS + _ATTRIBUTE_SLOTS + _VALUE_SLOTS + 2
+_BITS = ((np.arange(1 << MAX_VALUES)[:, None] >> np.arange(MAX_VALUES)) & 1).astype(np.int8)  # [mask, bit]
 
 
 @functools.cache
-def _tokens(name: str) -> tuple[str, ...]:
-    """The index's words of one catalogue name (the names are a fixed, finite set)."""
-    return tuple(tokenize(name))
+def _lexicon(theme: str) -> _Lexicon:
+    catalogue = theme_catalogue(theme)
+    ids: dict[str, int] = {}
+    width = max(len(tokenize(name)) for name in catalogue.kinds())
+
+    def row(name: str) -> list[int]:
+        words = [ids.setdefault(word, len(ids)) for word in tokenize(name)]
+        return words + [-1] * (width - len(words))
+
+    def padded(names: tuple[str, ...], size: int) -> list[str]:
+        return list(names) + [""] * (size - len(names))  # "" has no word
+
+    types, slots = [], []
+    for kind in catalogue.types:
+        department = catalogue.departments[kind.department]
+        options = tuple(catalogue.dimensions[d] for d in kind.dimensions)
+        if len(department.brands) > _BRAND_SLOTS:
+            raise ValueError(f"Shop departments have at most {_BRAND_SLOTS} brands; {department.name} has more")
+        unique = [kind.attributes, [dim for dim, _ in options], *(values for _, values in options)]
+        if any(len(set(names)) < len(names) for names in unique):
+            raise ValueError(f"Shop product type {kind.name!r} names an attribute, option or value twice")
+        types.append(
+            _TypeNames(
+                kind.name,
+                department.name,
+                tuple(brand.capitalize() for brand in department.brands),
+                kind.attributes,
+                options,
+            )
+        )
+        shown = padded(department.brands, _BRAND_SLOTS) + padded(kind.attributes, _ATTRIBUTE_SLOTS)
+        shown += [value for _, values in options for value in padded(values, MAX_VALUES)]
+        slots.append([row(name) for name in shown + [kind.name, department.name]])
+    brand_count = np.array([len(names.brands) for names in types])
+    kinds_named: dict[str, tuple[int, ...]] = {}
+    for number, names in enumerate(types):
+        kinds_named[names.name] = (*kinds_named.get(names.name, ()), number)
+    return _Lexicon(tuple(types), tuple(ids), np.array(slots), brand_count, kinds_named)
 
 
-def _joined_tokens(names: tuple[str, ...]) -> list[str]:
-    """``tokenize(" ".join(names))``, from each name's cached words."""
-    return [token for name in names for token in _tokens(name)]
+class Products(Sequence[Product]):
+    """A catalogue's products, each put together from the generator's ids when first read: an
+    episode reads a handful of a catalogue's hundreds (``tuple(products)`` reads them all).
+
+    Compares equal to any sequence of the same products.
+    """
+
+    def __init__(self, theme: str, draft: _Draft, shown: np.ndarray, brands: np.ndarray, codes: list[str]) -> None:
+        self._theme = theme
+        self._rows = list(
+            zip(
+                draft.kinds.tolist(),
+                draft.attributes.tolist(),
+                draft.values.tolist(),
+                shown.tolist(),
+                brands.tolist(),
+                codes,
+                draft.prices.tolist(),
+            )
+        )
+        self._built: list[Product | None] = [None] * len(codes)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Product: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Product, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Product | tuple[Product, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        product = self._built[index]
+        if product is None:
+            product = self._built[index] = self._build(*self._rows[index])
+        return product
+
+    def _build(self, kind: int, attributes: int, values: list[int], shown: int, brand: int, code: str, price: float):
+        names = _lexicon(self._theme).types[kind]
+        title = " ".join([names.brands[brand], *(names.attributes[a] for a in _SUBSETS[shown]), names.name])
+        return Product(
+            code,
+            names.brands[brand],
+            title,
+            names.department,
+            names.name,
+            tuple(names.attributes[a] for a in _SUBSETS[attributes]),
+            tuple(
+                (dim, tuple(offered[v] for v in _SUBSETS[bits])) for (dim, offered), bits in zip(names.options, values)
+            ),
+            price,
+        )
+
+    def type_of(self, index: int) -> str:
+        """The product type of product ``index``, without putting the product together."""
+        return _lexicon(self._theme).types[self._rows[index][0]].name
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Products({len(self)} products of theme {self._theme!r})"
 
 
-@functools.lru_cache(maxsize=1 << 14)
-def _offered(theme: str, dimension: int, ids: tuple[int, ...]) -> tuple[str, tuple[str, ...]]:
-    """An option dimension's name and the names of its values ``ids``."""
-    name, values = theme_catalogue(theme).dimensions[dimension]
-    return name, tuple(values[v] for v in ids)
+def _occurrences(lexicon: _Lexicon, draft: _Draft, shown: np.ndarray, brands: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Every word of every product's document (``_document``), as (document, word id) pairs: its
+    code (word ``len(lexicon.words) + product``), its title (brand, shown attributes and type),
+    type, department, attributes and offered values."""
+    count = len(draft.kinds)
+    uses = np.zeros((count, _SLOTS), np.int8)  # how often each slot's name occurs in the document
+    uses[np.arange(count), brands] = 1
+    attributes = slice(_BRAND_SLOTS, _BRAND_SLOTS + _ATTRIBUTE_SLOTS)
+    uses[:, attributes] = _BITS[draft.attributes, :MAX_ATTRIBUTES] + _BITS[shown, :MAX_ATTRIBUTES]
+    uses[:, attributes.stop : -2] = _BITS[draft.values].reshape(count, _VALUE_SLOTS)
+    uses[:, -2:] = (2, 1)  # the type's name (in the title and as the type), the department's
+    cells = np.flatnonzero(uses)
+    document, slot = np.divmod(cells, _SLOTS)
+    words = lexicon.slots[draft.kinds[document], slot]  # [cell, word]
+    document = np.repeat(document, uses.ravel()[cells])
+    words = np.repeat(words, uses.ravel()[cells], axis=0)
+    present = words >= 0
+    documents = np.concatenate([np.arange(count), np.broadcast_to(document[:, None], words.shape)[present]])
+    return documents, np.concatenate([np.arange(count) + len(lexicon.words), words[present]])
+
+
+def _shown(draft: _Draft, keys: np.ndarray) -> np.ndarray:
+    """The attributes a product's title shows, as bit masks: all of them up to two, else the two
+    with the lowest ``keys``."""
+    has = (draft.attributes[:, None] >> np.arange(MAX_ATTRIBUTES) & 1).astype(bool)
+    rank = np.where(has, keys, 2.0).argsort(axis=1, kind="stable").argsort(axis=1, kind="stable")
+    return (has & (rank < 2)) @ (1 << np.arange(MAX_ATTRIBUTES))
+
+
+def _satisfying(lexicon: _Lexicon, draft: _Draft, goal: Goal) -> frozenset[int]:
+    """The products that score 1.0 bought with the best options they offer (``_best_score`` of
+    each): of the goal's type, with every attribute it asks for, offering every option, under
+    the price limit."""
+    fits = np.zeros(len(draft.kinds), bool)
+    for kind in lexicon.kinds_named.get(goal.product_type, ()):
+        names = lexicon.types[kind]
+        dimensions = [dim for dim, _ in names.options]
+        if not set(goal.attributes) <= set(names.attributes) or not all(
+            dim in dimensions and value in names.options[dimensions.index(dim)][1] for dim, value in goal.options
+        ):
+            continue
+        needed = sum(1 << names.attributes.index(name) for name in goal.attributes)
+        fit = (draft.kinds == kind) & (draft.attributes & needed == needed) & (draft.prices < goal.price_limit)
+        for dim, value in goal.options:
+            d = dimensions.index(dim)
+            fit &= (draft.values[:, d] >> names.options[d][1].index(value) & 1).astype(bool)
+        fits |= fit
+    return frozenset(np.flatnonzero(fits).tolist())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -554,9 +723,10 @@ class _World:
     """A task with what the environment derives from it once: the search index and code lookups."""
 
     task: ShopTask
-    index: CatalogueIndex
+    index: BM25Index
     clickable_codes: tuple[str, ...]  # product codes, lower-case, as clicked
     by_code: dict[str, int]  # never written after it is built
+    ranked: dict[str, tuple[int, ...]]  # the admissible searches' results, ranked at generation
 
 
 def _world(seed: int, config: ShopConfig, theme: str) -> _World:
@@ -574,50 +744,22 @@ def _world(seed: int, config: ShopConfig, theme: str) -> _World:
 def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _World | None:
     rng = random.Random(f"shop/{seed}" + (f"/{attempt}" if attempt else ""))
     bulk = np.random.default_rng([seed, 5407, attempt] if attempt else [seed, 5407])
-    (department, kind, required, wanted, limit), departments, specs = _abstract_catalogue(rng, bulk, config, theme)
-    order = bulk.permutation(len(specs)).tolist()
-    target_index = order.index(0)
-    specs = [specs[i] for i in order]
-    codes = _codes(bulk, len(specs))
-    brand_draws = bulk.integers(0, 1 << 30, len(specs)).tolist()
-    title_keys = bulk.random((len(specs), MAX_ATTRIBUTES)).tolist()
+    (department, kind, required, wanted, limit), departments, draft = _abstract_catalogue(rng, bulk, config, theme)
+    order = bulk.permutation(len(draft.kinds))
+    target_index = int(np.flatnonzero(order == 0)[0])
+    draft = draft.reordered(order)
+    codes = _codes(bulk, len(order))
+    lexicon = _lexicon(theme)
+    brands = bulk.integers(0, 1 << 30, len(order)) % lexicon.brand_count[draft.kinds]
+    shown = _shown(draft, bulk.random((len(order), MAX_ATTRIBUTES)))
     opener = rng.choice(OPENERS)
+    products = Products(theme, draft, shown, brands, codes)
+    documents, words = _occurrences(lexicon, draft, shown, brands)
+    index = BM25Index.from_occurrences(
+        documents, words, lexicon.words + tuple(code.lower() for code in codes), len(codes)
+    )
+
     catalogue = theme_catalogue(theme)
-
-    products, corpus = [], []  # corpus: the tokens of each product's document (``_document``)
-    names: dict[tuple, Any] = {}  # memo of (type, ids) -> names and their tokens, shared by many products
-    for spec, code, brand_draw, keys in zip(specs, codes, brand_draws, title_keys):
-        kind_ = catalogue.types[spec.kind]
-        department_ = catalogue.departments[kind_.department]
-        attribute_key = (spec.kind, spec.attributes)
-        if attribute_key not in names:
-            attributes = tuple(kind_.attributes[a] for a in spec.attributes)
-            words = (kind_.name, department_.name, *attributes)
-            names[attribute_key] = attributes, _joined_tokens(words)
-        option_key = (spec.kind, spec.options)
-        if option_key not in names:
-            options = tuple(_offered(theme, d, ids) for d, ids in zip(kind_.dimensions, spec.options))
-            names[option_key] = options, _joined_tokens(tuple(value for _, offered in options for value in offered))
-        shown = (
-            spec.attributes if len(spec.attributes) <= 2 else sorted(sorted(spec.attributes, key=keys.__getitem__)[:2])
-        )
-        brand = department_.brands[brand_draw % len(department_.brands)]
-        title_words = (brand, *[kind_.attributes[a] for a in shown], kind_.name)
-        title = " ".join([brand.capitalize(), *title_words[1:]])
-        corpus.append([code.lower(), *_joined_tokens(title_words), *names[attribute_key][1], *names[option_key][1]])
-        products.append(
-            Product(
-                code,
-                brand.capitalize(),
-                title,
-                department_.name,
-                kind_.name,
-                names[attribute_key][0],
-                names[option_key][0],
-                spec.price,
-            )
-        )
-
     goal_type = catalogue.types[kind]
     goal = Goal(
         catalogue.departments[department].name,
@@ -628,18 +770,12 @@ def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _Wor
     )
     keywords = [*goal.attributes, goal.product_type, *(value for _, value in goal.options)]
     keyword_query = " ".join(keywords)
-
-    index = CatalogueIndex(corpus)
-    satisfying = frozenset(
-        i
-        for i, product in enumerate(products)
-        if product.product_type == goal.product_type and _best_score(product, goal) == 1.0
-    )
+    satisfying = _satisfying(lexicon, draft, goal)
     searches = [keyword_query]
     if len(keywords) > 1:
         searches += dict.fromkeys(" ".join(keywords[:i] + keywords[i + 1 :]) for i in range(len(keywords)))
-    pages = []
-    for ranked in index.search_many(searches, MAX_RESULTS):
+    pages, results = [], index.search_many(searches, MAX_RESULTS)
+    for ranked in results:
         ranks = [rank for rank, i in enumerate(ranked) if i in satisfying]
         pages.append(ranks[0] // config.results_per_page if ranks else MAX_RESULTS)
     if pages[0] == MAX_RESULTS:
@@ -649,7 +785,7 @@ def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _Wor
         seed=seed,
         instruction=f"{opener} {goal.text}",
         goal=goal,
-        products=tuple(products),
+        products=products,
         target=target_index,
         satisfying=satisfying,
         keyword_query=keyword_query,
@@ -662,9 +798,9 @@ def _draw_world(seed: int, attempt: int, config: ShopConfig, theme: str) -> _Wor
         goal_text=goal.text,
         structure=f"a{len(goal.attributes)}.o{len(goal.options)}.p{pages[best]}",
     )
-    clickable_codes = tuple(product.code.lower() for product in products)
+    clickable_codes = tuple(code.lower() for code in codes)
     by_code = {code: i for i, code in enumerate(clickable_codes)}
-    return _World(task, index, clickable_codes, by_code)
+    return _World(task, index, clickable_codes, by_code, dict(zip(searches, map(tuple, results))))
 
 
 @functools.lru_cache(maxsize=64)
@@ -801,9 +937,8 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
         return 3 + config.required_options + math.ceil(MAX_RESULTS / config.results_per_page) - 1
 
     def _start(self, task: ShopTask) -> str:
-        world = _cached_world(task.seed, self.config, self.theme)
-        self._index, self._codes, self._by_code = world.index, world.clickable_codes, world.by_code
-        self._clickables_memo: tuple[tuple, list[str]] = ((), [])
+        self._world = _cached_world(task.seed, self.config, self.theme)
+        self._clickables_memo: tuple[tuple, tuple[list[str], list[str]]] = ((), ([], []))
         self.page = "search"
         self.query = ""
         self.results: list[int] = []
@@ -818,7 +953,7 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
         selected = ",".join(f"{dim}={value}" for dim, value in sorted(self.selected.items()))
         return f"{self.outcome}|{self.page}|{self.query}|{self.results_page}|{self.product}|{selected}|{self.score!r}"
 
-    _SHARED = ("_task", "_index", "_codes", "_by_code")  # frozen or never written: copies share them
+    _SHARED = ("_task", "_world")  # frozen or never written: copies share them
 
     def __deepcopy__(self, memo: dict) -> ShopEnv:
         """A copy that shares the frozen world (catalogue, index, code lookups) and copies the rest."""
@@ -833,19 +968,14 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
     def __getstate__(self) -> dict[str, Any]:
         """Pickles without the world: it is a pure function of (task seed, config, theme), rebuilt on load."""
         state = {key: value for key, value in vars(self).items() if key not in self._SHARED}
-        state["_clickables_memo"] = ((), [])
+        state["_clickables_memo"] = ((), ([], []))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if "task_seed" in state:
-            world = _cached_world(self.task_seed, self.config, self.theme)
-            self._task, self._index, self._codes, self._by_code = (
-                world.task,
-                world.index,
-                world.clickable_codes,
-                world.by_code,
-            )
+            self._world = _cached_world(self.task_seed, self.config, self.theme)
+            self._task = self._world.task
         else:
             self._task = None
 
@@ -858,7 +988,8 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
                     f"There is no search box on this page. Click [{BUTTON_LABELS[BACK]}] first.", status="illegal"
                 )
             self.query = command.args[0]
-            self.results = self._index.search(self.query, MAX_RESULTS)
+            ranked = self._world.ranked.get(self.query)
+            self.results = list(ranked) if ranked is not None else self._world.index.search(self.query, MAX_RESULTS)
             self.results_page, self.page = 0, "results"
             return Transition(f'You searched for "{self.query}".')
         target = command.args[0].lower()
@@ -879,7 +1010,7 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
             self.page = "item"
             return Transition("Back to the product page.")
         if self.page == "results":
-            self.page, self.product, self.selected = "item", self._by_code[target], {}
+            self.page, self.product, self.selected = "item", self._world.by_code[target], {}
             return Transition("You opened a product page.")
         if target in (DESCRIPTION, FEATURES):
             self.page = target
@@ -907,9 +1038,18 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
 
     def _clickables(self) -> list[str]:
         """What can be clicked on the current page, lower-case, in page order (memoized per page)."""
+        return self._page_memo()[0]
+
+    def _page_memo(self) -> tuple[list[str], list[str]]:
+        """The current page's clickables and admissible texts, listed once per page."""
         key = (self.page, self.query, self.results_page, self.product)
         if self._clickables_memo[0] != key:
-            self._clickables_memo = (key, self._list_clickables())
+            clickables = self._list_clickables()
+            if self.page == "search":
+                texts = [f"search[{query}]" for query in self.task.searches]
+            else:
+                texts = [f"click[{target}]" for target in clickables]
+            self._clickables_memo = (key, (clickables, texts))
         return self._clickables_memo[1]
 
     def _list_clickables(self) -> list[str]:
@@ -918,7 +1058,7 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
         if self.page == "results":
             more = (self.results_page + 1) * self.config.results_per_page < len(self.results)
             buttons = [BACK] + ([PREV] if self.results_page > 0 else []) + ([NEXT] if more else [])
-            return buttons + [self._codes[i] for i in self._page_codes()]
+            return buttons + [self._world.clickable_codes[i] for i in self._page_codes()]
         if self.page == "item":
             values = [value for _, offered in self._open_product().options for value in offered]
             return [BACK, PREV, *values, DESCRIPTION, FEATURES, BUY]
@@ -934,8 +1074,8 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
             view["page_number"] = self.results_page + 1
             view["total_results"] = len(self.results)
             view["results"] = [
-                {"code": products[i].code, "title": products[i].title, "price": products[i].price}
-                for i in self._page_codes()
+                {"code": product.code, "title": product.title, "price": product.price}
+                for product in map(products.__getitem__, self._page_codes())
             ]
         elif self.product is not None:
             product = self.task.products[self.product]
@@ -992,9 +1132,7 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
 
     def _admissible_texts(self) -> list[str]:
         """The same as rendering ``_admissible()`` through the grammar, without building commands."""
-        if self.page == "search":
-            return [f"search[{query}]" for query in self.task.searches]
-        return [f"click[{target}]" for target in self._clickables()]
+        return list(self._page_memo()[1])
 
     # --- the oracle
 
@@ -1013,7 +1151,7 @@ class ShopEnv(TextEnv[ShopConfig, ShopTask]):
                 cost = abs(page - self.results_page) + 1
                 if cost < best[0]:
                     if page == self.results_page:
-                        move = self._codes[index]
+                        move = self._world.clickable_codes[index]
                     else:
                         move = NEXT if page > self.results_page else PREV
                     best = (cost, Command("click", (move,)))
