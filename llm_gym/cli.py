@@ -14,11 +14,15 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 
 import llm_gym
 from llm_gym.registry import describe, env_class, env_ids, resolve_id
+
+if TYPE_CHECKING:
+    from llm_gym.baselines.cells import Cell
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -171,6 +175,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         backend = RayBackend(address=args.address, workers=args.workers)
     elif args.address:
         raise ValueError("--address names a Ray cluster; it needs --backend ray")
+    if backend is None:
+        _generate_textworld_games_in_background(cells, range(args.seed, args.seed + args.episodes))
     rows = evaluate(
         cells,
         args.episodes,
@@ -185,6 +191,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(format_table(rows))
     print(f"\nWrote {args.out}/episodes.jsonl and {args.out}/summary.csv")
     return 0
+
+
+def _generate_textworld_games_in_background(cells: Sequence[Cell], episode_seeds: range) -> None:
+    """Start making the TextWorld games the cells will play, one process per core, while the
+    other cells are evaluated (TextWorld's come last): a first run with an empty cache would
+    otherwise wait for them one by one. Their envs wait for a game still being made."""
+    import importlib.util
+
+    from llm_gym.families import textworld_games
+
+    configs: dict[textworld_games.TextWorldConfig, None] = {}  # each config once, in the cells' order
+    for cell in cells:
+        if cell.env_id == "llm_gym/TextWorld-v0":
+            env = cell.make_env()
+            configs[env.unwrapped.config] = None
+            env.close()
+    if configs and importlib.util.find_spec("textworld") is not None:
+        textworld_games.generate_games_in_background(list(configs), episode_seeds)
 
 
 def cmd_split(args: argparse.Namespace) -> int:

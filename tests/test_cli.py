@@ -136,3 +136,23 @@ def test_cards_measure_every_preset_and_write_csv_and_markdown(tmp_path, capsys)
 def test_cards_reject_a_bad_seed_count(tmp_path, capsys):
     assert main(["cards", "--env", "TextCraft", "--seeds", "0", "--out", str(tmp_path)]) == 2
     assert "--seeds must be a positive integer" in capsys.readouterr().err
+
+
+def test_eval_makes_the_textworld_games_of_its_grid_in_the_background(tmp_path, monkeypatch):
+    from llm_gym.families import textworld_games
+
+    pytest.importorskip("textworld")
+    requests = []
+    monkeypatch.setattr(
+        textworld_games,
+        "generate_games_in_background",
+        lambda configs, seeds: requests.append((list(configs), list(seeds))),
+    )
+    monkeypatch.setattr("llm_gym.baselines.evaluation.evaluate", lambda cells, *args, **kwargs: [])
+    common = ["eval", "--episodes", "3", "--seed", "5", "--out", str(tmp_path), "--quiet"]
+    assert main([*common, "--env", "TextCraft", "TextWorld", "--difficulty", "easy", "hard"]) == 0
+    presets = textworld_games.PRESETS
+    assert requests == [([presets["easy"], presets["hard"]], [5, 6, 7])]
+    requests.clear()
+    assert main([*common, "--env", "TextCraft"]) == 0
+    assert requests == []

@@ -17,6 +17,7 @@ import random
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -368,3 +369,65 @@ def test_registered_and_described():
     described = llm_gym.describe("TextWorld")
     assert [c["verb"] for c in described["commands"]][:3] == ["look", "inventory", "go"]
     assert set(described["presets"]) == set(tw.PRESETS)
+
+
+def test_task_seeds_are_those_reset_plays():
+    env = gym.make("llm_gym/TextCraft-v0")  # any family: the base class draws the task seed
+    for seed, task_seed in zip(range(5), tw.task_seeds(range(5))):
+        env.reset(seed=seed)
+        assert env.unwrapped.task_seed == task_seed
+
+
+def test_games_are_generated_in_parallel_into_the_cache(tmp_path):
+    tasks = [(TINY, 21), (TINY, 22), (TINY, 21)]
+    assert tw.generate_games(tasks, workers=2, cache_dir=tmp_path) == {}
+    games = sorted(path.name for path in tmp_path.iterdir())
+    assert len(games) == 2 and all(
+        (tmp_path / name / "meta.json").is_file() for name in games
+    )  # no lock or scratch left
+    task = tw.generate_task(22, TINY, cache_dir=tmp_path)
+    stamp = os.path.getmtime(task.path)
+    assert tw.generate_games(tasks, cache_dir=tmp_path) == {} and os.path.getmtime(task.path) == stamp
+    late = tw.generate_games([(TINY, 23)], workers=1, cache_dir=tmp_path, deadline=0.0)
+    assert list(late) == [(TINY, 23)] and "not made within 0 s" in late[TINY, 23]
+
+
+def test_a_game_being_made_elsewhere_is_waited_for_not_made_twice(tmp_path, monkeypatch):
+    import threading
+
+    made = []
+    real = tw._build_game
+    monkeypatch.setattr(tw, "_build_game", lambda *args: made.append(args[1]) or real(*args))
+    folder = tmp_path / tw.game_key(31, TINY)
+    results = []
+    with tw._generation_lock(folder):  # as another process making this game would hold it
+        waiter = threading.Thread(target=lambda: results.append(tw.generate_task(31, TINY, cache_dir=tmp_path)))
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive() and not results
+        tw._generate_into(folder, 31, TINY, tw.DEFAULT_TIME_LIMIT)
+    waiter.join(60)
+    assert len(results) == 1 and results[0].path == str(folder / "game.z8") and made == [31]
+
+
+def test_logic_files_read_once_give_the_same_games(tmp_path):
+    """A game made with textworld's logic files already parsed is byte for byte the game made with
+    every file parsed afresh (in one process: textworld's output also varies with the hash seed)."""
+    import textworld.logic
+    from textworld.challenges.tw_coin_collector.coin_collector import KB_PATH
+    from textworld.generator.data import KnowledgeBase
+
+    config = tw.TextWorldConfig(challenge="coin_collector", level=1)
+    parser = textworld.logic._PARSER
+    parser.parse = type(parser).parse.__get__(parser)  # parses afresh, and _logic_read_once leaves it alone
+    try:
+        fresh = Path(tw.generate_task(5, config, cache_dir=tmp_path / "fresh").path)
+    finally:
+        del parser.parse
+    with tw._logic_read_once():
+        KnowledgeBase.load(KB_PATH)  # the files now parsed, as after a first game
+    hits = tw._parsed_logic.cache_info().hits
+    after = Path(tw.generate_task(5, config, cache_dir=tmp_path / "after").path)
+    assert tw._parsed_logic.cache_info().hits > hits
+    for name in ("game.json", "game.z8", "meta.json"):
+        assert fresh.with_name(name).read_bytes() == after.with_name(name).read_bytes(), name

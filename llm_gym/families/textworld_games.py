@@ -12,22 +12,28 @@ when a game is generated or played, so ``import llm_gym`` and ``describe()`` wor
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import functools
 import hashlib
 import heapq
 import itertools
 import json
 import os
 import re
+import selectors
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from gymnasium.error import ResetNeeded
 
@@ -183,7 +189,9 @@ def generate_task(
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
         root.mkdir(parents=True, exist_ok=True)
-        _generate_into(folder, seed, config, time_limit)
+        with _generation_lock(folder):  # a process generating this very game: wait for it, not twice the work
+            if not meta_path.is_file():
+                _generate_into(folder, seed, config, time_limit)
     meta = json.loads(meta_path.read_text())
     if meta.get("optimum", {}).get("format") != SEARCH_FORMAT:
         meta["optimum"] = _search_optimum(folder, meta["walkthrough"])
@@ -203,6 +211,160 @@ def generate_task(
         plan=tuple(optimum["plan"]),
         optimal_exact=optimum["exact"],
     )
+
+
+@contextlib.contextmanager
+def _generation_lock(folder: Path):
+    """Hold an exclusive lock on ``folder``'s game while it is generated (``fcntl``, where there is
+    one: TextWorld runs on Linux and macOS). The lock file is removed when the lock is given up:
+    whoever waited on it then finds the game made (its maker checks for it again under the lock)."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks: processes may generate the same game twice, harmlessly
+        yield
+        return
+    lock = folder.with_name(f".{folder.name}.lock")
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def task_seeds(episode_seeds: Iterable[int]) -> list[int]:
+    """The task seed that ``env.reset(seed=s)`` plays for each episode seed ``s``: the first draw of
+    the env's ``np_random`` after seeding, as ``TextEnv.reset`` makes it (tested against the env)."""
+    from gymnasium.utils import seeding
+
+    return [int(seeding.np_random(int(seed))[0].integers(0, 2**31 - 1)) for seed in episode_seeds]
+
+
+def generate_games(
+    tasks: Iterable[tuple[TextWorldConfig, int]],
+    *,
+    workers: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    deadline: float | None = None,
+) -> dict[tuple[TextWorldConfig, int], str]:
+    """Generate the games of ``tasks`` (``(config, task seed)`` pairs) that the cache lacks, in
+    ``workers`` processes at once (default: one per core), so that a first run does not wait for
+    games made one by one. Returns, for each game that could not be made, why.
+
+    Each game is made as ``generate_task`` makes it (same cache key, retries with derived seeds
+    past ``time_limit``), under the cache's lock for that game, so an env that resets to it
+    meanwhile waits for it rather than making it again. Past ``deadline`` seconds the workers
+    are stopped and the games left are reported: an env makes them when it first plays them.
+    The workers are fresh interpreters that import only llm-gym (not the caller's ``__main__``),
+    so this runs from any script or thread.
+
+    Example:
+        >>> seeds = task_seeds(range(20))  # the games `reset(seed=0..19)` plays  # doctest: +SKIP
+        >>> generate_games([(PRESETS["medium"], seed) for seed in seeds])  # doctest: +SKIP
+        {}
+    """
+    _require_textworld()
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    missing = [
+        (config, seed)
+        for config, seed in dict.fromkeys(tasks)
+        if not (root / game_key(seed, config) / "meta.json").is_file()
+    ]
+    if not missing:
+        return {}
+    root.mkdir(parents=True, exist_ok=True)
+    code = f"from llm_gym.families.textworld_games import _serve; _serve({str(root)!r}, {float(time_limit)!r})"
+    command = [sys.executable, "-c", code]
+    count = max(1, min(len(missing), workers or os.cpu_count() or 1))
+    processes = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for _ in range(count)
+    ]
+    queue, failures = list(reversed(missing)), {}
+    busy: dict[subprocess.Popen[str], tuple[TextWorldConfig, int]] = {}  # a worker -> the game it makes
+    selector = selectors.DefaultSelector()
+    started = time.monotonic()
+    try:
+        for process in processes:
+            selector.register(_pipe(process.stdout), selectors.EVENT_READ, process)
+            _give_work(process, queue, busy)
+        while busy:
+            left = None if deadline is None else deadline - (time.monotonic() - started)
+            ready = selector.select(None if left is None else max(0.0, left)) if left is None or left > 0 else []
+            if not ready:  # past the deadline
+                late = [*busy.values(), *queue]
+                failures.update({task: f"not made within {deadline:g} s" for task in late})
+                break
+            for key, _ in ready:
+                process = key.data
+                line = _pipe(process.stdout).readline()
+                task = busy.pop(process, None)
+                if not line:  # the worker died
+                    selector.unregister(_pipe(process.stdout))
+                    if task is not None:
+                        failures[task] = f"the generating process exited with code {process.wait()}"
+                    continue
+                error = json.loads(line)["error"]
+                if error and task is not None:  # a line comes only from a worker making a game
+                    failures[task] = error
+                _give_work(process, queue, busy)
+        failures.update({task: "not made: every generating process exited" for task in queue if task not in failures})
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        selector.close()
+    return failures
+
+
+def generate_games_in_background(
+    configs: Iterable[TextWorldConfig], episode_seeds: Iterable[int], **options: Any
+) -> threading.Thread:
+    """``generate_games`` in a daemon thread for the games that ``reset(seed=s)`` plays, for each
+    config and episode seed ``s``: an evaluation starts on its other cells meanwhile (its envs
+    wait for a game still being made). ``options`` go to ``generate_games``."""
+    seeds = task_seeds(episode_seeds)
+    tasks = [(config, seed) for config in dict.fromkeys(configs) for seed in seeds]
+    thread = threading.Thread(target=generate_games, args=(tasks,), kwargs=options, daemon=True)
+    thread.start()
+    return thread
+
+
+def _give_work(process: subprocess.Popen[str], queue: list, busy: dict) -> None:
+    """Send ``process`` the next task of ``queue`` (recorded in ``busy``), or tell it to stop."""
+    if not queue:
+        _pipe(process.stdin).close()
+        return
+    config, seed = busy[process] = queue.pop()
+    try:
+        _pipe(process.stdin).write(json.dumps({"knobs": config.as_dict(), "seed": seed}) + "\n")
+        _pipe(process.stdin).flush()
+    except BrokenPipeError:  # it died: the task goes back for another worker, its end is read as EOF
+        queue.append(busy.pop(process))
+
+
+def _pipe(stream: IO[str] | None) -> IO[str]:
+    """A worker's stdin or stdout (made with ``subprocess.PIPE``, so never None)."""
+    if stream is None:
+        raise RuntimeError("a generating process was started without its pipes")
+    return stream
+
+
+def _serve(cache_dir: str, time_limit: float) -> None:
+    """A worker of ``generate_games``: one game per line of stdin (knobs and seed, JSON), one line
+    of stdout back for each (``{"error": None}`` or why it could not be made)."""
+    for line in sys.stdin:
+        request = json.loads(line)
+        config = TextWorldConfig(**request["knobs"])
+        try:
+            generate_task(request["seed"], config, cache_dir=cache_dir, time_limit=time_limit)
+            error = None
+        except Exception as failure:  # reported to the caller; the env tries again when it plays the game
+            error = f"{type(failure).__name__}: {failure}"
+        print(json.dumps({"error": error}), flush=True)
 
 
 def _derived_seed(seed: int, attempt: int) -> int:
@@ -287,7 +449,7 @@ def _build_game(scratch: Path, game_seed: int, config: TextWorldConfig, time_lim
     options.path = str(scratch / "game.z8")
     options.force_recompile = True
     settings = config.settings()
-    with warnings.catch_warnings(), _time_limit(time_limit):
+    with warnings.catch_warnings(), _time_limit(time_limit), _logic_read_once():
         warnings.simplefilter("ignore")
         if config.challenge == "custom":
             options.nb_rooms = settings["rooms"]
@@ -314,6 +476,36 @@ def _build_game(scratch: Path, game_seed: int, config: TextWorldConfig, time_lim
         "entities": sorted(names),
         "settings": settings,
     }
+
+
+@contextlib.contextmanager
+def _logic_read_once():
+    """While a game is made here, textworld's parser of logic files (``.twl``) reads each file once:
+    its challenges load their knowledge base again for every game they make, and parsing it was
+    a third of making a cooking game. The parse is a pure function of the text (the games made are
+    byte for byte the same, tests/test_textworld.py); without that parser, nothing changes."""
+    import textworld.logic
+
+    parser = getattr(textworld.logic, "_PARSER", None)
+    if parser is None or "parse" in vars(parser):  # another textworld, or a game made around this one
+        yield
+        return
+
+    def parse(document: str, filename: str | None = None, **options: Any):
+        if options:
+            return type(parser).parse(parser, document, filename=filename, **options)
+        return _parsed_logic(parser, document, filename)
+
+    parser.parse = parse
+    try:
+        yield
+    finally:
+        del parser.parse
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_logic(parser: Any, document: str, filename: str | None) -> Any:
+    return type(parser).parse(parser, document, filename=filename)
 
 
 def _playable_walkthrough(path: str, walkthrough: list[str] | None) -> list[str]:
