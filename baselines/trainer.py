@@ -102,6 +102,7 @@ class Args:
     rollout_batch: int = 256  # episodes generating together
     # evaluation and records
     eval_seeds: int = 200
+    eval_samples: int = 1  # sampled episodes per eval seed: > 1 also records pass@k (k = eval_samples)
     eval_every: int = 10
     eval_greedy: bool = True
     eval_at_start: bool = True  # evaluate the warm start (the study evaluates its shared one once)
@@ -134,6 +135,7 @@ class Args:
             "logprob_chunk",
             "rollout_batch",
             "eval_seeds",
+            "eval_samples",
             "eval_every",
             "checkpoint_every",
             "keep_checkpoints",
@@ -514,22 +516,33 @@ def evaluate(
 
     The sampling of a cell is seeded by (run seed, cell, mode) alone, so a policy scores the same
     on a cell whatever else is evaluated and in whatever order.
+
+    With ``eval_samples = k > 1`` each seed is played k times sampled: ``sampled_success`` is the
+    mean over all of them (pass@1 with less variance), ``sampled_outcomes`` each seed's success
+    rate, and ``sampled_pass_at_k`` / ``sampled_pass_outcomes`` whether any of a seed's k succeeded
+    (for hard presets where single episodes rarely succeed).
     """
     records = []
+    seeds, per_seed = args.eval_seeds, args.eval_samples
     for cell in args.all_eval_cells:
-        envs = pool.take(cell, args.eval_seeds)
-        slots = [(env, EVAL_SEED_BASE + i, i) for i, env in enumerate(envs)]
+        envs = pool.take(cell, seeds * per_seed)
         record: dict[str, Any] = {"kind": "eval", "iteration": iteration, "cell": cell.label}
         if phase is not None:
             record["phase"] = phase
-        modes = [("sampled", False)] + ([("greedy", True)] if args.eval_greedy else [])
-        for mode, greedy in modes:
+        modes = [("sampled", False, per_seed)] + ([("greedy", True, 1)] if args.eval_greedy else [])
+        for mode, greedy, samples in modes:
+            slots = [(env, EVAL_SEED_BASE + i % seeds, i) for i, env in enumerate(envs[: seeds * samples])]
             generator = sampling_generator(seed_of(args.seed, "eval", cell.label, mode), _device(model))
             episodes = rollout(
                 model, codec, slots, args.max_new_tokens, generator, greedy, 1.0, args.rollout_batch, args.max_tokens
             )
             record.update({f"{mode}_{k}": v for k, v in episode_stats(episodes).items()})
-            record[f"{mode}_outcomes"] = [int(e.success) for e in episodes]  # per eval seed, for paired deltas
+            by_seed = [[int(e.success) for e in episodes[i::seeds]] for i in range(seeds)]
+            # per eval seed, for paired deltas: 0/1, or the share of the seed's k samples that succeeded
+            record[f"{mode}_outcomes"] = [hits[0] if samples == 1 else sum(hits) / samples for hits in by_seed]
+            if samples > 1:
+                record[f"{mode}_pass_outcomes"] = [int(any(hits)) for hits in by_seed]
+                record[f"{mode}_pass_at_k"] = sum(record[f"{mode}_pass_outcomes"]) / seeds
         records.append(record)
         log(record)
     return records

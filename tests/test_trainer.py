@@ -440,6 +440,22 @@ def test_evaluation_of_a_cell_does_not_depend_on_the_other_cells_or_their_order(
     assert scores[0] == scores[1] and scores[2][label] == scores[0][label]
 
 
+def test_pass_at_k_evaluation_plays_each_seed_k_times_and_keeps_greedy_as_it_was(tmp_path, policy):
+    _, model, tokenizer = policy
+    codec = ChatCodec(tokenizer, drop_instructions=True)
+    cell = trainer.Cell(difficulty=EASY, max_turns=3)
+    (one,) = trainer.evaluate(
+        model, codec, small_args(tmp_path, eval_cells=(cell,), eval_seeds=5), trainer.EnvPool(), 0, lambda record: None
+    )
+    args = small_args(tmp_path, eval_cells=(cell,), eval_seeds=5, eval_samples=4)
+    (four,) = trainer.evaluate(model, codec, args, trainer.EnvPool(), 0, lambda record: None)
+    assert four["greedy_outcomes"] == one["greedy_outcomes"] and "sampled_pass_at_k" not in one
+    shares, passed = four["sampled_outcomes"], four["sampled_pass_outcomes"]
+    assert len(shares) == len(passed) == 5 and all(share in (0, 0.25, 0.5, 0.75, 1) for share in shares)
+    assert passed == [int(share > 0) for share in shares]
+    assert four["sampled_pass_at_k"] == sum(passed) / 5 >= four["sampled_success"] == pytest.approx(sum(shares) / 5)
+
+
 def test_the_hf_agent_replays_the_trainers_greedy_episodes_token_for_token(tmp_path, policy):
     import shutil
 
