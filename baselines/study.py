@@ -34,6 +34,8 @@ from typing import Any
 from llm_gym.baselines import trainer
 from llm_gym.baselines.cells import Cell
 
+METRICS = ("success", "pass@k")
+
 
 @dataclasses.dataclass(frozen=True)
 class StudyConfig:
@@ -52,6 +54,9 @@ class StudyConfig:
     )  # per family, or per family and preset
     trainer: dict[str, Any] = dataclasses.field(default_factory=dict)  # trainer.Args fields for every run
     shift_episodes: int = 4
+    warm_on_shifts: bool = False  # the shared warm start also plays both shifts on every family but the base
+    train_seeds: tuple[int, ...] = (0, 1, 2)  # RL seeds of every arm, from the one shared warm start
+    metric: str = "success"  # what the tables compare: sampled "success", or "pass@k" (k = trainer eval_samples)
 
     def __post_init__(self):
         import llm_gym
@@ -59,6 +64,9 @@ class StudyConfig:
         ids = llm_gym.env_ids()
         object.__setattr__(self, "families", tuple(self.families))
         object.__setattr__(self, "difficulties", tuple(self.difficulties))
+        object.__setattr__(self, "train_seeds", tuple(self.train_seeds))
+        if not self.train_seeds or len(set(self.train_seeds)) < len(self.train_seeds):
+            raise ValueError(f"train_seeds must be distinct and at least one; got {list(self.train_seeds)}")
         for family in (self.base, *self.families, *self.knobs, *self.max_turns):
             if family not in ids:
                 raise ValueError(f"Unknown environment {family!r} in the study config; allowed: {ids}")
@@ -74,6 +82,10 @@ class StudyConfig:
             raise ValueError(
                 f"semantic_shift {self.semantic_shift!r} is not a semantics of {self.base}: {error}"
             ) from error
+        if self.metric not in METRICS:
+            raise ValueError(f"metric {self.metric!r} is invalid; allowed: {list(METRICS)}")
+        if self.metric == "pass@k" and self.trainer.get("eval_samples", 1) < 2:
+            raise ValueError("metric 'pass@k' needs [trainer] eval_samples = k >= 2 sampled episodes per eval seed")
         reserved = sorted(set(self.trainer) & {"out_dir", "cells", "phases", "eval_cells", "model", "resume"})
         if reserved:
             raise ValueError(f"the study sets trainer keys {reserved} itself; remove them from [trainer]")
@@ -97,14 +109,14 @@ QUICK = {
         "tiny_hidden": 64,
         "tiny_layers": 2,
         "tiny_vocab": 512,
-        "warm_steps": 700,
+        "warm_steps": 1000,
         "warm_batch": 16,
         "warm_noise": 0.1,
-        "lr": 1e-3,
-        "iterations": 16,
+        "lr": 5e-4,
+        "iterations": 30,
         "groups": 8,
         "group_size": 8,
-        "eval_seeds": 32,
+        "eval_seeds": 100,
         "eval_every": 1000,
         "checkpoint_every": 1000,
         "max_new_tokens": 24,
@@ -112,6 +124,8 @@ QUICK = {
         "plot": True,
     },
     "shift_episodes": 2,
+    "warm_on_shifts": True,
+    "train_seeds": (0,),
 }
 
 
@@ -144,6 +158,30 @@ def shift_cells(config: StudyConfig) -> dict[str, Cell]:
     family = llm_gym.registry.env_class(config.base)
     if family.vocabulary(family.themes[0]) and not config.semantic_shift.startswith("counterfactual"):
         cells["counterfactual"] = cell(config, config.base, base, semantics="counterfactual")
+    return cells
+
+
+def warm_cells(config: StudyConfig) -> list[Cell]:
+    """The cells of the shared warm start: every family at the training preset and, with
+    ``warm_on_shifts``, the interface shift and the semantic shift on every family but the base
+    (where the family offers that semantics). The base family's shifted cells are then new
+    combinations of an interface or semantics seen elsewhere and a family seen natively, as for a
+    pretrained model, rather than a format the policy has never met (a tiny model trained on the
+    native cells alone scores zero there, and the gap split measures nothing)."""
+    import llm_gym
+
+    train = config.train_difficulty
+    cells = [cell(config, family, train) for family in config.families]
+    if config.warm_on_shifts:
+        for family in config.families:
+            if family == config.base:
+                continue
+            cells.append(cell(config, family, train, interface=config.interface_shift))
+            try:
+                llm_gym.make(family, semantics=config.semantic_shift).close()
+            except ValueError:  # the family has no such semantics: it warms up on the interface alone
+                continue
+            cells.append(cell(config, family, train, semantics=config.semantic_shift))
     return cells
 
 
@@ -204,7 +242,7 @@ def build_base_model(config: StudyConfig, out: Path) -> Path:
     if (path / "config.json").is_file():
         return path
     settings = trainer.Args.from_dict({**config.trainer, "cells": [config.base]})
-    cells = _unique([c for run in plan_runs(config).values() for c in _run_cells(run)])
+    cells = _unique([c for run in plan_runs(config).values() for c in _run_cells(run)] + warm_cells(config))
     envs = [trainer.make_env(c) for c in cells]
     corpus = env_corpus(envs, 20, seed=config.seed)
     for env in envs:
@@ -249,27 +287,35 @@ def run_study(config: StudyConfig, progress: bool = True) -> Path:
     (out / "study.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
     started = time.perf_counter()
     runs = plan_runs(config)
-    everywhere = [cell(config, f, config.train_difficulty) for f in config.families]
     if progress:
-        print(f"[0/{len(runs)}] shared warm start on {', '.join(map(_short, config.families))}", flush=True)
+        shifts = (
+            f" (and {config.interface_shift}, {config.semantic_shift} but on the base)" if config.warm_on_shifts else ""
+        )
+        print(f"[0/{len(runs)}] shared warm start on {', '.join(map(_short, config.families))}{shifts}", flush=True)
     every_eval = _unique([c for run in runs.values() for c in run["eval_cells"]])
-    warm_run = {"cells": everywhere, "iterations": 0, "eval_cells": every_eval}
-    warm_evals = _train_once(config, warm_run, out / "runs" / "warm", build_base_model(config, out))
+    warm_run = {"cells": warm_cells(config), "iterations": 0, "eval_cells": every_eval}
+    warm_evals = in_metric(_train_once(config, warm_run, out / "runs" / "warm", build_base_model(config, out)), config)
     warm = out / "runs" / "warm" / "warm"
     evals: dict[str, list[dict[str, Any]]] = {}
     for index, (name, run) in enumerate(runs.items()):
         if progress:
             print(f"[{index + 1}/{len(runs)}] {name} ({time.perf_counter() - started:.0f}s)", flush=True)
-        trained = _train_once(config, {**run, "warm_steps": 0, "eval_at_start": False}, out / "runs" / name, warm)
+        settings = {**run, "warm_steps": 0, "eval_at_start": False}
+        trained = [
+            in_metric(_train_once(config, settings, out / "runs" / name / f"seed-{seed}", warm, seed), config)
+            for seed in config.train_seeds
+        ]
         labels = {c.label for c in run["eval_cells"]}  # the shared start, evaluated once, is every run's iteration 0
-        evals[name] = [r for r in warm_evals if r["cell"] in labels] + trained
+        evals[name] = [r for r in warm_evals if r["cell"] in labels] + average_over_seeds(trained)
     report = write_report(config, runs, evals, out)
     if progress:
         print(f"study done in {time.perf_counter() - started:.0f}s: {report}")
     return report
 
 
-def _train_once(config: StudyConfig, run: dict[str, Any], run_dir: Path, model: Path) -> list[dict[str, Any]]:
+def _train_once(
+    config: StudyConfig, run: dict[str, Any], run_dir: Path, model: Path, seed: int | None = None
+) -> list[dict[str, Any]]:
     done = run_dir / "evals.json"
     if done.is_file():
         return json.loads(done.read_text())
@@ -279,11 +325,60 @@ def _train_once(config: StudyConfig, run: dict[str, Any], run_dir: Path, model: 
         **run,
         "out_dir": str(run_dir),
         "model": str(model),
-        "seed": config.seed,
+        "seed": config.seed if seed is None else seed,
     }
     summary = trainer.train(trainer.Args.from_dict(settings))
     done.write_text(json.dumps(summary["evals"]))
     return summary["evals"]
+
+
+def in_metric(records: list[dict[str, Any]], config: StudyConfig) -> list[dict[str, Any]]:
+    """The eval records with the study's metric as their sampled success and per-seed outcomes:
+    for ``pass@k``, whether any of a seed's k sampled episodes succeeded (the mean over the k stays
+    as ``sampled_mean_success``)."""
+    if config.metric == "success":
+        return records
+    return [
+        {
+            **r,
+            "sampled_mean_success": r["sampled_success"],
+            "sampled_success": r["sampled_pass_at_k"],
+            "sampled_outcomes": r["sampled_pass_outcomes"],
+        }
+        for r in records
+    ]
+
+
+def average_over_seeds(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One arm's evaluation records, each the mean over the arm's training seeds: numbers are
+    averaged, and ``sampled_outcomes`` per evaluation seed, so paired deltas stay paired (each
+    evaluation seed's outcome is its success rate over the training seeds). The per-seed sampled
+    success is kept as ``sampled_success_by_seed``.
+
+    Example:
+        >>> first = [{"kind": "eval", "cell": "c", "iteration": 4, "sampled_success": 0.5, "sampled_outcomes": [1, 0]}]
+        >>> second = [{"kind": "eval", "cell": "c", "iteration": 4, "sampled_success": 1.0, "sampled_outcomes": [1, 1]}]
+        >>> average_over_seeds([first, second])[0]["sampled_outcomes"]
+        [1.0, 0.5]
+    """
+    if len({len(records) for records in runs}) != 1:
+        raise ValueError(f"the training seeds of an arm evaluated different schedules: {[len(r) for r in runs]}")
+    averaged = []
+    for records in zip(*runs):
+        keys = [(r["cell"], r["iteration"], r.get("phase")) for r in records]
+        if len(set(keys)) != 1:
+            raise ValueError(f"the training seeds of an arm evaluated different cells or iterations: {keys}")
+        mean = dict(records[0])
+        for key, value in records[0].items():
+            if key in ("iteration", "phase") or isinstance(value, (str, bool)):
+                continue
+            if isinstance(value, (int, float)):
+                mean[key] = sum(r[key] for r in records) / len(records)
+            elif isinstance(value, list):
+                mean[key] = [sum(column) / len(records) for column in zip(*(r[key] for r in records))]
+        mean["sampled_success_by_seed"] = [r["sampled_success"] for r in records]
+        averaged.append(mean)
+    return averaged
 
 
 # ----- tables -----------------------------------------------------------------------------------
@@ -302,10 +397,15 @@ def success(
     return {"sampled": row["sampled_success"], "greedy": row.get("greedy_success", float("nan"))}
 
 
-def outcomes(evals: list[dict[str, Any]], label: str, iteration: int | None = None) -> list[int]:
-    """Per evaluation seed, 1 where the sampled episode succeeded, at an iteration (default: the last)."""
+def outcomes(evals: list[dict[str, Any]], label: str, iteration: int | None = None) -> list[float]:
+    """Per evaluation seed, the sampled episode's success (averaged over an arm's training seeds),
+    at an iteration (default: the last)."""
     rows = [r for r in evals if r["cell"] == label and (iteration is None or r["iteration"] == iteration)]
     return max(rows, key=lambda r: r["iteration"])["sampled_outcomes"]
+
+
+def _last(evals: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    return max((r for r in evals if r["cell"] == label), key=lambda r: r["iteration"])
 
 
 def paired_ci(differences: list[float], z: float = 1.96) -> float:
@@ -324,7 +424,7 @@ def paired_ci(differences: list[float], z: float = 1.96) -> float:
     return z * (variance / n) ** 0.5
 
 
-def _differences(a: list[int], b: list[int]) -> list[float]:
+def _differences(a: list[float], b: list[float]) -> list[float]:
     return [float(x - y) for x, y in zip(a, b)]
 
 
@@ -359,6 +459,7 @@ def transfer_table(config, runs, evals) -> tuple[list[dict[str, Any]], dict[str,
                     "warm": warm,
                     "final": final,
                     "delta": final - warm,
+                    "final_by_seed": " ".join(f"{x:.3f}" for x in _last(evals[run], label)["sampled_success_by_seed"]),
                 }
             )
             paired = _differences(outcomes(evals[run], label), outcomes(evals[run], label, 0))
@@ -442,6 +543,12 @@ def shift_table(config, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
         per_seed["name_familiarity"] = _differences(seen["counterfactual"], seen["semantic"])
     gap.update({f"{part}_ci": paired_ci(values) for part, values in per_seed.items()})
     return rows, gap
+
+
+def _metric_words(config: StudyConfig) -> str:
+    if config.metric == "pass@k":
+        return f"pass@{config.trainer['eval_samples']} (any of {config.trainer['eval_samples']} sampled episodes at temperature 1)"
+    return "sampled success (temperature 1)"
 
 
 def _ci(values: dict[str, float], key: str) -> str:
@@ -553,8 +660,10 @@ def write_report(config: StudyConfig, runs, evals, out: Path) -> Path:
 Base family {config.base}, trained at `{config.train_difficulty}`; families {", ".join(names)}.
 Every RL run starts from one shared warm start (supervised steps on noisy oracle episodes of every
 family at `{config.train_difficulty}`), as every run of the study fine-tuned one base model.
-Success is sampled success (temperature 1) on the trainer's fixed evaluation seeds, disjoint from
-training seeds and shared by every cell (paired instances). Trainer settings: `{json.dumps(config.trainer)}`.
+Success is {_metric_words(config)} on the trainer's fixed evaluation seeds, disjoint from
+training seeds and shared by every cell (paired instances). Each arm trains with RL seeds
+{list(config.train_seeds)} from that start; a figure is their mean (`final_by_seed`: each seed's), and a
+confidence interval is over the evaluation seeds of those means. Trainer settings: `{json.dumps(config.trainer)}`.
 
 ## 1. Difficulty within {_short(config.base)}
 

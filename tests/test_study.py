@@ -31,6 +31,8 @@ MICRO = {
         "plot": False,
     },
     "shift_episodes": 1,
+    "train_seeds": (0, 1),
+    "warm_on_shifts": True,
 }
 
 
@@ -64,6 +66,9 @@ def test_micro_study_writes_every_table_figure_and_the_report(tmp_path):
     assert float(shift["semantic"]["semantic_distance"]) > 0 and float(shift["semantic"]["interface_distance"]) == 0
     assert float(shift["interface"]["interface_distance"]) > 0 and float(shift["interface"]["semantic_distance"]) == 0
     assert "## 4. Interface and semantic shift" in report.read_text()
+    transfer = list(csv.DictReader(open(out / "transfer.csv")))
+    assert all(len(row["final_by_seed"].split()) == 2 for row in transfer)  # each arm trained with both seeds
+    assert (out / "runs" / "base" / "seed-0").is_dir() and (out / "runs" / "base" / "seed-1").is_dir()
     mtime = report.stat().st_mtime
     assert run_study(config, progress=False) == report and report.stat().st_mtime >= mtime  # finished runs are reused
 
@@ -89,3 +94,59 @@ def test_paired_confidence_intervals_shrink_with_agreement():
     assert paired_ci([1.0] * 50) == 0.0  # every seed moved the same way: no doubt left
     assert paired_ci([1.0, -1.0] * 25) > paired_ci([1.0, 0.0] * 25) > 0
     assert math.isnan(paired_ci([1.0]))
+
+
+def test_the_shared_warm_start_can_meet_both_shifts_off_the_base_family():
+    from llm_gym.baselines.study import warm_cells
+
+    plain = warm_cells(StudyConfig(**{**MICRO, "warm_on_shifts": False}))
+    assert [(c.env_id, c.interface, c.semantics) for c in plain] == [(f, None, None) for f in MICRO["families"]]
+    shifted = warm_cells(StudyConfig(**MICRO))
+    extra = [(c.env_id, c.interface, c.semantics) for c in shifted[len(plain) :]]
+    assert extra == [
+        ("llm_gym/Household-v0", "json+tagged", None),
+        ("llm_gym/Household-v0", None, "made-up"),
+    ]  # never on the base family, whose shifted cells stay unseen
+
+
+def test_an_arm_averages_its_training_seeds_record_by_record():
+    from llm_gym.baselines.study import average_over_seeds
+
+    def record(iteration, outcomes):
+        return {
+            "kind": "eval",
+            "cell": "c",
+            "iteration": iteration,
+            "sampled_success": sum(outcomes) / len(outcomes),
+            "sampled_outcomes": outcomes,
+        }
+
+    mean = average_over_seeds([[record(5, [1, 0, 1, 1])], [record(5, [0, 0, 1, 1])], [record(5, [1, 1, 1, 0])]])
+    assert mean[0]["sampled_outcomes"] == pytest.approx([2 / 3, 1 / 3, 1, 2 / 3])
+    assert mean[0]["sampled_success"] == pytest.approx(2 / 3)
+    assert mean[0]["sampled_success_by_seed"] == [0.75, 0.5, 0.75]
+    with pytest.raises(ValueError, match="different cells or iterations"):
+        average_over_seeds([[record(5, [1])], [record(6, [1])]])
+    with pytest.raises(ValueError, match="at least one"):
+        StudyConfig(**{**MICRO, "train_seeds": ()})
+
+
+def test_pass_at_k_reads_any_of_k_samples_and_needs_k_samples():
+    from llm_gym.baselines.study import in_metric
+
+    with pytest.raises(ValueError, match="eval_samples"):
+        StudyConfig(**{**MICRO, "metric": "pass@k"})
+    with pytest.raises(ValueError, match="metric"):
+        StudyConfig(**{**MICRO, "metric": "partial"})
+    config = StudyConfig(**{**MICRO, "metric": "pass@k", "trainer": {**MICRO["trainer"], "eval_samples": 3}})
+    record = {
+        "cell": "c",
+        "iteration": 0,
+        "sampled_success": 0.5,
+        "sampled_outcomes": [1 / 3, 2 / 3],
+        "sampled_pass_at_k": 1.0,
+        "sampled_pass_outcomes": [1, 1],
+    }
+    (read,) = in_metric([record], config)
+    assert (read["sampled_success"], read["sampled_outcomes"], read["sampled_mean_success"]) == (1.0, [1, 1], 0.5)
+    assert in_metric([record], StudyConfig(**MICRO)) == [record]
