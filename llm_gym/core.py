@@ -33,7 +33,7 @@ import hashlib
 import operator
 import pickle
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, overload
 
 import gymnasium as gym
 from gymnasium.error import ResetNeeded
@@ -134,6 +134,47 @@ class Task(Protocol):
 
     @property
     def entities(self) -> Sequence[str]: ...
+
+
+ItemT = TypeVar("ItemT")
+
+
+class LazySequence(Sequence[ItemT]):
+    """A read-only sequence whose item ``i`` is made from ``rows[i]`` (``_make``) when first read,
+    then kept: a generated world can hold hundreds of items of which an episode reads a few.
+    Compares equal to any sequence of the same items."""
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        self._rows = rows
+        self._made: list[ItemT | None] = [None] * len(rows)
+
+    def _make(self, row: Any) -> ItemT:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> ItemT: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[ItemT, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> ItemT | tuple[ItemT, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        item = self._made[index]
+        if item is None:
+            item = self._made[index] = self._make(self._rows[index])
+        return item
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
 
 
 ConfigT = TypeVar("ConfigT", bound=Config)

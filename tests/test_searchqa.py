@@ -619,9 +619,9 @@ def test_suggested_actions_are_written_when_read_and_equal_the_tuple_of_them():
 
     task = generate_task.__wrapped__(8, PRESETS["expert"], "realistic")  # a task of its own: nothing read yet
     suggestions = task.suggested_actions
-    assert len(suggestions) == len(task.documents) and not any(suggestions._written)
+    assert len(suggestions) == len(task.documents) and not any(suggestions._made)
     written = tuple(suggestions)
-    assert written == tuple(_actions(*mention) for mention in suggestions._mentions)
+    assert written == tuple(_actions(*mention) for mention in suggestions._rows)
     assert suggestions == written and written == suggestions and suggestions[1:3] == written[1:3]
     assert hash(suggestions) == hash(written) and pickle.loads(pickle.dumps(task)) == task
     for document, actions in enumerate(written):

@@ -679,7 +679,7 @@ def test_reference_policies_never_do_better_on_harder_presets():
 def test_products_are_put_together_as_read_and_equal_the_tuple_of_them():
     task = _world(3, PRESETS["expert"], "shop").task  # a world of its own: none of its products read yet
     products = task.products
-    assert len(products) == PRESETS["expert"].catalogue_size and not any(products._built)
+    assert len(products) == PRESETS["expert"].catalogue_size and not any(products._made)
     built = tuple(products)
     assert products == built and built == products and products[2:5] == built[2:5] and products[-1] is built[-1]
     assert hash(products) == hash(built) and products != built[:-1]

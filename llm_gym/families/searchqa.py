@@ -32,9 +32,9 @@ import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import Any, overload
+from typing import Any
 
-from llm_gym.core import TextEnv, Transition
+from llm_gym.core import LazySequence, TextEnv, Transition
 from llm_gym.difficulty import Config, knob
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar, ParseError
 from llm_gym.registry import register_family
@@ -428,7 +428,7 @@ class Document:
 Actions = tuple[tuple[str, tuple[str, str]], ...]  # admissible commands: (native text, (verb, argument))
 
 
-class Suggestions(Sequence[Actions]):
+class Suggestions(LazySequence[Actions]):
     """Per document, the searches and answers it suggests (``_actions`` of its mentions), written
     when the document is first retrieved: an episode retrieves a few of a world's documents.
 
@@ -436,33 +436,10 @@ class Suggestions(Sequence[Actions]):
     """
 
     def __init__(self, mentions: Sequence[tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
-        self._mentions = tuple(mentions)
-        self._written: list[Actions | None] = [None] * len(self._mentions)
+        super().__init__(tuple(mentions))
 
-    def __len__(self) -> int:
-        return len(self._mentions)
-
-    @overload
-    def __getitem__(self, index: int) -> Actions: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[Actions, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> Actions | tuple[Actions, ...]:
-        if isinstance(index, slice):
-            return tuple(self[i] for i in range(*index.indices(len(self))))
-        actions = self._written[index]
-        if actions is None:
-            actions = self._written[index] = _actions(*self._mentions[index])
-        return actions
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
+    def _make(self, row: tuple[tuple[str, ...], tuple[str, ...]]) -> Actions:
+        return _actions(*row)
 
     def __repr__(self) -> str:
         return f"Suggestions({len(self)} documents)"

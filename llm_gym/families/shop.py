@@ -22,13 +22,12 @@ import json
 import math
 import random
 import string
-from collections.abc import Sequence
 from importlib import resources
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from llm_gym.core import TextEnv, Transition
+from llm_gym.core import LazySequence, TextEnv, Transition
 from llm_gym.difficulty import Config, knob
 from llm_gym.grammar import Arg, Command, CommandSpec, Grammar
 from llm_gym.registry import register_family
@@ -597,7 +596,7 @@ def _lexicon(theme: str) -> _Lexicon:
     return _Lexicon(tuple(types), tuple(ids), np.array(slots), brand_count, kinds_named)
 
 
-class Products(Sequence[Product]):
+class Products(LazySequence[Product]):
     """A catalogue's products, each put together from the generator's ids when first read: an
     episode reads a handful of a catalogue's hundreds (``tuple(products)`` reads them all).
 
@@ -606,7 +605,7 @@ class Products(Sequence[Product]):
 
     def __init__(self, theme: str, draft: _Draft, shown: np.ndarray, brands: np.ndarray, codes: list[str]) -> None:
         self._theme = theme
-        self._rows = list(
+        rows = list(
             zip(
                 draft.kinds.tolist(),
                 draft.attributes.tolist(),
@@ -617,24 +616,10 @@ class Products(Sequence[Product]):
                 draft.prices.tolist(),
             )
         )
-        self._built: list[Product | None] = [None] * len(codes)
+        super().__init__(rows)
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    @overload
-    def __getitem__(self, index: int) -> Product: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[Product, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> Product | tuple[Product, ...]:
-        if isinstance(index, slice):
-            return tuple(self[i] for i in range(*index.indices(len(self))))
-        product = self._built[index]
-        if product is None:
-            product = self._built[index] = self._build(*self._rows[index])
-        return product
+    def _make(self, row: tuple) -> Product:
+        return self._build(*row)
 
     def _build(self, kind: int, attributes: int, values: list[int], shown: int, brand: int, code: str, price: float):
         names = _lexicon(self._theme).types[kind]
@@ -655,14 +640,6 @@ class Products(Sequence[Product]):
     def type_of(self, index: int) -> str:
         """The product type of product ``index``, without putting the product together."""
         return _lexicon(self._theme).types[self._rows[index][0]].name
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
 
     def __repr__(self) -> str:
         return f"Products({len(self)} products of theme {self._theme!r})"
