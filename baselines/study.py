@@ -109,14 +109,14 @@ QUICK = {
         "tiny_hidden": 64,
         "tiny_layers": 2,
         "tiny_vocab": 512,
-        "warm_steps": 1000,
+        "warm_steps": 700,
         "warm_batch": 16,
         "warm_noise": 0.1,
-        "lr": 5e-4,
-        "iterations": 30,
+        "lr": 1e-3,
+        "iterations": 40,
         "groups": 8,
         "group_size": 8,
-        "eval_seeds": 100,
+        "eval_seeds": 64,
         "eval_every": 1000,
         "checkpoint_every": 1000,
         "max_new_tokens": 24,
@@ -124,7 +124,6 @@ QUICK = {
         "plot": True,
     },
     "shift_episodes": 2,
-    "warm_on_shifts": True,
     "train_seeds": (0,),
 }
 
@@ -289,7 +288,7 @@ def run_study(config: StudyConfig, progress: bool = True) -> Path:
     runs = plan_runs(config)
     if progress:
         shifts = (
-            f" (and {config.interface_shift}, {config.semantic_shift} but on the base)" if config.warm_on_shifts else ""
+            f" (and {config.interface_shift}, {config.semantic_shift} off the base)" if config.warm_on_shifts else ""
         )
         print(f"[0/{len(runs)}] shared warm start on {', '.join(map(_short, config.families))}{shifts}", flush=True)
     every_eval = _unique([c for run in runs.values() for c in run["eval_cells"]])
