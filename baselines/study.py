@@ -694,7 +694,7 @@ Total gap {_ci(gap, "total_gap")} = semantic {_ci(gap, "semantic_part")} + inter
 {_semantic_split(gap)}
 ![gap](gap.png)
 
-Each run's metrics (`metrics.jsonl`) and learning curves (`curves.png`) are under `runs/<name>/`.
+Each run's metrics (`metrics.jsonl`) and learning curves (`curves.png`) are under `runs/<name>/seed-<k>/` (the shared start: `runs/warm/`).
 """
     report = out / "report.md"
     report.write_text(text)
