@@ -19,6 +19,7 @@ import statistics
 import time
 
 import gymnasium as gym
+from common import median_step_us
 
 import llm_gym  # noqa: F401
 from llm_gym.families.searchqa import generate_task
@@ -82,31 +83,9 @@ def mixed_steps_per_second(difficulty: str, seeds: int, steps: int, distinct: bo
     return {clock: steps / (now() - start[clock]) for clock, now in CLOCKS.items()}
 
 
-def median_step_us(blocks: int = 200, block: int = 20) -> dict[str, float]:
-    """Median step (us, wall clock) of a uniform-random admissible policy through ``gym.make`` at
-    `expert`, fresh worlds as episodes end, in blocks interleaved with TextCraft's and Household's
-    (the yardsticks of issue 19: 15-22 us on a quiet machine), so all see the same load."""
-    envs = {
-        name: gym.make(name, difficulty="expert") for name in (ENV_ID, "llm_gym/TextCraft-v0", "llm_gym/Household-v0")
-    }
-    infos = {name: env.reset(options={"task_seed": 10**6})[1] for name, env in envs.items()}
-    chooser, times, episodes = random.Random(0), {name: [] for name in envs}, 0
-    for _ in range(blocks):
-        for name, env in envs.items():
-            for _ in range(block):
-                action = chooser.choice(infos[name]["admissible_actions"])
-                start = time.perf_counter()
-                _, _, terminated, truncated, infos[name] = env.step(action)
-                times[name].append(time.perf_counter() - start)
-                if terminated or truncated:
-                    episodes += 1
-                    infos[name] = env.reset(options={"task_seed": 10**6 + episodes})[1]
-    return {name.split("/")[1]: statistics.median(values) * 1e6 for name, values in times.items()}
-
-
 def main() -> None:
     print(f"load average {' '.join(f'{load:.2f}' for load in os.getloadavg())} on {os.cpu_count()} cores")
-    steps = median_step_us()
+    steps = median_step_us(ENV_ID)
     print("median step, random admissible policy at expert: " + ", ".join(f"{k} {v:.1f} us" for k, v in steps.items()))
     for difficulty in ("easy", "expert"):
         for clock in CLOCKS:

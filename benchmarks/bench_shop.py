@@ -17,6 +17,7 @@ import statistics
 import time
 
 import gymnasium as gym
+from common import median_step_us
 
 import llm_gym  # noqa: F401
 from llm_gym.testing import oracle_actions
@@ -71,32 +72,10 @@ def random_steps_per_second(difficulty: str, steps: int = 20_000, clock=time.per
     return steps / elapsed
 
 
-def median_step_us(blocks: int = 200, block: int = 20) -> dict[str, float]:
-    """Median step (us, wall clock) of a uniform-random admissible policy through ``gym.make`` at
-    `expert`, fresh worlds as episodes end, in blocks interleaved with TextCraft's and Household's
-    (the yardsticks of issue 19: 15-22 us on a quiet machine), so all see the same load."""
-    envs = {
-        name: gym.make(name, difficulty="expert") for name in (ENV_ID, "llm_gym/TextCraft-v0", "llm_gym/Household-v0")
-    }
-    infos = {name: env.reset(options={"task_seed": 10**6})[1] for name, env in envs.items()}
-    chooser, times, episodes = random.Random(0), {name: [] for name in envs}, 0
-    for _ in range(blocks):
-        for name, env in envs.items():
-            for _ in range(block):
-                action = chooser.choice(infos[name]["admissible_actions"])
-                start = time.perf_counter()
-                _, _, terminated, truncated, infos[name] = env.step(action)
-                times[name].append(time.perf_counter() - start)
-                if terminated or truncated:
-                    episodes += 1
-                    infos[name] = env.reset(options={"task_seed": 10**6 + episodes})[1]
-    return {name.split("/")[1]: statistics.median(values) * 1e6 for name, values in times.items()}
-
-
 def main() -> None:
     """Wall-clock figures, then CPU time (``process_time``), which other load on a shared machine distorts less."""
     print(f"load average {' '.join(f'{load:.2f}' for load in os.getloadavg())} on {os.cpu_count()} cores")
-    steps = median_step_us()
+    steps = median_step_us(ENV_ID)
     print("median step, random admissible policy at expert: " + ", ".join(f"{k} {v:.1f} us" for k, v in steps.items()))
     for label, clock in (("wall", time.perf_counter), ("cpu", time.process_time)):
         for difficulty in ("easy", "expert"):

@@ -26,6 +26,7 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from common import ConstantCostStandIn, free_cores, loops_for
 
 import llm_gym  # noqa: F401  (registers the ids)
 from llm_gym.families import textworld_games as tw
@@ -115,48 +116,6 @@ class StepTimer(gym.Wrapper):
         return result
 
 
-class ConstantCostStandIn(gym.Env):
-    """A stand-in for a TextWorld env in a vector env: the same observation and ``info`` payload,
-    and a fixed amount of work per step. Its async / sync speed-up is what Gymnasium's machinery
-    and this machine's two cores allow for steps of that cost, with no engine in the way."""
-
-    def __init__(self, loops: int, observation: str, info: dict):
-        self.observation_space = llm_gym.TextSpace()
-        self.action_space = gym.spaces.Discrete(2)
-        self.loops, self.observation, self.info = loops, observation, info
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        return self.observation, dict(self.info)
-
-    def step(self, action):
-        _spin(self.loops)
-        return self.observation, 0.0, False, False, dict(self.info)
-
-
-def _spin(loops: int) -> float:
-    start = time.perf_counter()
-    total = 0
-    for index in range(loops):
-        total += index
-    return time.perf_counter() - start
-
-
-def free_cores(loops: int = 3_000_000) -> float:
-    """Two busy processes' throughput over one's: 2.0 when this machine gives both cores in full."""
-    import multiprocessing
-
-    alone = _spin(loops)
-    with multiprocessing.get_context("fork").Pool(2) as pool:
-        together = pool.map(_spin, [loops, loops])
-    return 2 * alone / max(together)
-
-
-def loops_for(seconds: float, calibration: int = 2_000_000) -> int:
-    """How many ``_spin`` loops take ``seconds`` on one core of this machine now."""
-    return max(1, round(calibration * seconds / min(_spin(calibration) for _ in range(3))))
-
-
 def textworld_throughput(mode: str, preset: str, steps: int, seed: int) -> tuple[float, float]:
     """Env-steps per second of ``make_vec`` with 2 envs, and (sync only, else nan) the speed-up
     that lock-step allows: the sum over batches of both envs' step times over the sum of the
@@ -219,11 +178,11 @@ def vector_speedup(preset: str, steps: int, rounds: int) -> dict[str, float]:
         sync, lock_step = textworld_throughput("sync", preset, steps, seed)
         asynchronous, _ = textworld_throughput("async", preset, steps, seed)
         step_seconds = 1 / sync  # the mean step, batching included, as the stand-in's cost
-        loops = loops_for(step_seconds)
+        loops = loops_for(step_seconds, calibration=2_000_000)
         stand_in = stand_in_throughput("async", loops, observation, info, steps) / stand_in_throughput(
             "sync", loops, observation, info, steps
         )
-        cores = free_cores()
+        cores = free_cores(3_000_000)
         for name, value in zip(figures, (asynchronous / sync, lock_step, stand_in, step_seconds * 1e3, cores)):
             figures[name].append(value)
         print(

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import multiprocessing
 import os
 import random
 import statistics
@@ -32,9 +31,9 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from common import ConstantCostStandIn, free_cores, loops_for
 from gymnasium.vector import AutoresetMode
 
-import llm_gym
 from llm_gym.registry import env_class
 
 FAMILIES = ("TextCraft", "Household", "Shop", "SearchQA", "BabyAI", "TextWorld")
@@ -110,38 +109,6 @@ def family_throughput(
     return transitions / elapsed, lock_step
 
 
-class ConstantCostStandIn(gym.Env):
-    """A stand-in for a family's env in a vector env: its observation and ``info``, and a fixed
-    amount of work per step. Its async / sync ratio is what Gymnasium's machinery and this
-    machine's cores allow for steps of that cost, with no env in the way."""
-
-    def __init__(self, loops: int, observation: str, info: dict):
-        self.observation_space = llm_gym.TextSpace()
-        self.action_space = gym.spaces.Discrete(2)
-        self.loops, self.observation, self.info = loops, observation, info
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        return self.observation, dict(self.info)
-
-    def step(self, action):
-        _spin(self.loops)
-        return self.observation, 0.0, False, False, dict(self.info)
-
-
-def _spin(loops: int) -> float:
-    start = time.perf_counter()
-    total = 0
-    for index in range(loops):
-        total += index
-    return time.perf_counter() - start
-
-
-def loops_for(seconds: float, calibration: int = 1_000_000) -> int:
-    """How many ``_spin`` loops take ``seconds`` on one core of this machine now."""
-    return max(1, round(calibration * seconds / min(_spin(calibration) for _ in range(3))))
-
-
 def stand_in_ratio(loops: int, observation: str, info: dict, workers: int, steps: int) -> float:
     make = functools.partial(ConstantCostStandIn, loops, observation, info)
     rates = {}
@@ -159,14 +126,6 @@ def stand_in_ratio(loops: int, observation: str, info: dict, workers: int, steps
     return rates["async"] / rates["sync"]
 
 
-def free_cores(loops: int = 2_000_000) -> float:
-    """Two busy processes' throughput over one's: 2.0 when this machine gives both cores in full."""
-    alone = _spin(loops)
-    with multiprocessing.get_context("fork").Pool(2) as pool:
-        together = pool.map(_spin, [loops, loops])
-    return 2 * alone / max(together)
-
-
 def measure(family: str, workers: int, steps: int, rounds: int, autoreset: AutoresetMode) -> dict[str, float]:
     """Medians over interleaved rounds of the async / sync ratio and its bounds. Each round first runs
     once untimed, so that both timed runs replay episodes whose tasks are ready (the same seeds
@@ -181,8 +140,8 @@ def measure(family: str, workers: int, steps: int, rounds: int, autoreset: Autor
         )  # untimed: puts TextWorld's games in its cache
         sync, lock_step = family_throughput(family, "sync", workers, steps, seed, autoreset)
         asynchronous, _ = family_throughput(family, "async", workers, steps, seed, autoreset)
-        stand_in = stand_in_ratio(loops_for(1 / sync), observation, info, workers, steps)
-        for key, value in zip(figures, (sync, asynchronous, lock_step, stand_in, free_cores())):
+        stand_in = stand_in_ratio(loops_for(1 / sync, calibration=1_000_000), observation, info, workers, steps)
+        for key, value in zip(figures, (sync, asynchronous, lock_step, stand_in, free_cores(2_000_000))):
             figures[key].append(value)
     return {key: statistics.median(values) for key, values in figures.items()}
 
