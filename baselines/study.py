@@ -399,12 +399,13 @@ def success(
 def outcomes(evals: list[dict[str, Any]], label: str, iteration: int | None = None) -> list[float]:
     """Per evaluation seed, the sampled episode's success (averaged over an arm's training seeds),
     at an iteration (default: the last)."""
+    return _last(evals, label, iteration)["sampled_outcomes"]
+
+
+def _last(evals: list[dict[str, Any]], label: str, iteration: int | None = None) -> dict[str, Any]:
+    """A cell's last eval record (at ``iteration``, where given)."""
     rows = [r for r in evals if r["cell"] == label and (iteration is None or r["iteration"] == iteration)]
-    return max(rows, key=lambda r: r["iteration"])["sampled_outcomes"]
-
-
-def _last(evals: list[dict[str, Any]], label: str) -> dict[str, Any]:
-    return max((r for r in evals if r["cell"] == label), key=lambda r: r["iteration"])
+    return max(rows, key=lambda r: r["iteration"])
 
 
 def paired_ci(differences: list[float], z: float = 1.96) -> float:
