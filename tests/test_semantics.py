@@ -128,3 +128,21 @@ def test_shift_measures_prior_consistency_and_name_familiarity_apart(env_id):
 def test_a_semantics_the_family_cannot_offer_names_the_allowed_ones(env_id, semantics, allowed):
     with pytest.raises(ValueError, match=allowed):
         llm_gym.make(env_id, semantics=semantics)
+
+
+@pytest.mark.parametrize("env_id", [*NATIVE, "llm_gym/BabyAI-v0"])
+@pytest.mark.parametrize("interface", ["markdown+native", "json+toolcall", "kv+tagged", "prose+index"])
+def test_no_original_name_leaks_through_an_interface_that_redraws_the_observation(env_id, interface):
+    """Interface wrappers above ``Reskin`` compose the observation again from the view and the
+    action list; every name in it must still be the made-up one (``forward`` renames nothing)."""
+    env = llm_gym.make(env_id, interface=interface, semantics="made-up", difficulty="easy")
+    for seed in range(3):
+        observation, _ = env.reset(seed=seed)
+        lexicon = lexicon_of(env)
+        assert lexicon.mapping and lexicon.forward(observation) == observation
+        for _ in range(3):
+            command = text_env_of(env).oracle_action()
+            observation, _, terminated, truncated, _ = env.step(presentation_of(env).format_command(command))
+            assert lexicon.forward(observation) == observation
+            if terminated or truncated:
+                break

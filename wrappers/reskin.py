@@ -341,6 +341,7 @@ class Reskin(LLMGymWrapper):
         return below.replace(
             grammar=self._grammar,
             instructions=self._renamed_instructions(below.instructions),
+            action_list_text=lambda: self.lexicon.forward(below.action_list_text()),
             format_command=lambda command: self._write(command, below),
             parse_action=lambda action: below.parse_action(self._read(action)),
         )
