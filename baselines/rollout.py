@@ -223,6 +223,18 @@ def rollout(
     return episodes
 
 
+SHARED_PREFIX_MIN = 32  # tokens: a shorter common prefix is not worth its own forward
+
+
+def shared_prefix_length(sequences: list[list[int]]) -> int:
+    """How many leading tokens every sequence shares, leaving at least one token of each to feed."""
+    shortest = min(len(sequence) for sequence in sequences)
+    length = 0
+    while length < shortest - 1 and all(sequence[length] == sequences[0][length] for sequence in sequences):
+        length += 1
+    return length
+
+
 def play_batch(
     model,
     codec: ChatCodec,
@@ -235,10 +247,11 @@ def play_batch(
 ) -> None:
     """Play ``episodes`` to the end, turn-synchronously, with one KV cache kept across turns.
 
-    Each turn feeds every live episode the tokens its cache lacks (the last reply token and the new
-    observation), left-padded into one chunk; padding and the tokens fed for rows that already
-    stopped are masked out, and position ids count only real tokens. Finished episodes leave the
-    cache. Sampling runs on the model's device (``generator`` must live there too); the stored
+    A prompt every episode opens with (``SHARED_PREFIX_MIN`` tokens or more: a real model's rules
+    text) is encoded once and its cache copied to every row. Each turn feeds every live episode
+    the tokens its cache lacks (the last reply token and the new observation), left-padded into
+    one chunk; padding and the tokens fed for rows that already stopped are masked out, and
+    position ids count only real tokens. Finished episodes leave the cache. Sampling runs on the model's device (``generator`` must live there too); the stored
     log-probabilities are those of the tempered distribution sampled from (of the plain one when
     ``greedy``), as the trainer re-scores them.
     """
@@ -251,6 +264,13 @@ def play_batch(
     cache, attention = None, torch.zeros((len(live), 0), dtype=torch.long, device=device)
     cached = torch.zeros(len(live), dtype=torch.long, device=device)  # real tokens each row has in the cache
     with torch.no_grad(), autocast(model):
+        shared = shared_prefix_length([episode.ids for episode in live])
+        if len(live) > 1 and shared >= SHARED_PREFIX_MIN:  # a common prompt (the rules) is encoded once
+            prefix = torch.tensor([live[0].ids[:shared]], dtype=torch.long, device=device)
+            cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1).cache
+            cache.batch_repeat_interleave(len(live))
+            attention = torch.ones((len(live), shared), dtype=torch.long, device=device)
+            cached = cached + shared
         while True:
             keep = [row for row, episode in enumerate(live) if not episode.done]
             if not keep:

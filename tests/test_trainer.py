@@ -18,6 +18,7 @@ pytest.importorskip("transformers")
 
 import llm_gym  # noqa: E402,F401
 from llm_gym.baselines import trainer  # noqa: E402
+from llm_gym.baselines import rollout as rollout_module  # noqa: E402
 from llm_gym.baselines.rollout import ChatCodec, oracle_episode, rollout  # noqa: E402
 from llm_gym.baselines.tiny import (  # noqa: E402
     build_model,
@@ -133,6 +134,38 @@ def test_ids_in_equal_ids_out_and_logprobs_match_training_forward(policy):
         logp = torch.log_softmax(logits, -1).gather(1, ids[0, 1:, None])[:, 0]
         mask = torch.tensor(episode.mask[1:], dtype=torch.bool)
         assert torch.allclose(logp[mask], torch.tensor(episode.logprobs[1:])[mask], atol=1e-4)
+
+
+def test_a_shared_prompt_encoded_once_plays_the_same_episodes(policy, monkeypatch):
+    """With the rules kept, every episode opens with the same long prompt: encoding it once and
+    copying its cache gives the same tokens, and log-probs that match a full forward."""
+    _, model, tokenizer = policy
+    codec = ChatCodec(tokenizer)
+
+    def play():
+        envs = [gym.make("llm_gym/TextCraft-v0", difficulty="easy", max_turns=3) for _ in range(4)]
+        return rollout(model, codec, [(env, 7 + i, i) for i, env in enumerate(envs)], 12, greedy=True)
+
+    shared = play()
+    assert rollout_module.shared_prefix_length([e.ids for e in shared]) >= rollout_module.SHARED_PREFIX_MIN
+    monkeypatch.setattr(rollout_module, "SHARED_PREFIX_MIN", 10**9)
+    unshared = play()
+    assert [e.ids for e in unshared] == [e.ids for e in shared]
+    # an untrained tiny model barely feels positions: a prompt one position off moves these by 1e-5
+    for episode, twin in zip(shared, unshared):
+        assert torch.allclose(torch.tensor(episode.logprobs), torch.tensor(twin.logprobs), rtol=0, atol=2e-6)
+    for episode in shared:
+        ids = torch.tensor([episode.ids])
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1], -1).gather(1, ids[0, 1:, None])[:, 0]
+        mask = torch.tensor(episode.mask[1:], dtype=torch.bool)
+        assert torch.allclose(logp[mask], torch.tensor(episode.logprobs[1:])[mask], atol=1e-4)
+
+
+def test_shared_prefix_length_leaves_a_token_of_each_sequence_to_feed():
+    assert rollout_module.shared_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2
+    assert rollout_module.shared_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
+    assert rollout_module.shared_prefix_length([[9, 2], [1, 2]]) == 0
 
 
 def test_rollout_is_reproducible_for_a_seed(policy):
