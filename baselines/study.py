@@ -210,6 +210,8 @@ def plan_runs(config: StudyConfig) -> dict[str, dict[str, Any]]:
             "eval_cells": by_preset,
         },
     }
+    if len(config.families) < 2:  # axes 2 and 3 compare families: with one, their runs would repeat "base"
+        return runs
     for family in config.families:
         if family != config.base:
             runs[f"transfer_{_short(family)}"] = {"cells": [cell(config, family, train)], "eval_cells": everywhere}
@@ -586,37 +588,35 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
 # ----- figures and report -----------------------------------------------------------------------
 
 
-def write_report(config: StudyConfig, runs, evals, out: Path) -> Path:
-    import matplotlib
+_ONE_FAMILY = """## 2-3. Cross-family transfer and sequential training
 
-    matplotlib.use("Agg")
+Not run: the study has one family, and these axes compare families.
+"""
+
+
+def _family_sections(tables: dict[str, list[dict[str, Any]]], summary: dict[str, float]) -> str:
+    return f"""## 2. Cross-family transfer (delta = final - warm start of the same run)
+
+{_markdown(tables["transfer"])}
+
+Held-in mean delta {_ci(summary, "held_in_delta")}; held-out mean delta {_ci(summary, "held_out_delta")}.
+
+![transfer](transfer.png)
+
+## 3. Sequential training and forgetting, against mixture
+
+{_markdown(tables["sequential"])}
+
+![sequential](sequential.png)
+"""
+
+
+def _plot_families(
+    transfer: list[dict[str, Any]], sequential: list[dict[str, Any]], names: list[str], out: Path
+) -> None:
+    """The figures of axes 2 and 3: the transfer matrix and success after each sequential phase."""
     import matplotlib.pyplot as plt
 
-    difficulty = difficulty_table(config, runs, evals)
-    transfer, transfer_summary = transfer_table(config, runs, evals)
-    sequential = sequential_table(config, runs, evals)
-    shift, gap = shift_table(config, evals)
-    for name, rows in (
-        ("difficulty", difficulty),
-        ("transfer", transfer),
-        ("sequential", sequential),
-        ("shift", shift),
-    ):
-        _write_csv(out / f"{name}.csv", rows)
-    _write_csv(out / "gap.csv", [{**gap, **transfer_summary}])
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for row in difficulty:
-        ax.plot(config.difficulties, [row[p] for p in config.difficulties], marker="o", label=row["regime"])
-    ax.set_ylabel("sampled success")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"{_short(config.base)}: difficulty")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "difficulty.png", dpi=100)
-    plt.close(fig)
-
-    names = [_short(f) for f in config.families]
     matrix = [[next(r["delta"] for r in transfer if r["train"] == a and r["test"] == b) for b in names] for a in names]
     fig, ax = plt.subplots(figsize=(1.4 + 1.1 * len(names), 1.2 + 1.0 * len(names)))
     image = ax.imshow(matrix, cmap="RdBu", vmin=-1, vmax=1)
@@ -645,6 +645,39 @@ def write_report(config: StudyConfig, runs, evals, out: Path) -> Path:
     fig.savefig(out / "sequential.png", dpi=100)
     plt.close(fig)
 
+
+def write_report(config: StudyConfig, runs, evals, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    difficulty = difficulty_table(config, runs, evals)
+    shift, gap = shift_table(config, evals)
+    tables = {"difficulty": difficulty, "shift": shift}
+    transfer_summary: dict[str, float] = {}
+    if "sequential" in runs:  # axes 2 and 3: two families or more
+        tables["transfer"], transfer_summary = transfer_table(config, runs, evals)
+        tables["sequential"] = sequential_table(config, runs, evals)
+    for name, rows in tables.items():
+        _write_csv(out / f"{name}.csv", rows)
+    _write_csv(out / "gap.csv", [{**gap, **transfer_summary}])
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for row in difficulty:
+        ax.plot(config.difficulties, [row[p] for p in config.difficulties], marker="o", label=row["regime"])
+    ax.set_ylabel("sampled success")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"{_short(config.base)}: difficulty")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "difficulty.png", dpi=100)
+    plt.close(fig)
+
+    names = [_short(f) for f in config.families]
+    if "sequential" in runs:
+        _plot_families(tables["transfer"], tables["sequential"], names, out)
+
     fig, ax = plt.subplots(figsize=(4.5, 3))
     parts = ["semantic_part", "interface_part", "interaction", "total_gap"]
     ax.bar(parts, [gap[p] for p in parts], color=["tab:orange", "tab:blue", "tab:gray", "black"])
@@ -671,20 +704,7 @@ confidence interval is over the evaluation seeds of those means. Trainer setting
 
 ![difficulty](difficulty.png)
 
-## 2. Cross-family transfer (delta = final - warm start of the same run)
-
-{_markdown(transfer)}
-
-Held-in mean delta {_ci(transfer_summary, "held_in_delta")}; held-out mean delta {_ci(transfer_summary, "held_out_delta")}.
-
-![transfer](transfer.png)
-
-## 3. Sequential training and forgetting, against mixture
-
-{_markdown(sequential)}
-
-![sequential](sequential.png)
-
+{_family_sections(tables, transfer_summary) if "sequential" in runs else _ONE_FAMILY}
 ## 4. Interface and semantic shift at {_short(config.base)}: the gap split
 
 Interface shift `{config.interface_shift}`, semantic shift `{config.semantic_shift}`.

@@ -73,6 +73,17 @@ def test_micro_study_writes_every_table_figure_and_the_report(tmp_path):
     assert run_study(config, progress=False) == report and report.stat().st_mtime >= mtime  # finished runs are reused
 
 
+def test_a_one_family_study_runs_axes_1_and_4_and_says_why_not_2_and_3(tmp_path):
+    one = {**MICRO, "families": ("llm_gym/TextCraft-v0",), "train_seeds": (0,), "warm_on_shifts": False}
+    assert set(plan_runs(StudyConfig(**one))) == {"base", "curriculum_up", "curriculum_down"}
+    report = run_study(StudyConfig(**{**one, "out_dir": str(tmp_path / "study")}), progress=False)
+    out = report.parent
+    assert not (out / "transfer.csv").exists() and not (out / "sequential.png").exists()
+    assert list(csv.DictReader(open(out / "gap.csv")))[0]["total_gap_ci"]
+    text = report.read_text()
+    assert "Not run: the study has one family" in text and "## 4. Interface and semantic shift" in text
+
+
 def test_bad_study_config_fails_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="Unknown environment 'llm_gym/Nope-v0'"):
         StudyConfig(families=("llm_gym/Nope-v0",))
