@@ -1,7 +1,9 @@
 """A short LoRA RL run on a real pretrained model on this CPU: SmolLM2-135M-Instruct on TextCraft easy.
 
-No warm start: GRPO with LoRA adapters (rank 8, every linear layer) from the pretrained model
-itself, one-line replies, the rules as a system message. Prints the success on fixed eval seeds
+GRPO with LoRA adapters (rank 8, every linear layer) from the pretrained model itself, one-line
+replies, the rules as a system message; ``--warm-steps`` supervised LoRA steps on noisy oracle
+episodes first (zero-shot, SmolLM2 solves no TextCraft task, so every GRPO group would have zero
+variance and RL would make no update). Prints the success on fixed eval seeds
 before and after RL (sampled at T=1 and greedy), the rollout's tokens/s, and the time per
 iteration. On a CPU this is a smoke-scale run: it shows the path works and what it costs, not
 that 135M parameters learn the task in minutes.
@@ -30,6 +32,9 @@ def main() -> None:
     parser.add_argument("--max-turns", type=int, default=4)
     parser.add_argument("--interface", default=None, help="an interface stack (default: the env's own)")
     parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--warm-steps", type=int, default=0, help="supervised LoRA steps before RL")
+    parser.add_argument("--warm-batch", type=int, default=4)
+    parser.add_argument("--warm-lr", type=float, default=5e-4)
     parser.add_argument("--out", default="runs/bench_smollm2_lora")
     options = parser.parse_args()
 
@@ -43,7 +48,9 @@ def main() -> None:
         one_line=True,
         instructions="system",
         cells=(cell,),
-        warm_steps=0,
+        warm_steps=options.warm_steps,
+        warm_batch=options.warm_batch,
+        warm_lr=options.warm_lr,
         iterations=options.iterations,
         groups=options.groups,
         group_size=options.group_size,
@@ -63,7 +70,12 @@ def main() -> None:
     steps = [r for r in records if r["kind"] == "train"]
     first, last = summary["evals"][0], summary["evals"][-1]
     print(f"SmolLM2-135M-Instruct + LoRA r8 on {cell.label}; {len(steps)} GRPO iterations of")
-    print(f"{options.groups} groups x {options.group_size} episodes, lr {options.lr}, one-line replies, no warm start")
+    warm = (
+        f"{options.warm_steps} warm-start steps of {options.warm_batch} episodes at lr {options.warm_lr}"
+        if options.warm_steps
+        else "no warm start"
+    )
+    print(f"{options.groups} groups x {options.group_size} episodes, lr {options.lr}, one-line replies, {warm}")
     for mode in ("sampled", "greedy"):
         print(
             f"{mode:8s} success on {options.eval_seeds} eval seeds: {first[f'{mode}_success']:.3f} -> "

@@ -17,8 +17,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import llm_gym  # noqa: E402,F401
-from llm_gym.baselines import trainer  # noqa: E402
 from llm_gym.baselines import rollout as rollout_module  # noqa: E402
+from llm_gym.baselines import trainer  # noqa: E402
 from llm_gym.baselines.rollout import ChatCodec, oracle_episode, rollout  # noqa: E402
 from llm_gym.baselines.tiny import (  # noqa: E402
     build_model,
