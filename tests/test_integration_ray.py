@@ -102,8 +102,9 @@ def test_bad_worker_counts_are_refused():
 
 
 class _ChatServer(ThreadingHTTPServer):
-    """An OpenAI-compatible stub that counts the requests in flight. With ``pair_wait``, a request
-    waits (up to that long) for a second one, so two concurrent clients overlap for sure."""
+    """An OpenAI-compatible stub that counts the requests in flight. With ``pair_wait``, requests
+    wait (up to that long) until two have been in flight at once, so two concurrent clients overlap
+    for sure however late the second starts (a loaded machine starts a Ray worker in seconds)."""
 
     daemon_threads = True
 
@@ -126,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
             server.in_flight += 1
             server.most_in_flight = max(server.most_in_flight, server.in_flight)
             server.changed.notify_all()
-            server.changed.wait_for(lambda: server.in_flight >= 2, timeout=server.pair_wait)
+            server.changed.wait_for(lambda: server.most_in_flight >= 2, timeout=server.pair_wait)
         time.sleep(server.delay)
         with server.changed:
             server.in_flight -= 1
@@ -138,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-@pytest.mark.parametrize("limit, server_settings", [(1, {"delay": 0.02}), (2, {"pair_wait": 0.5})])
+@pytest.mark.parametrize("limit, server_settings", [(1, {"delay": 0.02}), (2, {"pair_wait": 20.0})])
 def test_endpoint_agents_share_one_limit_over_workers(tmp_path, limit, server_settings):
     server = _ChatServer(**server_settings)
     threading.Thread(target=server.serve_forever, daemon=True).start()
