@@ -4,8 +4,8 @@ Flags override the file. Every scalar field of ``trainer.Args`` is a flag (``--w
 ``--no-progress``); cells are given as ``--cell`` (repeatable): an env id, or a JSON table such as
 ``'{"env_id": "llm_gym/TextCraft-v0", "difficulty": {"preset": "easy", "distractors": 0}}'``.
 
-A config file holds the same keys at top level, with ``[[cells]]``, ``[[eval_cells]]`` and
-``[[phases]]`` tables (a phase is ``iterations`` and ``cells``)::
+A config file holds the same keys at top level, with ``[[cells]]``, ``[[eval_cells]]``,
+``[[warm_cells]]`` and ``[[phases]]`` tables (a phase is ``iterations`` and ``cells``)::
 
     seed = 0
     iterations = 100
@@ -49,6 +49,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
         "--cell", action="append", dest="cell_values", metavar="CELL", help="a training cell: env id or JSON"
     )
     parser.add_argument("--eval-cell", action="append", dest="eval_cell_values", metavar="CELL", help="an eval cell")
+    parser.add_argument(
+        "--warm-cell", action="append", dest="warm_cell_values", metavar="CELL", help="a warm-start cell"
+    )
     for name, kind in _scalar_fields():
         flag = "--" + name.replace("_", "-")
         if kind == "bool":
@@ -111,7 +114,9 @@ def args_from_namespace(namespace: argparse.Namespace):
         values["cells"] = [_cell(c) for c in namespace.cell_values]
     if namespace.eval_cell_values:
         values["eval_cells"] = [_cell(c) for c in namespace.eval_cell_values]
-    for key in ("cells", "eval_cells", "phases"):
+    if namespace.warm_cell_values:
+        values["warm_cells"] = [_cell(c) for c in namespace.warm_cell_values]
+    for key in ("cells", "eval_cells", "warm_cells", "phases"):
         if key in values and not isinstance(values[key], (list, tuple)):
             raise ValueError(f"config key {key!r} must be a list, got {values[key]!r}")
     return Args.from_dict(values)

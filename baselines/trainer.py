@@ -77,6 +77,7 @@ class Args:
     backend: str = "local"  # where the envs run: local (this process) or ray (Ray actors, llm_gym.integrations.ray)
     env_workers: int = 2  # backend ray: Ray actors holding the envs
     # warm start (supervised, on noisy oracle episodes)
+    warm_cells: tuple[Cell, ...] = ()  # default: the first phase's cells
     warm_steps: int = 200
     warm_batch: int = 16
     warm_noise: float = 0.3  # share of random admissible actions in the oracle episodes
@@ -121,6 +122,7 @@ class Args:
         object.__setattr__(self, "cells", cells)
         object.__setattr__(self, "phases", phases)
         object.__setattr__(self, "eval_cells", tuple(Cell.from_value(c) for c in self.eval_cells))
+        object.__setattr__(self, "warm_cells", tuple(Cell.from_value(c) for c in self.warm_cells))
         for name in (
             "tiny_hidden",
             "tiny_layers",
@@ -193,6 +195,16 @@ class Args:
             return self.eval_cells
         return tuple(dict.fromkeys(c for phase in self.schedule for c in phase.cells))
 
+    @property
+    def all_warm_cells(self) -> tuple[Cell, ...]:
+        return self.warm_cells or self.schedule[0].cells
+
+    @property
+    def all_cells(self) -> tuple[Cell, ...]:
+        """Every cell the run warms up on, trains on or evaluates, each once, in that order."""
+        phases = [c for phase in self.schedule for c in phase.cells]
+        return tuple(dict.fromkeys([*self.all_warm_cells, *phases, *self.all_eval_cells]))
+
 
 def _fields(cls) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
@@ -257,7 +269,7 @@ def warm_start(model, codec: ChatCodec, args: Args, pool: EnvPool, log) -> None:
     """Supervised steps on noisy oracle episodes: token-mean cross-entropy on the agent's tokens."""
     import torch
 
-    cells = args.schedule[0].cells
+    cells = args.all_warm_cells
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.warm_lr)
     for step in range(args.warm_steps):
         rng = random.Random(seed_of(args.seed, "warm", step))
@@ -605,10 +617,7 @@ def prepare_model_dir(args: Args, out: Path, pool: EnvPool) -> Path:
     if not (path / "complete").exists():
         from llm_gym.baselines.tiny import build_tiny, env_corpus
 
-        cells = tuple(
-            dict.fromkeys(c for phase in args.schedule for c in phase.cells) | dict.fromkeys(args.all_eval_cells)
-        )
-        corpus = env_corpus([pool.take(c, 1)[0] for c in cells], 300, args.seed)
+        corpus = env_corpus([pool.take(c, 1)[0] for c in args.all_cells], 300, args.seed)
         build_tiny(
             path,
             corpus,
@@ -680,7 +689,7 @@ def train(args: Args) -> dict[str, Any]:
         pool: EnvPool = RayEnvPool(args.env_workers)
     else:
         pool = EnvPool()
-    for cell in dict.fromkeys([c for phase in args.schedule for c in phase.cells] + list(args.all_eval_cells)):
+    for cell in args.all_cells:
         pool.take(cell, 1)  # a bad cell fails here, before any work
     if args.model != "tiny":
         from llm_gym.baselines.models import check_model

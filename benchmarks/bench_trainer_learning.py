@@ -13,6 +13,7 @@ Run: ``python benchmarks/bench_trainer_learning.py [--env TextCraft] [--seed 0] 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -32,6 +33,13 @@ def main() -> None:
     parser.add_argument("--max-turns", type=int, default=8, help="0: the preset's (TextCraft easy: 30)")
     parser.add_argument("--distractors", type=int, help="TextCraft only; default: the preset's")
     parser.add_argument("--copy-steps", type=int, default=600)
+    parser.add_argument(
+        "--warm-worlds",
+        type=int,
+        default=0,
+        help="also warm-start on this many counterfactual worlds of the cell (semantics counterfactual@1..N), "
+        "whose recipes differ, so that the model must read them rather than remember them",
+    )
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--groups", type=int, default=8)
     parser.add_argument("--group-size", type=int, default=8)
@@ -45,6 +53,9 @@ def main() -> None:
 
     knobs = {} if options.distractors is None else {"distractors": options.distractors}
     cell = Cell(options.env, {"preset": options.difficulty, **knobs}, max_turns=options.max_turns or None)
+    worlds = tuple(
+        dataclasses.replace(cell, semantics=f"counterfactual@{w}") for w in range(1, options.warm_worlds + 1)
+    )
     args = Args(
         out_dir=options.out,
         seed=options.seed,
@@ -52,6 +63,8 @@ def main() -> None:
         tiny_layers=options.layers,
         tiny_copy_steps=options.copy_steps,
         cells=(cell,),
+        warm_cells=(cell, *worlds) if worlds else (),
+        eval_cells=(cell,),
         warm_steps=options.warm_steps,
         warm_noise=options.warm_noise,
         warm_batch=16,
@@ -77,7 +90,10 @@ def main() -> None:
     warm_seconds = next(r["seconds"] for r in records if r["kind"] == "warm_done")
     print(f"cell: {cell.label}, model hidden {options.hidden} x {options.layers} layers, seed {options.seed}")
     print(f"copy pretraining: {open(os.path.join(options.out, 'tiny', 'pretraining.json')).read()}")
-    print(f"warm start: {options.warm_steps} supervised steps, noise {options.warm_noise}, {warm_seconds:.0f}s")
+    print(
+        f"warm start: {options.warm_steps} supervised steps, noise {options.warm_noise}, "
+        f"on the cell and {options.warm_worlds} counterfactual worlds of it, {warm_seconds:.0f}s"
+    )
     print(
         f"RL: {summary['iteration']} GRPO iterations ({options.groups} groups x {options.group_size}, lr {options.lr}, "
         f"{options.ppo_epochs} update(s) each), "

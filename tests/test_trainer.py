@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import json
 import math
 import random
@@ -348,6 +350,9 @@ def test_cli_reads_toml_and_flags_override(tmp_path):
     )
     args = args_from_namespace(parser.parse_args(["train", "--config", str(tmp_path / "run.yaml")]))
     assert args.iterations == 3 and args.cells[0].theme == "cooking"
+    warm_cell = '{"env_id": "llm_gym/TextCraft-v0", "semantics": "counterfactual@1"}'
+    args = args_from_namespace(parser.parse_args(["train", "--config", str(config), "--warm-cell", warm_cell]))
+    assert args.warm_cells == (trainer.Cell(semantics="counterfactual@1"),) and args.cells[0].max_turns == 4
     (tmp_path / "bad.toml").write_text("iterations = [")
     with pytest.raises(ValueError, match="bad.toml"):
         load_config(tmp_path / "bad.toml")
@@ -436,6 +441,29 @@ def test_warm_start_episodes_do_not_train_on_their_injected_noise(policy):
     trained = [reply for turn, reply in enumerate(mixed.replies) if turn in set(mixed.turn)]
     assert 0 < len(trained) < len(mixed.replies)  # this seed mixes oracle and noise turns
     assert sum(mixed.mask) == sum(len(reply) for reply in trained)
+
+
+def test_the_warm_start_plays_its_own_cells_and_the_model_is_built_for_them(policy):
+    _, model, tokenizer = policy
+    train_cell = trainer.Cell(difficulty=EASY, max_turns=3)
+    worlds = tuple(dataclasses.replace(train_cell, semantics=f"counterfactual@{w}") for w in (1, 2))
+    args = small_args("unused", warm_cells=worlds, warm_steps=3)
+    assert args.all_warm_cells == worlds and args.all_cells == (*worlds, train_cell)
+    assert small_args("unused").all_warm_cells == (train_cell,)  # default: the first phase's cells
+
+    class CountingPool(trainer.EnvPool):
+        def __init__(self):
+            super().__init__()
+            self.taken: list[trainer.Cell] = []
+
+        def take(self, cell, count):
+            self.taken.append(cell)
+            return super().take(cell, count)
+
+    pool = CountingPool()
+    trained = copy.deepcopy(model)
+    trainer.warm_start(trained, ChatCodec(tokenizer, drop_instructions=True), args, pool, lambda record: None)
+    assert set(pool.taken) == set(worlds)
 
 
 def test_an_update_at_a_tiny_learning_rate_moves_the_fp32_master_weights_under_bf16_autocast(policy, monkeypatch):
