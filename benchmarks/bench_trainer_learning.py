@@ -6,6 +6,8 @@ cut from 30 to 8, the optimum being 2-3 steps), measures greedy and
 sampled (T=1) success on 200 fixed eval seeds, then runs GRPO for ``--rl-seconds`` of training
 (by default the CPU time of this process, so a shared machine's load does not shrink the budget;
 evaluation excluded) and measures again. Prints both numbers, the gain, and the machine load.
+``--warm-from <dir>/warm`` runs RL alone from an earlier run's warm start (to compare RL settings);
+``--warm-worlds N`` warm-starts on N counterfactual worlds of the cell as well.
 
 Run: ``python benchmarks/bench_trainer_learning.py [--env TextCraft] [--seed 0] [--rl-seconds 300]``
 """
@@ -17,6 +19,7 @@ import dataclasses
 import json
 import os
 import time
+from pathlib import Path
 
 
 def main() -> None:
@@ -40,6 +43,10 @@ def main() -> None:
         help="also warm-start on this many counterfactual worlds of the cell (semantics counterfactual@1..N), "
         "whose recipes differ, so that the model must read them rather than remember them",
     )
+    parser.add_argument(
+        "--warm-from",
+        help="RL only, from a saved warm start (<out>/warm of an earlier run; the model flags are then ignored)",
+    )
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--groups", type=int, default=8)
     parser.add_argument("--group-size", type=int, default=8)
@@ -48,6 +55,8 @@ def main() -> None:
         "--rl-clock", choices=("cpu", "wall"), default="cpu", help="what --rl-seconds counts (cpu: steady when shared)"
     )
     options = parser.parse_args()
+    if options.warm_from and Path(options.warm_from).resolve().is_relative_to(Path(options.out).resolve()):
+        parser.error(f"--warm-from {options.warm_from} lies in --out {options.out}, which this run writes")
 
     from llm_gym.baselines.trainer import Args, Cell, train
 
@@ -59,13 +68,14 @@ def main() -> None:
     args = Args(
         out_dir=options.out,
         seed=options.seed,
+        **({"model": options.warm_from, "instructions": "drop"} if options.warm_from else {}),
         tiny_hidden=options.hidden,
         tiny_layers=options.layers,
         tiny_copy_steps=options.copy_steps,
         cells=(cell,),
         warm_cells=(cell, *worlds) if worlds else (),
         eval_cells=(cell,),
-        warm_steps=options.warm_steps,
+        warm_steps=0 if options.warm_from else options.warm_steps,
         warm_noise=options.warm_noise,
         warm_batch=16,
         iterations=100_000,
@@ -88,12 +98,15 @@ def main() -> None:
     first, last = summary["evals"][0], summary["evals"][-1]
     records = [json.loads(line) for line in open(os.path.join(options.out, "metrics.jsonl"))]
     warm_seconds = next(r["seconds"] for r in records if r["kind"] == "warm_done")
-    print(f"cell: {cell.label}, model hidden {options.hidden} x {options.layers} layers, seed {options.seed}")
-    print(f"copy pretraining: {open(os.path.join(options.out, 'tiny', 'pretraining.json')).read()}")
-    print(
-        f"warm start: {options.warm_steps} supervised steps, noise {options.warm_noise}, "
-        f"on the cell and {options.warm_worlds} counterfactual worlds of it, {warm_seconds:.0f}s"
-    )
+    if options.warm_from:
+        print(f"cell: {cell.label}, seed {options.seed}, warm start loaded from {options.warm_from}")
+    else:
+        print(f"cell: {cell.label}, model hidden {options.hidden} x {options.layers} layers, seed {options.seed}")
+        print(f"copy pretraining: {open(os.path.join(options.out, 'tiny', 'pretraining.json')).read()}")
+        print(
+            f"warm start: {options.warm_steps} supervised steps, noise {options.warm_noise}, "
+            f"on the cell and {options.warm_worlds} counterfactual worlds of it, {warm_seconds:.0f}s"
+        )
     print(
         f"RL: {summary['iteration']} GRPO iterations ({options.groups} groups x {options.group_size}, lr {options.lr}, "
         f"{options.ppo_epochs} update(s) each), "
