@@ -443,7 +443,7 @@ def test_warm_start_episodes_do_not_train_on_their_injected_noise(policy):
     assert sum(mixed.mask) == sum(len(reply) for reply in trained)
 
 
-def test_the_warm_start_plays_its_own_cells_and_the_model_is_built_for_them(policy):
+def test_the_warm_start_plays_its_own_cells_which_count_among_the_runs_cells(policy):
     _, model, tokenizer = policy
     train_cell = trainer.Cell(difficulty=EASY, max_turns=3)
     worlds = tuple(dataclasses.replace(train_cell, semantics=f"counterfactual@{w}") for w in (1, 2))
