@@ -110,12 +110,14 @@ def args_from_namespace(namespace: argparse.Namespace):
     for name, _ in _scalar_fields():
         if getattr(namespace, name, None) is not None:
             values[name] = getattr(namespace, name)
-    if namespace.cell_values:
-        values["cells"] = [_cell(c) for c in namespace.cell_values]
-    if namespace.eval_cell_values:
-        values["eval_cells"] = [_cell(c) for c in namespace.eval_cell_values]
-    if namespace.warm_cell_values:
-        values["warm_cells"] = [_cell(c) for c in namespace.warm_cell_values]
+    flagged = {
+        "cells": namespace.cell_values,
+        "eval_cells": namespace.eval_cell_values,
+        "warm_cells": namespace.warm_cell_values,
+    }
+    for key, given in flagged.items():
+        if given:
+            values[key] = [_cell(c) for c in given]
     for key in ("cells", "eval_cells", "warm_cells", "phases"):
         if key in values and not isinstance(values[key], (list, tuple)):
             raise ValueError(f"config key {key!r} must be a list, got {values[key]!r}")

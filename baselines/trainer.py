@@ -190,10 +190,13 @@ class Args:
         return self.phases or (Phase(self.iterations, self.cells),)
 
     @property
-    def all_eval_cells(self) -> tuple[Cell, ...]:
-        if self.eval_cells:
-            return self.eval_cells
+    def training_cells(self) -> tuple[Cell, ...]:
+        """Every phase's cells, each once, in order."""
         return tuple(dict.fromkeys(c for phase in self.schedule for c in phase.cells))
+
+    @property
+    def all_eval_cells(self) -> tuple[Cell, ...]:
+        return self.eval_cells or self.training_cells
 
     @property
     def all_warm_cells(self) -> tuple[Cell, ...]:
@@ -202,8 +205,7 @@ class Args:
     @property
     def all_cells(self) -> tuple[Cell, ...]:
         """Every cell the run warms up on, trains on or evaluates, each once, in that order."""
-        phases = [c for phase in self.schedule for c in phase.cells]
-        return tuple(dict.fromkeys([*self.all_warm_cells, *phases, *self.all_eval_cells]))
+        return tuple(dict.fromkeys([*self.all_warm_cells, *self.training_cells, *self.all_eval_cells]))
 
 
 def _fields(cls) -> list[str]:
