@@ -8,9 +8,9 @@ bit-exactly.
 
 A model trained from scratch cannot at first look a name up in its context and copy what follows
 it (it picks a goal's recipe at chance), and RL alone does not teach it that. ``pretrain_copying``
-gives it the ability with synthetic induction data, random token sequences shown twice and
-predicted the second time (about 30 s here), before any environment text; ``build_tiny`` runs it
-and the result is saved with the model.
+gives it the ability with synthetic induction data (random sequences repeated at varying
+distances, and spans recalled from a context by their first tokens), before any environment
+text; ``build_tiny`` runs it and the result is saved with the model.
 
 Two transformers 5.x facts shape this module: the model type is Llama, not Qwen2 (v5 swaps in
 ``Qwen2Tokenizer`` for qwen2 checkpoints and changes the ids), and ``padding_side`` is passed to the
@@ -20,6 +20,7 @@ tokenizer's constructor, the only way it is saved.
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -115,37 +116,84 @@ def build_model(tokenizer, hidden: int = 128, layers: int = 4, heads: int = 4, k
         return AutoModelForCausalLM.from_config(config)
 
 
+def copying_batch(ordinary, generator, batch: int, length: int):
+    """``(ids, mask)`` of ``batch`` synthetic sequences of ``2 * length`` tokens, half of each kind;
+    ``mask`` marks the tokens the context determines, the ones trained on and scored.
+
+    - a repeat: ``n`` random tokens (``n`` from ``length // 4`` to ``length``, varying) shown
+      twice, then random filler;
+    - a recall: ``2 * length - length // 2`` tokens drawn from a random sub-alphabet of 4 to 256
+      tokens, then a span of ``length // 2`` of them from a random offset; the span's first
+      three tokens are its cue.
+
+    The repeat's varying length and the recall's random offset leave no fixed distance to copy
+    from, so attending by position does not solve them: only finding the current tokens earlier
+    in the context and copying what followed them does. Small sub-alphabets make one token an
+    ambiguous key, so the model must match several, as in a recipe list where ``craft``,
+    ``using`` and item words recur.
+    """
+    import torch
+
+    total, span = 2 * length, length // 2
+    ids = torch.empty((batch, total), dtype=torch.long)
+    mask = torch.zeros((batch, total), dtype=torch.bool)
+    for row in range(batch):
+        if row % 2 == 0:
+            n = int(torch.randint(max(2, length // 4), length + 1, (1,), generator=generator))
+            picks = ordinary[torch.randint(len(ordinary), (n,), generator=generator)]
+            filler = ordinary[torch.randint(len(ordinary), (total - 2 * n,), generator=generator)]
+            ids[row] = torch.cat([picks, picks, filler])
+            mask[row, n + 1 : 2 * n] = True
+        else:
+            size = int(torch.empty(()).uniform_(math.log(4), math.log(256), generator=generator).exp())
+            alphabet = ordinary[torch.randperm(len(ordinary), generator=generator)[:size]]
+            context = alphabet[torch.randint(len(alphabet), (total - span,), generator=generator)]
+            start = int(torch.randint(0, len(context) - span + 1, (1,), generator=generator))
+            ids[row] = torch.cat([context, context[start : start + span]])
+            mask[row, total - span + 3 :] = True
+    return ids, mask
+
+
 def pretrain_copying(
-    model, tokenizer, steps: int, seed: int = 0, batch: int = 32, length: int = 24, lr: float = 3e-3
-) -> float:
-    """Train ``model`` for ``steps`` steps to continue a random sequence of ``length`` ordinary
-    tokens shown before (an induction head's job); returns the share of the repeat it then
-    predicts exactly (greedy, on fresh sequences). The loss is on the repeat only."""
+    model, tokenizer, steps: int, seed: int = 0, batch: int = 32, length: int = 30, lr: float = 3e-3
+) -> dict[str, float]:
+    """Train ``model`` for ``steps`` steps to copy from its context (``copying_batch``: repeats
+    and recalls); returns the share of each kind's determined tokens it then predicts exactly
+    (greedy, on fresh sequences). The loss is on those tokens only.
+
+    A fixed-length repeat, the first version of this stage, is solved by a head that looks a
+    fixed distance back: at hidden 64 x 2 layers it reached 1.0 on the repeat while recalling
+    0.07 of a span. The model then memorised TextCraft's recipes rather than reading them.
+    """
     import torch
 
     special = set(tokenizer.all_special_ids)
     ordinary = torch.tensor([i for i in range(len(tokenizer)) if i not in special])
     generator = torch.Generator().manual_seed(seed)
 
-    def sequences() -> torch.Tensor:
-        picks = ordinary[torch.randint(len(ordinary), (batch, length), generator=generator)]
-        return torch.cat([picks, picks], dim=1)
+    def loss_and_hits(ids, mask):
+        logits = model(input_ids=ids).logits[:, :-1]
+        targets, scored = ids[:, 1:], mask[:, 1:]
+        loss = torch.nn.functional.cross_entropy(logits[scored], targets[scored])
+        return loss, logits.argmax(-1) == targets
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     for _ in range(steps):
-        ids = sequences()
-        logits = model(input_ids=ids).logits[:, length - 1 : -1]
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, length:].reshape(-1))
+        loss, _ = loss_and_hits(*copying_batch(ordinary, generator, batch, length))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     model.eval()
     with torch.no_grad():
-        ids = sequences()
-        predicted = model(input_ids=ids).logits[:, length - 1 : -1].argmax(-1)
-    return float((predicted == ids[:, length:]).float().mean())
+        ids, mask = copying_batch(ordinary, generator, 2 * batch, length)
+        _, hits = loss_and_hits(ids, mask)
+    scored = mask[:, 1:]
+    return {
+        kind: float(hits[rows][scored[rows]].float().mean())
+        for kind, rows in (("repeat", slice(0, None, 2)), ("recall", slice(1, None, 2)))
+    }
 
 
 def build_tiny(

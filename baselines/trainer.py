@@ -62,7 +62,7 @@ class Args:
     tiny_hidden: int = 128
     tiny_layers: int = 4
     tiny_vocab: int = 1024
-    tiny_copy_steps: int = 600  # synthetic copy pretraining of the tiny model (0: none); see tiny.py
+    tiny_copy_steps: int = 2400  # synthetic copy pretraining of the tiny model (0: none); see tiny.py
     threads: int = 1  # torch threads on CPU; 1 is much faster for small models on a small VM
     device: str = "auto"  # auto, cpu, cuda (fp32 parameters with bf16 autocast on cuda)
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% slower

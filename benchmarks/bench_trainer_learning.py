@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--warm-noise", type=float, default=0.1)
     parser.add_argument("--max-turns", type=int, default=8, help="0: the preset's (TextCraft easy: 30)")
     parser.add_argument("--distractors", type=int, help="TextCraft only; default: the preset's")
-    parser.add_argument("--copy-steps", type=int, default=600)
+    parser.add_argument("--copy-steps", type=int, default=2400)
     parser.add_argument(
         "--warm-worlds",
         type=int,

@@ -26,6 +26,7 @@ from llm_gym.baselines.tiny import (  # noqa: E402
     build_model,
     build_tiny,
     build_tokenizer,
+    copying_batch,
     env_corpus,
     load_policy,
     pretrain_copying,
@@ -544,19 +545,43 @@ def test_the_hf_agent_replays_the_trainers_greedy_episodes_token_for_token(tmp_p
     assert [agent.histories[i][0] + agent.histories[i][1] for i in range(len(seeds))] == [e.ids for e in episodes]
 
 
+def longest_match_prediction(ids: list[int], target: int) -> int:
+    """The token after the earlier position whose preceding tokens match those before ``target``
+    longest: copying by content, the job the copy pretraining teaches."""
+    best, best_length = -1, -1
+    for j in range(1, target):
+        length = 0
+        while length < j and ids[j - 1 - length] == ids[target - 1 - length]:
+            length += 1
+        if length > best_length:
+            best, best_length = ids[j], length
+    return best
+
+
+def test_copying_batches_are_solved_by_content_and_not_by_a_fixed_distance():
+    ordinary = torch.arange(4, 404)
+    ids, mask = copying_batch(ordinary, torch.Generator().manual_seed(0), 32, 30)
+    targets = [(row, t) for row, t in mask.nonzero().tolist()]
+    by_content = sum(longest_match_prediction(ids[row].tolist(), t) == ids[row, t] for row, t in targets)
+    assert by_content / len(targets) > 0.95
+    by_distance = [sum(bool(ids[row, t - d] == ids[row, t]) for row, t in targets) / len(targets) for d in range(1, 60)]
+    assert max(by_distance) < 0.3  # no distance to copy from serves most sequences
+
+
 def test_copy_pretraining_teaches_a_tiny_model_to_repeat_what_it_was_shown():
     env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY)
     tokenizer = build_tokenizer(env_corpus([env], 20, seed=0), 400)
     untrained = pretrain_copying(build_model(tokenizer, hidden=64, layers=2), tokenizer, 0, batch=16, length=8)
     trained = pretrain_copying(build_model(tokenizer, hidden=64, layers=2), tokenizer, 300, batch=16, length=8)
-    assert untrained < 0.05 and trained > 0.3
+    # 300 steps start the repeats; recalls by a 3-token cue need ~1000 steps at batch 32 (docs/trainer.md)
+    assert untrained["repeat"] < 0.05 and trained["repeat"] > 0.1
 
 
 def test_the_tiny_model_is_saved_after_its_copy_pretraining(tmp_path):
     args = small_args(tmp_path, tiny_copy_steps=3)
     trainer.prepare_model_dir(args, tmp_path, trainer.EnvPool())
     saved = json.loads((tmp_path / "tiny" / "pretraining.json").read_text())
-    assert saved["copy_steps"] == 3 and 0.0 <= saved["copy_accuracy"] <= 1.0
+    assert saved["copy_steps"] == 3 and set(saved["copy_accuracy"]) == {"repeat", "recall"}
 
 
 def test_a_one_line_codec_ends_replies_at_the_first_line_break_and_is_saved(tmp_path, policy):
