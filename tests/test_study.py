@@ -18,6 +18,7 @@ MICRO = {
         "tiny_hidden": 16,
         "tiny_layers": 1,
         "tiny_vocab": 300,
+        "tiny_copy_steps": 20,
         "warm_steps": 1,
         "warm_batch": 2,
         "iterations": 2,
