@@ -134,6 +134,8 @@ def copying_batch(ordinary, generator, batch: int, length: int):
     """
     import torch
 
+    if length < 8:
+        raise ValueError(f"copying_batch length must be at least 8 (a 4-token span past its 3-token cue), got {length}")
     total, span = 2 * length, length // 2
     ids = torch.empty((batch, total), dtype=torch.long)
     mask = torch.zeros((batch, total), dtype=torch.bool)

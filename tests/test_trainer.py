@@ -566,6 +566,8 @@ def test_copying_batches_are_solved_by_content_and_not_by_a_fixed_distance():
     assert by_content / len(targets) > 0.95
     by_distance = [sum(bool(ids[row, t - d] == ids[row, t]) for row, t in targets) / len(targets) for d in range(1, 60)]
     assert max(by_distance) < 0.3  # no distance to copy from serves most sequences
+    with pytest.raises(ValueError, match="at least 8"):
+        copying_batch(ordinary, torch.Generator(), 2, 7)
 
 
 def test_copy_pretraining_teaches_a_tiny_model_to_repeat_what_it_was_shown():
