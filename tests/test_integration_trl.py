@@ -200,7 +200,10 @@ def oracle_through_trl(instance, tokenizer, row) -> int:
     tools = trl_tools(instance)
     observation = instance.reset(**row)
     prompt = tokenizer.apply_chat_template(
-        [{"role": "user", "content": observation}], tools=list(tools.values()), add_generation_prompt=True
+        [{"role": "user", "content": observation}],
+        tools=list(tools.values()),
+        add_generation_prompt=True,
+        return_dict=False,  # parse_response takes the prompt's ids, as TRL's tool loop passes them
     )
     calls = 0
     while not instance.done:
