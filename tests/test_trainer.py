@@ -561,7 +561,7 @@ def longest_match_prediction(ids: list[int], target: int) -> int:
 def test_copying_batches_are_solved_by_content_and_not_by_a_fixed_distance():
     ordinary = torch.arange(4, 404)
     ids, mask = copying_batch(ordinary, torch.Generator().manual_seed(0), 32, 30)
-    targets = [(row, t) for row, t in mask.nonzero().tolist()]
+    targets = mask.nonzero().tolist()
     by_content = sum(longest_match_prediction(ids[row].tolist(), t) == ids[row, t] for row, t in targets)
     assert by_content / len(targets) > 0.95
     by_distance = [sum(bool(ids[row, t - d] == ids[row, t]) for row, t in targets) / len(targets) for d in range(1, 60)]
