@@ -35,6 +35,8 @@ from llm_gym.baselines import trainer
 from llm_gym.baselines.cells import Cell
 
 METRICS = ("success", "pass@k")
+# which shifted cells the shared warm start plays besides every family's native cell
+WARM_SHIFTS = ("none", "off-base", "everywhere")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +56,7 @@ class StudyConfig:
     )  # per family, or per family and preset
     trainer: dict[str, Any] = dataclasses.field(default_factory=dict)  # trainer.Args fields for every run
     shift_episodes: int = 4
-    warm_on_shifts: bool = False  # the shared warm start also plays both shifts on every family but the base
+    warm_on_shifts: str = "none"  # none, off-base or everywhere: where the shared warm start meets each shift alone
     train_seeds: tuple[int, ...] = (0, 1, 2)  # RL seeds of every arm, from the one shared warm start
     metric: str = "success"  # what the tables compare: sampled "success", or "pass@k" (k = trainer eval_samples)
 
@@ -82,6 +84,8 @@ class StudyConfig:
             raise ValueError(
                 f"semantic_shift {self.semantic_shift!r} is not a semantics of {self.base}: {error}"
             ) from error
+        if self.warm_on_shifts not in WARM_SHIFTS:
+            raise ValueError(f"warm_on_shifts {self.warm_on_shifts!r} is invalid; allowed: {list(WARM_SHIFTS)}")
         if self.metric not in METRICS:
             raise ValueError(f"metric {self.metric!r} is invalid; allowed: {list(METRICS)}")
         if self.metric == "pass@k" and self.trainer.get("eval_samples", 1) < 2:
@@ -161,26 +165,30 @@ def shift_cells(config: StudyConfig) -> dict[str, Cell]:
 
 
 def warm_cells(config: StudyConfig) -> list[Cell]:
-    """The cells of the shared warm start: every family at the training preset and, with
-    ``warm_on_shifts``, the interface shift and the semantic shift on every family but the base
-    (where the family offers that semantics). The base family's shifted cells are then new
-    combinations of an interface or semantics seen elsewhere and a family seen natively, as for a
-    pretrained model, rather than a format the policy has never met (a tiny model trained on the
-    native cells alone scores zero there, and the gap split measures nothing)."""
+    """The cells of the shared warm start: every family at the training preset and, by
+    ``warm_on_shifts``, the interface shift and the semantic shift, each alone (where the family
+    offers that semantics), on every family but the base (``off-base``) or on every family
+    (``everywhere``). No warm cell meets both shifts at once. With ``off-base`` the base family's
+    shifted cells are new combinations of an interface or semantics seen elsewhere and a family
+    seen natively, as for a pretrained model; with ``everywhere`` only its ``both`` cell is, and
+    the gap split measures how RL on the native cell carries to shifts the start already handles
+    (a tiny model trained on the native cells alone scores zero on every shifted cell, and the
+    split then measures nothing)."""
     import llm_gym
 
     train = config.train_difficulty
     cells = [cell(config, family, train) for family in config.families]
-    if config.warm_on_shifts:
-        for family in config.families:
-            if family == config.base:
-                continue
-            cells.append(cell(config, family, train, interface=config.interface_shift))
-            try:
-                llm_gym.make(family, semantics=config.semantic_shift).close()
-            except ValueError:  # the family has no such semantics: it warms up on the interface alone
-                continue
-            cells.append(cell(config, family, train, semantics=config.semantic_shift))
+    if config.warm_on_shifts == "none":
+        return cells
+    for family in config.families:
+        if family == config.base and config.warm_on_shifts == "off-base":
+            continue
+        cells.append(cell(config, family, train, interface=config.interface_shift))
+        try:
+            llm_gym.make(family, semantics=config.semantic_shift).close()
+        except ValueError:  # the family has no such semantics: it warms up on the interface alone
+            continue
+        cells.append(cell(config, family, train, semantics=config.semantic_shift))
     return cells
 
 
@@ -290,7 +298,9 @@ def run_study(config: StudyConfig, progress: bool = True) -> Path:
     runs = plan_runs(config)
     if progress:
         shifts = (
-            f" (and {config.interface_shift}, {config.semantic_shift} off the base)" if config.warm_on_shifts else ""
+            f" (and {config.interface_shift}, {config.semantic_shift} {config.warm_on_shifts})"
+            if config.warm_on_shifts != "none"
+            else ""
         )
         print(f"[0/{len(runs)}] shared warm start on {', '.join(map(_short, config.families))}{shifts}", flush=True)
     every_eval = _unique([c for run in runs.values() for c in run["eval_cells"]])
@@ -442,8 +452,23 @@ def difficulty_table(config, runs, evals) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"regime": regime}
         for preset in config.difficulties:
             row[preset] = success(evals[run], cell(config, config.base, preset).label, iteration)["sampled"]
+        for preset in config.difficulties:  # the change over the shared start, paired seed by seed
+            label = cell(config, config.base, preset).label
+            paired = _differences(outcomes(evals[run], label, iteration), outcomes(evals[run], label, 0))
+            row[f"delta_{preset}"] = sum(paired) / len(paired)
+            row[f"delta_{preset}_ci"] = paired_ci(paired) if iteration is None else 0.0
         table.append(row)
     return table
+
+
+def _difficulty_markdown(config: StudyConfig, table: list[dict[str, Any]]) -> str:
+    """The success table, then each regime's change over the warm start with its 95% interval."""
+    values = [{k: row[k] for k in ("regime", *config.difficulties)} for row in table]
+    deltas = [
+        {"change over the warm start": row["regime"], **{p: _ci(row, f"delta_{p}") for p in config.difficulties}}
+        for row in table[1:]
+    ]
+    return f"{_markdown(values)}\n\n{_markdown(deltas)}"
 
 
 def transfer_table(config, runs, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
@@ -516,6 +541,10 @@ def shift_table(config, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
                 "semantics": shifted.semantics or "grounded",
                 "warm": warm,
                 "final": measured["sampled"],
+                "delta": measured["sampled"] - warm,
+                "delta_ci": paired_ci(
+                    _differences(outcomes(evals["base"], shifted.label), outcomes(evals["base"], shifted.label, 0))
+                ),
                 "greedy": measured["greedy"],
                 "semantic_distance": report.semantic,
                 "knowledge_distance": report.knowledge,
@@ -700,7 +729,7 @@ confidence interval is over the evaluation seeds of those means. Trainer setting
 
 ## 1. Difficulty within {_short(config.base)}
 
-{_markdown(difficulty)}
+{_difficulty_markdown(config, difficulty)}
 
 ![difficulty](difficulty.png)
 

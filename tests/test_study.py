@@ -33,7 +33,7 @@ MICRO = {
     },
     "shift_episodes": 1,
     "train_seeds": (0, 1),
-    "warm_on_shifts": True,
+    "warm_on_shifts": "off-base",
 }
 
 
@@ -63,7 +63,16 @@ def test_micro_study_writes_every_table_figure_and_the_report(tmp_path):
     for part in ("total_gap", "semantic_part", "interface_part", "interaction", "prior_consistency", "held_in_delta"):
         assert float(gap[f"{part}_ci"]) >= 0.0, part  # paired 95% half-widths, finite
     assert "± " in report.read_text()
+    difficulty = list(csv.DictReader(open(out / "difficulty.csv")))
+    assert float(difficulty[0]["delta_easy"]) == 0.0  # the warm start against itself
+    for row in difficulty[1:]:  # every regime's change over the warm start, paired, with its interval
+        assert float(row["delta_easy_ci"]) >= 0.0
+        assert float(row["delta_easy"]) == pytest.approx(float(row["easy"]) - float(difficulty[0]["easy"]))
+    assert "| change over the warm start |" in report.read_text()
     shift = {row["cell"]: row for row in csv.DictReader(open(out / "shift.csv"))}
+    for row in shift.values():
+        assert float(row["delta"]) == pytest.approx(float(row["final"]) - float(row["warm"]))
+        assert float(row["delta_ci"]) >= 0.0
     assert float(shift["semantic"]["semantic_distance"]) > 0 and float(shift["semantic"]["interface_distance"]) == 0
     assert float(shift["interface"]["interface_distance"]) > 0 and float(shift["interface"]["semantic_distance"]) == 0
     assert "## 4. Interface and semantic shift" in report.read_text()
@@ -75,7 +84,7 @@ def test_micro_study_writes_every_table_figure_and_the_report(tmp_path):
 
 
 def test_a_one_family_study_runs_axes_1_and_4_and_says_why_not_2_and_3(tmp_path):
-    one = {**MICRO, "families": ("llm_gym/TextCraft-v0",), "train_seeds": (0,), "warm_on_shifts": False}
+    one = {**MICRO, "families": ("llm_gym/TextCraft-v0",), "train_seeds": (0,), "warm_on_shifts": "none"}
     assert set(plan_runs(StudyConfig(**one))) == {"base", "curriculum_up", "curriculum_down"}
     report = run_study(StudyConfig(**{**one, "out_dir": str(tmp_path / "study")}), progress=False)
     out = report.parent
@@ -92,6 +101,8 @@ def test_bad_study_config_fails_before_any_work(tmp_path):
         StudyConfig(**{**MICRO, "semantic_shift": "space"})
     with pytest.raises(ValueError, match="sets trainer keys"):
         StudyConfig(**{**MICRO, "trainer": {"out_dir": "x"}})
+    with pytest.raises(ValueError, match="warm_on_shifts True is invalid"):
+        StudyConfig(**{**MICRO, "warm_on_shifts": True})
     with pytest.raises(ValueError, match="unknown study key"):
         StudyConfig.from_dict({"familes": []})
     bad = tmp_path / "study.toml"
@@ -108,10 +119,10 @@ def test_paired_confidence_intervals_shrink_with_agreement():
     assert math.isnan(paired_ci([1.0]))
 
 
-def test_the_shared_warm_start_can_meet_both_shifts_off_the_base_family():
+def test_the_shared_warm_start_meets_each_shift_alone_off_the_base_or_everywhere():
     from llm_gym.baselines.study import warm_cells
 
-    plain = warm_cells(StudyConfig(**{**MICRO, "warm_on_shifts": False}))
+    plain = warm_cells(StudyConfig(**{**MICRO, "warm_on_shifts": "none"}))
     assert [(c.env_id, c.interface, c.semantics) for c in plain] == [(f, None, None) for f in MICRO["families"]]
     shifted = warm_cells(StudyConfig(**MICRO))
     extra = [(c.env_id, c.interface, c.semantics) for c in shifted[len(plain) :]]
@@ -119,6 +130,14 @@ def test_the_shared_warm_start_can_meet_both_shifts_off_the_base_family():
         ("llm_gym/Household-v0", "json+tagged", None),
         ("llm_gym/Household-v0", None, "made-up"),
     ]  # never on the base family, whose shifted cells stay unseen
+    everywhere = warm_cells(StudyConfig(**{**MICRO, "warm_on_shifts": "everywhere"}))
+    extra = [(c.env_id, c.interface, c.semantics) for c in everywhere[len(plain) :]]
+    assert extra == [
+        ("llm_gym/TextCraft-v0", "json+tagged", None),
+        ("llm_gym/TextCraft-v0", None, "made-up"),
+        ("llm_gym/Household-v0", "json+tagged", None),
+        ("llm_gym/Household-v0", None, "made-up"),
+    ]  # each shift alone: no warm cell meets both, so the base's "both" cell stays new
 
 
 def test_an_arm_averages_its_training_seeds_record_by_record():
