@@ -181,3 +181,14 @@ def test_pass_at_k_reads_any_of_k_samples_and_needs_k_samples():
     (read,) = in_metric([record], config)
     assert (read["sampled_success"], read["sampled_outcomes"], read["sampled_mean_success"]) == (1.0, [1, 1], 0.5)
     assert in_metric([record], StudyConfig(**MICRO)) == [record]
+
+
+def test_the_quick_preset_plans_one_family_with_a_start_that_met_each_shift():
+    from llm_gym.baselines.study import shift_cells, warm_cells
+
+    config = load_study_config(None, quick=True)
+    assert set(plan_runs(config)) == {"base", "curriculum_up", "curriculum_down"}
+    seen = {(c.interface, c.semantics) for c in warm_cells(config)}
+    assert seen == {(None, None), (config.interface_shift, None), (None, config.semantic_shift)}
+    both = shift_cells(config)["both"]
+    assert (both.interface, both.semantics) not in seen  # the combination stays new to the start
