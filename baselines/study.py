@@ -108,7 +108,7 @@ QUICK = {  # one family, so axes 2 and 3 are not run; measured in docs/study.md
     "base": "llm_gym/BabyAI-v0",
     "families": ("llm_gym/BabyAI-v0",),
     "difficulties": ("easy", "medium"),
-    "max_turns": {"llm_gym/BabyAI-v0": {"easy": 8}},  # medium keeps its own: max_tokens ends failed episodes
+    "max_turns": {"llm_gym/BabyAI-v0": {"easy": 8, "medium": 30}},  # medium: up to 24 steps in 6,000 seeds
     "warm_on_shifts": "everywhere",
     "trainer": {
         "tiny_hidden": 64,
@@ -120,7 +120,7 @@ QUICK = {  # one family, so axes 2 and 3 are not run; measured in docs/study.md
         "warm_noise": 0.1,
         "microbatch": 4,
         "lr": 1e-3,
-        "iterations": 40,
+        "iterations": 45,
         "groups": 8,
         "group_size": 8,
         "eval_seeds": 200,
