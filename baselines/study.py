@@ -712,7 +712,11 @@ def write_report(config: StudyConfig, runs, evals, out: Path) -> Path:
 
     fig, ax = plt.subplots(figsize=(4.5, 3))
     parts = ["semantic_part", "interface_part", "interaction", "total_gap"]
-    ax.bar(parts, [gap[p] for p in parts], color=["tab:orange", "tab:blue", "tab:gray", "black"])
+    ax.bar(
+        [p.removesuffix("_part").replace("_", " ") for p in parts],
+        [gap[p] for p in parts],
+        color=["tab:orange", "tab:blue", "tab:gray", "black"],
+    )
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_ylabel("success lost")
     ax.set_title(f"{_short(config.base)}: the transfer gap, split")
