@@ -443,6 +443,12 @@ def _differences(a: list[float], b: list[float]) -> list[float]:
     return [float(x - y) for x, y in zip(a, b)]
 
 
+def change_over_warm(evals: list[dict[str, Any]], label: str, iteration: int | None = None) -> list[float]:
+    """Per evaluation seed, a cell's outcome at ``iteration`` (default: the last) minus the shared
+    warm start's (iteration 0): the paired change a delta and its interval are read from."""
+    return _differences(outcomes(evals, label, iteration), outcomes(evals, label, 0))
+
+
 def difficulty_table(config, runs, evals) -> list[dict[str, Any]]:
     table = []
     regimes = [
@@ -451,15 +457,15 @@ def difficulty_table(config, runs, evals) -> list[dict[str, Any]]:
         ("curriculum easy->hard", "curriculum_up", None),
         ("curriculum hard->easy", "curriculum_down", None),
     ]
+    labels = {preset: cell(config, config.base, preset).label for preset in config.difficulties}
     for regime, run, iteration in regimes:
         row: dict[str, Any] = {"regime": regime}
-        for preset in config.difficulties:
-            row[preset] = success(evals[run], cell(config, config.base, preset).label, iteration)["sampled"]
-        for preset in config.difficulties:  # the change over the shared start, paired seed by seed
-            label = cell(config, config.base, preset).label
-            paired = _differences(outcomes(evals[run], label, iteration), outcomes(evals[run], label, 0))
+        for preset, label in labels.items():
+            row[preset] = success(evals[run], label, iteration)["sampled"]
+        for preset, label in labels.items():  # the change over the shared start, paired seed by seed
+            paired = change_over_warm(evals[run], label, iteration)
             row[f"delta_{preset}"] = sum(paired) / len(paired)
-            row[f"delta_{preset}_ci"] = paired_ci(paired) if iteration is None else 0.0
+            row[f"delta_{preset}_ci"] = paired_ci(paired)
         table.append(row)
     return table
 
@@ -492,7 +498,7 @@ def transfer_table(config, runs, evals) -> tuple[list[dict[str, Any]], dict[str,
                     "final_by_seed": " ".join(f"{x:.3f}" for x in _last(evals[run], label)["sampled_success_by_seed"]),
                 }
             )
-            paired = _differences(outcomes(evals[run], label), outcomes(evals[run], label, 0))
+            paired = change_over_warm(evals[run], label)
             table[-1]["delta_ci"] = paired_ci(paired)
             (held_in if train_family == test_family else held_out).append(paired)
     summary = {
@@ -545,9 +551,7 @@ def shift_table(config, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
                 "warm": warm,
                 "final": measured["sampled"],
                 "delta": measured["sampled"] - warm,
-                "delta_ci": paired_ci(
-                    _differences(outcomes(evals["base"], shifted.label), outcomes(evals["base"], shifted.label, 0))
-                ),
+                "delta_ci": paired_ci(change_over_warm(evals["base"], shifted.label)),
                 "greedy": measured["greedy"],
                 "semantic_distance": report.semantic,
                 "knowledge_distance": report.knowledge,
