@@ -24,9 +24,11 @@ curves, and ``report.md``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,8 @@ class StudyConfig:
     warm_on_shifts: str = "none"  # none, off-base or everywhere: where the shared warm start meets each shift alone
     train_seeds: tuple[int, ...] = (0, 1, 2)  # RL seeds of every arm, from the one shared warm start
     metric: str = "success"  # what the tables compare: sampled "success", or "pass@k" (k = trainer eval_samples)
+    curricula: bool = True  # axis 1's two curriculum arms (first -> last difficulty and back)
+    workers: int = 1  # trainings (arm x seed) at once, each its own process; 0: one per CPU core (CPU only)
 
     def __post_init__(self):
         import llm_gym
@@ -86,6 +90,10 @@ class StudyConfig:
             ) from error
         if self.warm_on_shifts not in WARM_SHIFTS:
             raise ValueError(f"warm_on_shifts {self.warm_on_shifts!r} is invalid; allowed: {list(WARM_SHIFTS)}")
+        if not isinstance(self.curricula, bool):
+            raise ValueError(f"curricula must be true or false; got {self.curricula!r}")
+        if not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers < 0:
+            raise ValueError(f"workers must be a whole number >= 0 (0: one per CPU core); got {self.workers!r}")
         if self.metric not in METRICS:
             raise ValueError(f"metric {self.metric!r} is invalid; allowed: {list(METRICS)}")
         if self.metric == "pass@k" and self.trainer.get("eval_samples", 1) < 2:
@@ -104,7 +112,7 @@ class StudyConfig:
         return cls(**values)
 
 
-QUICK = {  # one family, so axes 2 and 3 are not run; measured in docs/study.md
+QUICK = {  # one family and no curricula: axis 1's base arm and axis 4; measured in docs/study.md
     "base": "llm_gym/BabyAI-v0",
     "families": ("llm_gym/BabyAI-v0",),
     "difficulties": ("easy", "medium"),
@@ -124,6 +132,7 @@ QUICK = {  # one family, so axes 2 and 3 are not run; measured in docs/study.md
         "groups": 8,
         "group_size": 8,
         "eval_seeds": 200,
+        "eval_greedy": False,  # the tables read sampled success; greedy would double every evaluation
         "eval_every": 1000,
         "checkpoint_every": 1000,
         "max_new_tokens": 24,
@@ -131,7 +140,9 @@ QUICK = {  # one family, so axes 2 and 3 are not run; measured in docs/study.md
         "plot": True,
     },
     "shift_episodes": 2,
-    "train_seeds": (0,),
+    "train_seeds": (0, 1),  # trained side by side, one per core
+    "curricula": False,
+    "workers": 0,
 }
 
 
@@ -203,24 +214,19 @@ def plan_runs(config: StudyConfig) -> dict[str, dict[str, Any]]:
     by_preset = [cell(config, config.base, p) for p in config.difficulties]
     everywhere = [cell(config, f, train) for f in config.families]
     shifted = list(shift_cells(config).values())[1:]
-    runs = {
+    runs: dict[str, dict[str, Any]] = {
         # the base run serves axes 1, 2 and 4 at once
         "base": {"cells": [cell(config, config.base, train)], "eval_cells": _unique(by_preset + everywhere + shifted)},
-        "curriculum_up": {
-            "phases": [
-                {"iterations": max(1, iterations // 2), "cells": [cell(config, config.base, first)]},
-                {"iterations": max(1, iterations - iterations // 2), "cells": [cell(config, config.base, last)]},
-            ],
-            "eval_cells": by_preset,
-        },
-        "curriculum_down": {
-            "phases": [
-                {"iterations": max(1, iterations // 2), "cells": [cell(config, config.base, last)]},
-                {"iterations": max(1, iterations - iterations // 2), "cells": [cell(config, config.base, first)]},
-            ],
-            "eval_cells": by_preset,
-        },
     }
+    if config.curricula:
+        for name, (start, end) in (("curriculum_up", (first, last)), ("curriculum_down", (last, first))):
+            runs[name] = {
+                "phases": [
+                    {"iterations": max(1, iterations // 2), "cells": [cell(config, config.base, start)]},
+                    {"iterations": max(1, iterations - iterations // 2), "cells": [cell(config, config.base, end)]},
+                ],
+                "eval_cells": by_preset,
+            }
     if len(config.families) < 2:  # axes 2 and 3 compare families: with one, their runs would repeat "base"
         return runs
     for family in config.families:
@@ -298,33 +304,139 @@ def run_study(config: StudyConfig, progress: bool = True) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
     started = time.perf_counter()
-    runs = plan_runs(config)
-    if progress:
-        shifts = (
-            f" (and {config.interface_shift}, {config.semantic_shift} {config.warm_on_shifts})"
-            if config.warm_on_shifts != "none"
-            else ""
-        )
-        print(f"[0/{len(runs)}] shared warm start on {', '.join(map(_short, config.families))}{shifts}", flush=True)
-    every_eval = _unique([c for run in runs.values() for c in run["eval_cells"]])
-    warm_run = {"cells": warm_cells(config), "iterations": 0, "eval_cells": every_eval}
-    warm_evals = in_metric(_train_once(config, warm_run, out / "runs" / "warm", build_base_model(config, out)), config)
-    warm = out / "runs" / "warm" / "warm"
-    evals: dict[str, list[dict[str, Any]]] = {}
-    for index, (name, run) in enumerate(runs.items()):
+
+    def say(message: str) -> None:
         if progress:
-            print(f"[{index + 1}/{len(runs)}] {name} ({time.perf_counter() - started:.0f}s)", flush=True)
-        settings = {**run, "warm_steps": 0, "eval_at_start": False}
-        trained = [
-            in_metric(_train_once(config, settings, out / "runs" / name / f"seed-{seed}", warm, seed), config)
-            for seed in config.train_seeds
-        ]
+            print(f"{message} ({time.perf_counter() - started:.0f}s)", flush=True)
+
+    runs = plan_runs(config)
+    warm, warm_evals = _warm_start(config, runs, out, say)
+    trained = _train_runs(config, runs, warm, out, say)
+    evals: dict[str, list[dict[str, Any]]] = {}
+    for name, run in runs.items():
         labels = {c.label for c in run["eval_cells"]}  # the shared start, evaluated once, is every run's iteration 0
-        evals[name] = [r for r in warm_evals if r["cell"] in labels] + average_over_seeds(trained)
+        by_seed = [trained[name, seed] for seed in config.train_seeds]
+        evals[name] = [r for r in warm_evals if r["cell"] in labels] + average_over_seeds(by_seed)
     report = write_report(config, runs, evals, out)
-    if progress:
-        print(f"study done in {time.perf_counter() - started:.0f}s: {report}")
+    say(f"study done: {report}")
     return report
+
+
+def _warm_start(config: StudyConfig, runs: dict[str, dict[str, Any]], out: Path, say) -> tuple[Path, list[dict]]:
+    """The shared warm start's checkpoint and its eval records on every cell any run evaluates
+    (one job per cell)."""
+    shifts = f" and {config.interface_shift}, {config.semantic_shift} {config.warm_on_shifts}"
+    say(
+        f"shared warm start on {', '.join(map(_short, config.families))}"
+        + (shifts if config.warm_on_shifts != "none" else "")
+    )
+    cells = _unique([c for run in runs.values() for c in run["eval_cells"]])
+    # nothing runs beside these two serial steps: they take the threads of every worker
+    threads = int(config.trainer.get("threads", trainer.Args.threads)) * workers_for(config)
+    warm_run = {"cells": warm_cells(config), "iterations": 0, "eval_cells": cells, "eval_at_start": False}
+    with _torch_threads(threads):
+        _train_once(config, {**warm_run, "threads": threads}, out / "runs" / "warm", build_base_model(config, out))
+    warm = out / "runs" / "warm" / "warm"
+    jobs = {c.label: (_evaluate_once, (config, c, warm, out / "runs" / "warm" / "evals")) for c in cells}
+    say(f"evaluating the warm start on {len(jobs)} cells, {workers_for(config, len(jobs))} at a time")
+    by_cell = dict(_run_jobs(config, jobs))
+    return warm, in_metric([record for c in cells for record in by_cell[c.label]], config)
+
+
+def _train_runs(
+    config: StudyConfig, runs: dict[str, dict[str, Any]], warm: Path, out: Path, say
+) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """Every (arm, training seed) run from the warm start: its eval records, in the study's metric."""
+    jobs = {
+        (name, seed): (
+            _train_once,
+            (
+                config,
+                {**run, "warm_steps": 0, "eval_at_start": False},
+                out / "runs" / name / f"seed-{seed}",
+                warm,
+                seed,
+            ),
+        )
+        for name, run in runs.items()
+        for seed in config.train_seeds
+    }
+    say(f"training {len(jobs)} runs, {workers_for(config, len(jobs))} at a time")
+    trained = {}
+    for done, ((name, seed), records) in enumerate(_run_jobs(config, jobs), start=1):
+        trained[name, seed] = in_metric(records, config)
+        say(f"[{done}/{len(jobs)}] {name} seed {seed} done")
+    return trained
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int):
+    """Run the block with ``count`` torch threads, then restore the caller's."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def workers_for(config: StudyConfig, jobs: int | None = None) -> int:
+    """How many jobs run at once: ``config.workers``, never more than there are ``jobs``. 0 means
+    one per CPU core at the trainer's thread count, or 1 where the trainer would use a GPU (the
+    processes would share it)."""
+    import os
+
+    import torch
+
+    if config.workers:
+        wanted = config.workers
+    elif config.trainer.get("device", trainer.Args.device) != "cpu" and torch.cuda.is_available():
+        wanted = 1
+    else:
+        wanted = (os.cpu_count() or 1) // int(config.trainer.get("threads", trainer.Args.threads))
+    return max(1, min(wanted, jobs if jobs is not None else wanted))
+
+
+def _run_jobs(config: StudyConfig, jobs: dict[Any, tuple[Any, tuple]]):
+    """Yield ``(key, function(*arguments))`` for every ``key: (function, arguments)`` of ``jobs``
+    as it finishes: in this process one after another with one worker, else in a pool of spawned
+    processes (each run is seeded, so the results do not depend on the worker count)."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    workers = workers_for(config, len(jobs))
+    if workers == 1:
+        for key, (function, arguments) in jobs.items():
+            yield key, function(*arguments)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    try:
+        futures = {pool.submit(function, *arguments): key for key, (function, arguments) in jobs.items()}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _evaluate_once(config: StudyConfig, cell: Cell, policy: Path, records_dir: Path) -> list[dict[str, Any]]:
+    """The eval records of ``policy`` on ``cell``, as a run starting from it logs at iteration 0."""
+    done = records_dir / f"{cell.label}.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    settings = {
+        "instructions": "drop" if config.model == "tiny" else "keep",
+        **config.trainer,
+        "cells": [cell],
+        "eval_cells": [cell],
+        "model": str(policy),
+        "seed": config.seed,
+    }
+    records = trainer.evaluate_policy(trainer.Args.from_dict(settings))
+    records_dir.mkdir(parents=True, exist_ok=True)
+    done.write_text(json.dumps(records))
+    return records
 
 
 def _train_once(
@@ -451,12 +563,14 @@ def change_over_warm(evals: list[dict[str, Any]], label: str, iteration: int | N
 
 def difficulty_table(config, runs, evals) -> list[dict[str, Any]]:
     table = []
+    first, last = config.difficulties[0], config.difficulties[-1]
     regimes = [
         ("warm start", "base", 0),
         (f"RL on {config.train_difficulty}", "base", None),
-        ("curriculum easy->hard", "curriculum_up", None),
-        ("curriculum hard->easy", "curriculum_down", None),
+        (f"curriculum {first}->{last}", "curriculum_up", None),
+        (f"curriculum {last}->{first}", "curriculum_down", None),
     ]
+    regimes = [regime for regime in regimes if regime[1] in runs]
     labels = {preset: cell(config, config.base, preset).label for preset in config.difficulties}
     for regime, run, iteration in regimes:
         row: dict[str, Any] = {"regime": regime}
@@ -552,7 +666,7 @@ def shift_table(config, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
                 "final": measured["sampled"],
                 "delta": measured["sampled"] - warm,
                 "delta_ci": paired_ci(change_over_warm(evals["base"], shifted.label)),
-                "greedy": measured["greedy"],
+                **({} if math.isnan(measured["greedy"]) else {"greedy": measured["greedy"]}),  # where evaluated
                 "semantic_distance": report.semantic,
                 "knowledge_distance": report.knowledge,
                 "interface_distance": report.interface,

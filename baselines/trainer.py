@@ -671,10 +671,45 @@ def plot_metrics(metrics_path: Path, png_path: Path) -> None:
     axes[1].set_xlabel("iteration")
     axes[1].set_ylabel("eval success")
     axes[1].set_ylim(-0.02, 1.02)
-    axes[1].legend(fontsize=7)
+    if evals:
+        axes[1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
+
+
+def use_device(args: Args) -> str:
+    """The device ``args`` asks for (``auto``: CUDA where there is one), with the CPU thread count set."""
+    import torch
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    if device == "cpu":
+        torch.set_num_threads(args.threads)
+    return device
+
+
+def codec_for(args: Args, tokenizer) -> ChatCodec:
+    """The prompt codec of a run: the rules text dropped, moved to the system turn or kept."""
+    drop = args.instructions == "drop" or (args.instructions == "auto" and args.model == "tiny")
+    system = args.instructions == "system"
+    return ChatCodec(tokenizer, drop_instructions=drop, instructions_as_system=system, one_line=args.one_line)
+
+
+def evaluate_policy(args: Args) -> list[dict]:
+    """Evaluate the saved policy ``args.model`` (a checkpoint directory) on ``args.eval_cells`` as
+    ``train`` evaluates at iteration 0: the same seeds and sampling, so the records equal those a
+    run would log for this policy. Writes nothing."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    device = use_device(args)
+    model, tokenizer = load_model(Path(args.model), dataclasses.replace(args, lora_rank=0), device, torch.float32)
+    pool = EnvPool()
+    try:
+        return evaluate(model.eval(), codec_for(args, tokenizer), args, pool, 0, log=lambda record: None)
+    finally:
+        pool.close()
 
 
 def train(args: Args) -> dict[str, Any]:
@@ -706,10 +741,8 @@ def train(args: Args) -> dict[str, Any]:
             raise ValueError(f"cannot resume {str(out)!r}: config differs from the saved run in {changed}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "args.json").write_text(json.dumps(args.to_dict(), indent=1))
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    device = use_device(args)
     dtype = torch.float32  # the master weights; CUDA computes in bf16 under autocast
-    if device == "cpu":
-        torch.set_num_threads(args.threads)
     base_dir = prepare_model_dir(args, out, pool)
 
     metrics_path = out / "metrics.jsonl"
@@ -727,9 +760,7 @@ def train(args: Args) -> dict[str, Any]:
     else:
         model, tokenizer = load_model(base_dir, args, device, dtype)
         metrics_path.write_text("")
-    drop = args.instructions == "drop" or (args.instructions == "auto" and args.model == "tiny")
-    system = args.instructions == "system"
-    codec = ChatCodec(tokenizer, drop_instructions=drop, instructions_as_system=system, one_line=args.one_line)
+    codec = codec_for(args, tokenizer)
 
     def log(record: dict) -> None:
         with metrics_path.open("a") as handle:

@@ -1,6 +1,7 @@
 """The study runner end to end on a micro configuration: every table, figure and the report."""
 
 import csv
+import json
 import math
 
 import pytest
@@ -94,6 +95,28 @@ def test_a_one_family_study_runs_axes_1_and_4_and_says_why_not_2_and_3(tmp_path)
     assert "Not run: the study has one family" in text and "## 4. Interface and semantic shift" in text
 
 
+def test_parallel_workers_train_the_same_runs_as_one_process(tmp_path):
+    one = {**MICRO, "families": ("llm_gym/TextCraft-v0",), "warm_on_shifts": "none", "curricula": False}
+    assert set(plan_runs(StudyConfig(**one))) == {"base"}
+    reports = {}
+    for workers in (1, 2):
+        config = StudyConfig(**{**one, "workers": workers, "out_dir": str(tmp_path / f"workers-{workers}")})
+        reports[workers] = run_study(config, progress=False)
+    warm = [tmp_path / f"workers-{w}" / "runs" / "warm" / "evals" for w in (1, 2)]
+    assert sorted(p.name for p in warm[1].iterdir()) == sorted(p.name for p in warm[0].iterdir())
+    for records in warm[0].iterdir():  # the warm start evaluated cell by cell in the pool
+        assert json.loads((warm[1] / records.name).read_text()) == json.loads(records.read_text())
+    for seed in (0, 1):
+        serial, parallel = (
+            json.loads((tmp_path / f"workers-{w}" / "runs" / "base" / f"seed-{seed}" / "evals.json").read_text())
+            for w in (1, 2)
+        )
+        assert parallel == serial, seed  # every run is seeded: the process it ran in changes nothing
+    assert reports[2].read_text() == reports[1].read_text().replace("workers-1", "workers-2")
+    regimes = [row["regime"] for row in csv.DictReader(open(tmp_path / "workers-1" / "difficulty.csv"))]
+    assert regimes == ["warm start", "RL on easy"]  # no curriculum arms
+
+
 def test_bad_study_config_fails_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="Unknown environment 'llm_gym/Nope-v0'"):
         StudyConfig(families=("llm_gym/Nope-v0",))
@@ -103,6 +126,10 @@ def test_bad_study_config_fails_before_any_work(tmp_path):
         StudyConfig(**{**MICRO, "trainer": {"out_dir": "x"}})
     with pytest.raises(ValueError, match="warm_on_shifts True is invalid"):
         StudyConfig(**{**MICRO, "warm_on_shifts": True})
+    with pytest.raises(ValueError, match="curricula must be true or false"):
+        StudyConfig(**{**MICRO, "curricula": "no"})
+    with pytest.raises(ValueError, match="workers must be a whole number"):
+        StudyConfig(**{**MICRO, "workers": -1})
     with pytest.raises(ValueError, match="unknown study key"):
         StudyConfig.from_dict({"familes": []})
     bad = tmp_path / "study.toml"
@@ -187,7 +214,7 @@ def test_the_quick_preset_plans_one_family_with_a_start_that_met_each_shift():
     from llm_gym.baselines.study import shift_cells, warm_cells
 
     config = load_study_config(None, quick=True)
-    assert set(plan_runs(config)) == {"base", "curriculum_up", "curriculum_down"}
+    assert set(plan_runs(config)) == {"base"} and len(config.train_seeds) == 2  # trained side by side
     seen = {(c.interface, c.semantics) for c in warm_cells(config)}
     assert seen == {(None, None), (config.interface_shift, None), (None, config.semantic_shift)}
     both = shift_cells(config)["both"]

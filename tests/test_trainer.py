@@ -502,6 +502,18 @@ def test_evaluation_of_a_cell_does_not_depend_on_the_other_cells_or_their_order(
     assert scores[0] == scores[1] and scores[2][label] == scores[0][label]
 
 
+def test_a_saved_policy_evaluates_as_the_run_that_saved_it_logged(tmp_path, policy):
+    path, _, _ = policy
+    cells = (trainer.Cell(difficulty=EASY, max_turns=3), trainer.Cell(difficulty=EASY, max_turns=3, theme="cooking"))
+    run = trainer.train(small_args(tmp_path / "run", model=str(path), eval_cells=cells, iterations=0, eval_seeds=6))
+    logged = [r for r in run["evals"] if r["iteration"] == 0]
+    again = trainer.evaluate_policy(
+        small_args(tmp_path / "unused", model=str(tmp_path / "run" / "warm"), eval_cells=cells[::-1], eval_seeds=6)
+    )
+    assert {r["cell"]: r for r in again} == {r["cell"]: r for r in logged} and len(logged) == 2
+    assert not (tmp_path / "unused").exists()
+
+
 def test_pass_at_k_evaluation_plays_each_seed_k_times_and_keeps_greedy_as_it_was(tmp_path, policy):
     _, model, tokenizer = policy
     codec = ChatCodec(tokenizer, drop_instructions=True)
