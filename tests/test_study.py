@@ -96,6 +96,8 @@ def test_a_one_family_study_runs_axes_1_and_4_and_says_why_not_2_and_3(tmp_path)
 
 
 def test_parallel_workers_train_the_same_runs_as_one_process(tmp_path):
+    # two workers also give the serial warm start two threads; a model this small computes the
+    # same either way, so any difference would come from the process pool
     one = {**MICRO, "families": ("llm_gym/TextCraft-v0",), "warm_on_shifts": "none", "curricula": False}
     assert set(plan_runs(StudyConfig(**one))) == {"base"}
     reports = {}
