@@ -435,8 +435,16 @@ def _evaluate_once(config: StudyConfig, cell: Cell, policy: Path, records_dir: P
     }
     records = trainer.evaluate_policy(trainer.Args.from_dict(settings))
     records_dir.mkdir(parents=True, exist_ok=True)
-    done.write_text(json.dumps(records))
+    _write_done(done, records)
     return records
+
+
+def _write_done(path: Path, records: list[dict[str, Any]]) -> None:
+    """Write a finished job's records whole or not at all (renamed into place), since a rerun
+    trusts any file it finds."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(records))
+    partial.replace(path)
 
 
 def _train_once(
@@ -454,7 +462,7 @@ def _train_once(
         "seed": config.seed if seed is None else seed,
     }
     summary = trainer.train(trainer.Args.from_dict(settings))
-    done.write_text(json.dumps(summary["evals"]))
+    _write_done(done, summary["evals"])
     return summary["evals"]
 
 
