@@ -28,7 +28,6 @@ import contextlib
 import csv
 import dataclasses
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -425,14 +424,7 @@ def _evaluate_once(config: StudyConfig, cell: Cell, policy: Path, records_dir: P
     done = records_dir / f"{cell.label}.json"
     if done.is_file():
         return json.loads(done.read_text())
-    settings = {
-        "instructions": "drop" if config.model == "tiny" else "keep",
-        **config.trainer,
-        "cells": [cell],
-        "eval_cells": [cell],
-        "model": str(policy),
-        "seed": config.seed,
-    }
+    settings = _trainer_settings(config, {"cells": [cell], "eval_cells": [cell]}, policy, config.seed)
     records = trainer.evaluate_policy(trainer.Args.from_dict(settings))
     records_dir.mkdir(parents=True, exist_ok=True)
     _write_done(done, records)
@@ -453,17 +445,16 @@ def _train_once(
     done = run_dir / "evals.json"
     if done.is_file():
         return json.loads(done.read_text())
-    settings = {
-        "instructions": "drop" if config.model == "tiny" else "keep",
-        **config.trainer,
-        **run,
-        "out_dir": str(run_dir),
-        "model": str(model),
-        "seed": config.seed if seed is None else seed,
-    }
+    settings = _trainer_settings(config, {**run, "out_dir": str(run_dir)}, model, config.seed if seed is None else seed)
     summary = trainer.train(trainer.Args.from_dict(settings))
     _write_done(done, summary["evals"])
     return summary["evals"]
+
+
+def _trainer_settings(config: StudyConfig, run: dict[str, Any], model: Path, seed: int) -> dict[str, Any]:
+    """``trainer.Args`` fields of one job: the study's shared trainer settings under the job's own."""
+    instructions = "drop" if config.model == "tiny" else "keep"
+    return {"instructions": instructions, **config.trainer, **run, "model": str(model), "seed": seed}
 
 
 def in_metric(records: list[dict[str, Any]], config: StudyConfig) -> list[dict[str, Any]]:
@@ -521,14 +512,15 @@ def average_over_seeds(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]
 def success(
     evals: list[dict[str, Any]], label: str, iteration: int | None = None, phase: int | None = None
 ) -> dict[str, float]:
-    """Sampled and greedy success of a cell at an iteration (default: the last), or at a phase end."""
+    """Sampled and (where evaluated) greedy success of a cell at an iteration (default: the
+    last), or at a phase end."""
     rows = [r for r in evals if r["cell"] == label]
     if phase is not None:
         rows = [r for r in rows if r.get("phase") == phase]
     elif iteration is not None:
         rows = [r for r in rows if r["iteration"] == iteration]
     row = max(rows, key=lambda r: r["iteration"])
-    return {"sampled": row["sampled_success"], "greedy": row.get("greedy_success", float("nan"))}
+    return {"sampled": row["sampled_success"], **({"greedy": row["greedy_success"]} if "greedy_success" in row else {})}
 
 
 def outcomes(evals: list[dict[str, Any]], label: str, iteration: int | None = None) -> list[float]:
@@ -674,7 +666,7 @@ def shift_table(config, evals) -> tuple[list[dict[str, Any]], dict[str, float]]:
                 "final": measured["sampled"],
                 "delta": measured["sampled"] - warm,
                 "delta_ci": paired_ci(change_over_warm(evals["base"], shifted.label)),
-                **({} if math.isnan(measured["greedy"]) else {"greedy": measured["greedy"]}),  # where evaluated
+                **({"greedy": measured["greedy"]} if "greedy" in measured else {}),  # where evaluated
                 "semantic_distance": report.semantic,
                 "knowledge_distance": report.knowledge,
                 "interface_distance": report.interface,
