@@ -170,10 +170,17 @@ def start_episode(env, codec: ChatCodec, seed: int, group: int) -> Episode:
 
 
 def take_turn(
-    episode: Episode, codec: ChatCodec, reply_ids: list[int], logprobs: list[float], max_tokens: int, learn: bool = True
+    episode: Episode,
+    codec: ChatCodec,
+    reply_ids: list[int],
+    logprobs: list[float],
+    max_tokens: int,
+    learn: bool = True,
+    end_on_invalid: bool = False,
 ) -> None:
     """Append a reply (trained on unless ``learn`` is False), step the env with its decoding, and
-    append the observation unless the episode ended."""
+    append the observation unless the episode ended. With ``end_on_invalid`` a reply the env
+    flags (a parse error or an illegal action) ends the episode, as ``"invalid"``."""
     turn = len(episode.rewards)
     episode.ids += reply_ids
     episode.mask += [int(learn)] * len(reply_ids)
@@ -185,6 +192,8 @@ def take_turn(
     episode.statuses.append(info["action_status"])
     episode.outcome = info["outcome"]
     episode.done = terminated or truncated
+    if end_on_invalid and not episode.done and info["action_status"] != "ok":
+        episode.done, episode.outcome = True, "invalid"
     if not episode.done:
         following = codec.next_turn(reply_ids, observation)
         if len(episode.ids) + len(following) > max_tokens:  # out of context: end as truncated
@@ -206,8 +215,10 @@ def rollout(
     temperature: float = 1.0,
     batch_size: int = 256,
     max_tokens: int = 2048,
+    end_on_invalid: bool = False,
 ) -> list[Episode]:
-    """Play one episode per ``(env, task_seed, group)`` slot; up to ``batch_size`` play together."""
+    """Play one episode per ``(env, task_seed, group)`` slot; up to ``batch_size`` play together
+    (``end_on_invalid``: see ``take_turn``)."""
     episodes = [start_episode(env, codec, seed, group) for env, seed, group in slots]
     for start in range(0, len(episodes), batch_size):
         play_batch(
@@ -219,6 +230,7 @@ def rollout(
             greedy,
             temperature,
             max_tokens,
+            end_on_invalid,
         )
     return episodes
 
@@ -244,6 +256,7 @@ def play_batch(
     greedy: bool = False,
     temperature: float = 1.0,
     max_tokens: int = 2048,
+    end_on_invalid: bool = False,
 ) -> None:
     """Play ``episodes`` to the end, turn-synchronously, with one KV cache kept across turns.
 
@@ -328,7 +341,7 @@ def play_batch(
                 )
                 cache, cached = out.cache, cached + fed[:, 0]
             for episode, reply, logprob in zip(live, replies, logprobs):
-                take_turn(episode, codec, reply, logprob, max_tokens)
+                take_turn(episode, codec, reply, logprob, max_tokens, end_on_invalid=end_on_invalid)
 
 
 def oracle_episode(

@@ -90,6 +90,7 @@ class Args:
     temperature: float = 1.0
     max_new_tokens: int = 32  # per turn
     max_tokens: int = 2048  # per episode; longer episodes end as truncated
+    end_on_invalid: bool = False  # a training episode ends at its first parse error or illegal action
     advantage: str = "grpo"  # grpo, or turn_returns (per-turn discounted returns, batch-normalised)
     std_norm: bool = True  # divide group advantages by the group's std (False: Dr. GRPO)
     gamma: float = 1.0  # discount of turn_returns
@@ -819,6 +820,7 @@ def train(args: Args) -> dict[str, Any]:
             args.temperature,
             args.rollout_batch,
             args.max_tokens,
+            args.end_on_invalid,
         )
         model.train()
         rollout_seconds = time.perf_counter() - started

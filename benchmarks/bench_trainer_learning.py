@@ -52,6 +52,9 @@ def main() -> None:
     parser.add_argument("--group-size", type=int, default=8)
     parser.add_argument("--ppo-epochs", type=int, default=1, help="updates per rollout batch (PPO-clip past the first)")
     parser.add_argument(
+        "--end-on-invalid", action="store_true", help="a training episode ends at its first invalid action"
+    )
+    parser.add_argument(
         "--rl-clock", choices=("cpu", "wall"), default="cpu", help="what --rl-seconds counts (cpu: steady when shared)"
     )
     options = parser.parse_args()
@@ -85,6 +88,7 @@ def main() -> None:
         group_size=options.group_size,
         lr=options.lr,
         ppo_epochs=options.ppo_epochs,
+        end_on_invalid=options.end_on_invalid,
         max_new_tokens=32,
         eval_seeds=200,
         eval_every=100_000,

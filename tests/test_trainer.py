@@ -444,6 +444,23 @@ def test_warm_start_episodes_do_not_train_on_their_injected_noise(policy):
     assert sum(mixed.mask) == sum(len(reply) for reply in trained)
 
 
+def test_end_on_invalid_stops_a_training_episode_at_its_first_rejected_reply(policy):
+    _, model, tokenizer = policy
+    codec = ChatCodec(tokenizer)
+    env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=6)
+    slots = [(env, seed, 0) for seed in range(6)]
+    full = rollout(model, codec, slots, 12, greedy=True)  # greedy: the same replies whatever else plays
+    ended = rollout(model, codec, slots, 12, greedy=True, end_on_invalid=True)
+    assert any(s != "ok" for e in full for s in e.statuses[:-1]), "the untrained policy should err before the end"
+    for long, short in zip(full, ended):
+        first_bad = next((t for t, s in enumerate(long.statuses) if s != "ok"), None)
+        if first_bad is None or first_bad == len(long.statuses) - 1:
+            assert short.statuses == long.statuses and short.outcome == long.outcome
+        else:  # the same sampled turns up to the first rejected one, then the end
+            assert short.statuses == long.statuses[: first_bad + 1] and short.outcome == "invalid"
+            assert short.replies == long.replies[: first_bad + 1] and not short.success
+
+
 def test_the_warm_start_plays_its_own_cells_which_count_among_the_runs_cells(policy):
     _, model, tokenizer = policy
     train_cell = trainer.Cell(difficulty=EASY, max_turns=3)
