@@ -3,7 +3,8 @@
 Builds the tiny offline model (copy-pretrained), warm-starts it by supervised steps on noisy
 oracle episodes of one cell (default: TextCraft ``easy`` as shipped, unshaped, with its turn limit
 cut from 30 to 8, the optimum being 2-3 steps), measures greedy and
-sampled (T=1) success on 200 fixed eval seeds, then runs GRPO for ``--rl-seconds`` of training
+sampled (T=1) success on 200 fixed eval seeds, then runs GRPO (training episodes end at their
+first rejected reply, ``Args.end_on_invalid``) for ``--rl-seconds`` of training
 (by default the CPU time of this process, so a shared machine's load does not shrink the budget;
 evaluation excluded) and measures again. Prints both numbers, the gain, and the machine load.
 ``--warm-from <dir>/warm`` runs RL alone from an earlier run's warm start (to compare RL settings);
@@ -30,8 +31,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/bench_learning")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--warm-steps", type=int, default=1200)
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--warm-steps", type=int, default=600)
     parser.add_argument("--warm-noise", type=float, default=0.1)
     parser.add_argument("--max-turns", type=int, default=8, help="0: the preset's (TextCraft easy: 30)")
     parser.add_argument("--distractors", type=int, help="TextCraft only; default: the preset's")
@@ -52,7 +53,10 @@ def main() -> None:
     parser.add_argument("--group-size", type=int, default=8)
     parser.add_argument("--ppo-epochs", type=int, default=1, help="updates per rollout batch (PPO-clip past the first)")
     parser.add_argument(
-        "--end-on-invalid", action="store_true", help="a training episode ends at its first invalid action"
+        "--end-on-invalid",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a training episode ends at its first rejected reply (evaluation plays whole episodes)",
     )
     parser.add_argument(
         "--rl-clock", choices=("cpu", "wall"), default="cpu", help="what --rl-seconds counts (cpu: steady when shared)"
@@ -113,7 +117,8 @@ def main() -> None:
         )
     print(
         f"RL: {summary['iteration']} GRPO iterations ({options.groups} groups x {options.group_size}, lr {options.lr}, "
-        f"{options.ppo_epochs} update(s) each), "
+        f"{options.ppo_epochs} update(s) each, training episodes "
+        f"{'end at their first rejected reply' if options.end_on_invalid else 'played whole'}), "
         f"{summary['rl_cpu_seconds']:.0f} CPU-s / {summary['rl_seconds']:.0f} wall-s of training"
     )
     for mode in ("sampled", "greedy"):
