@@ -32,6 +32,7 @@ from llm_gym.baselines.tiny import (  # noqa: E402
     pretrain_copying,
 )
 from llm_gym.baselines.train_cli import add_train_parser, args_from_namespace, load_config, run_train  # noqa: E402
+from llm_gym.presentation import presentation_of  # noqa: E402
 
 torch.set_num_threads(1)
 EASY = {"preset": "easy", "distractors": 0}
@@ -447,8 +448,7 @@ def test_warm_start_episodes_do_not_train_on_their_injected_noise(policy):
 def test_end_on_invalid_stops_a_training_episode_at_its_first_rejected_reply(policy):
     _, model, tokenizer = policy
     codec = ChatCodec(tokenizer)
-    env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=6)
-    slots = [(env, seed, 0) for seed in range(6)]
+    slots = [(gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=6), seed, 0) for seed in range(6)]
     full = rollout(model, codec, slots, 12, greedy=True)  # greedy: the same replies whatever else plays
     ended = rollout(model, codec, slots, 12, greedy=True, end_on_invalid=True)
     assert any(s != "ok" for e in full for s in e.statuses[:-1]), "the untrained policy should err before the end"
@@ -459,6 +459,15 @@ def test_end_on_invalid_stops_a_training_episode_at_its_first_rejected_reply(pol
         else:  # the same sampled turns up to the first rejected one, then the end
             assert short.statuses == long.statuses[: first_bad + 1] and short.outcome == "invalid"
             assert short.replies == long.replies[: first_bad + 1] and not short.success
+    # an accepted reply goes on; the first rejected one ends the episode
+    env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=6)
+    episode = rollout_module.start_episode(env, codec, 3, 0)
+    oracle = codec.reply(presentation_of(env).format_command(env.unwrapped.oracle_action()))
+    rollout_module.take_turn(episode, codec, oracle, [0.0] * len(oracle), 2048, end_on_invalid=True)
+    assert episode.statuses == ["ok"] and not episode.done
+    rejected = codec.reply("get 1 nothing-of-the-sort")
+    rollout_module.take_turn(episode, codec, rejected, [0.0] * len(rejected), 2048, end_on_invalid=True)
+    assert episode.statuses[1] != "ok" and episode.done and episode.outcome == "invalid"
 
 
 def test_the_warm_start_plays_its_own_cells_which_count_among_the_runs_cells(policy):
