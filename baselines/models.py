@@ -58,14 +58,15 @@ def pretrained_available(name: str) -> bool:
 
 
 def check_model(spec: str) -> None:
-    """``ValueError`` unless ``spec`` is an installed model of ``PRETRAINED`` or a Hugging Face
-    checkpoint directory; loads nothing."""
+    """``ValueError`` unless ``spec`` is an installed model of ``PRETRAINED``, a Hugging Face
+    checkpoint directory or one of LoRA adapters; loads nothing."""
     if spec in PRETRAINED:
         if not pretrained_available(spec):
             raise ValueError(f"model {spec!r} is not installed: {PRETRAINED[spec].install}")
-    elif not (Path(spec) / "config.json").is_file():
+    elif not any((Path(spec) / name).is_file() for name in ("config.json", "adapter_config.json")):
         raise ValueError(
-            f"model {spec!r} is not a Hugging Face checkpoint directory (no config.json there) and not one of "
+            f"model {spec!r} is not a Hugging Face checkpoint directory (no config.json or adapter_config.json "
+            f"there) and not one of "
             f"{list(PRETRAINED)}"
         )
 

@@ -229,27 +229,60 @@ def build_tiny(
     return out
 
 
-def load_policy(path: str | Path, device: str = "cpu", dtype: Any = None):
-    """Load ``(model, tokenizer)`` from a local checkpoint directory, with a clear error if it is bad."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_policy(path: str | Path, device: str = "cpu", dtype: Any = None, trainable: bool = False):
+    """Load ``(model, tokenizer)`` from a local checkpoint directory, with a clear error if it is bad.
 
-    path = Path(path)
+    A directory of LoRA adapters (what a ``lora_rank`` run saves) is loaded over the base model its
+    ``adapter_config.json`` names: merged into plain weights, or kept as trainable adapters when
+    ``trainable``. Models are loaded by absolute path, so the base that adapters record is found
+    from any working directory."""
+    from transformers import AutoModelForCausalLM
+
+    path = Path(path).resolve()
     if not path.is_dir():
         raise ValueError(
             f"model checkpoint {str(path)!r} is not a directory; pass a local Hugging Face checkpoint or 'tiny'"
         )
-    missing = [name for name in ("config.json",) if not (path / name).is_file()]
-    if missing or not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
-        raise ValueError(
-            f"model checkpoint {str(path)!r} lacks {missing or ['tokenizer.json']}; not a Hugging Face checkpoint"
-        )
+    if (path / "adapter_config.json").is_file():
+        return _load_adapters(path, device, dtype, trainable)
+    if not (path / "config.json").is_file():
+        raise ValueError(f"model checkpoint {str(path)!r} lacks ['config.json']; not a Hugging Face checkpoint")
+    tokenizer = _load_tokenizer(path)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    except Exception as error:  # transformers raises many kinds; name the checkpoint in one
+        raise ValueError(f"cannot load model checkpoint {str(path)!r}: {error}") from error
+    return model, tokenizer
+
+
+def _load_tokenizer(path: Path):
+    """The tokenizer saved at ``path``, which must have a chat template; its pad token defaults to EOS."""
+    from transformers import AutoTokenizer
+
+    if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
+        raise ValueError(f"model checkpoint {str(path)!r} lacks ['tokenizer.json']; not a Hugging Face checkpoint")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
     except Exception as error:  # transformers raises many kinds; name the checkpoint in one
         raise ValueError(f"cannot load model checkpoint {str(path)!r}: {error}") from error
     if not tokenizer.chat_template:
         raise ValueError(f"model checkpoint {str(path)!r} has no chat template; the trainer needs one")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return tokenizer
+
+
+def _load_adapters(path: Path, device: str, dtype: Any, trainable: bool):
+    """LoRA adapters at ``path`` over the base model they record, with the tokenizer saved beside them."""
+    from peft import PeftModel
+
+    base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    if not base or not Path(base).is_dir():
+        raise ValueError(
+            f"LoRA adapters {str(path)!r} were trained over {base!r}, which is not a local checkpoint directory "
+            "(it was moved or deleted); restore it there or set base_model_name_or_path in adapter_config.json"
+        )
+    tokenizer = _load_tokenizer(path)
+    model, _ = load_policy(base, device, dtype)
+    model = PeftModel.from_pretrained(model, path, is_trainable=trainable)
+    return (model if trainable else model.merge_and_unload()), tokenizer

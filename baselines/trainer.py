@@ -592,17 +592,14 @@ def latest_checkpoint(out: Path) -> Path | None:
     return done[-1] if done else None
 
 
-def load_model(path: Path, args: Args, device: str, dtype, base: str | None = None):
-    """A saved policy (full weights, or LoRA adapters over ``base``) with its tokenizer."""
+def load_model(path: Path, args: Args, device: str, dtype):
+    """A saved policy with its tokenizer, set up for ``args``: with ``lora_rank``, a directory of
+    adapters goes on training them and full weights get fresh adapters; without, adapters are
+    merged and every weight trains."""
     from llm_gym.baselines.tiny import load_policy
 
-    if (path / "adapter_config.json").exists():
-        from peft import PeftModel
-
-        model, tokenizer = load_policy(base, device, dtype)
-        return PeftModel.from_pretrained(model, path, is_trainable=True), tokenizer
-    model, tokenizer = load_policy(path, device, dtype)
-    if args.lora_rank:
+    model, tokenizer = load_policy(path, device, dtype, trainable=bool(args.lora_rank))
+    if args.lora_rank and not (path / "adapter_config.json").is_file():
         from peft import LoraConfig, get_peft_model
 
         config = LoraConfig(r=args.lora_rank, lora_alpha=args.lora_alpha, target_modules="all-linear")
@@ -750,7 +747,7 @@ def train(args: Args) -> dict[str, Any]:
     state = {"rl_seconds": 0.0, "rl_cpu_seconds": 0.0, "nonfinite_streak": 0, "updated_phases": []}
     start_iteration = 0
     if checkpoint is not None:
-        model, tokenizer = load_model(checkpoint, args, device, dtype, str(base_dir))
+        model, tokenizer = load_model(checkpoint, args, device, dtype)
         saved_state = torch.load(checkpoint / "trainer_state.pt", weights_only=False)
         start_iteration = saved_state["iteration"]
         state = {k: saved_state.get(k, v) for k, v in state.items()}
@@ -781,7 +778,7 @@ def train(args: Args) -> dict[str, Any]:
             evaluate(model, codec, args, pool, 0, log)
     ref_model = None
     if args.kl_coef > 0:
-        ref_model, _ = load_model(out / "warm", dataclasses.replace(args, lora_rank=0), device, dtype, str(base_dir))
+        ref_model, _ = load_model(out / "warm", dataclasses.replace(args, lora_rank=0), device, dtype)
         ref_model.requires_grad_(False)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     if checkpoint is not None:

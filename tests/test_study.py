@@ -95,6 +95,20 @@ def test_a_one_family_study_runs_axes_1_and_4_and_says_why_not_2_and_3(tmp_path)
     assert "Not run: the study has one family" in text and "## 4. Interface and semantic shift" in text
 
 
+def test_a_lora_study_trains_and_evaluates_every_run_over_the_shared_adapters(tmp_path):
+    pytest.importorskip("peft")
+    trainer = {**MICRO["trainer"], "lora_rank": 2}
+    one = {**MICRO, "families": ("llm_gym/TextCraft-v0",), "train_seeds": (0,), "warm_on_shifts": "none"}
+    report = run_study(StudyConfig(**{**one, "trainer": trainer, "out_dir": str(tmp_path / "study")}), progress=False)
+    runs = report.parent / "runs"
+    base = str((report.parent / "base_model").resolve())
+    adapters = sorted(runs.glob("*/*/adapter_config.json")) + sorted(runs.glob("*/*/*/adapter_config.json"))
+    assert (runs / "warm" / "warm" / "adapter_config.json") in adapters and len(adapters) > 1
+    assert {json.loads(path.read_text())["base_model_name_or_path"] for path in adapters} == {base}
+    assert not list(runs.glob("**/model.safetensors"))  # no run fell back to full weights
+    assert "## 4. Interface and semantic shift" in report.read_text()
+
+
 def test_parallel_workers_train_the_same_runs_as_one_process(tmp_path):
     # two workers also give the serial warm start two threads; a model this small computes the
     # same either way, so any difference would come from the process pool

@@ -373,7 +373,7 @@ def test_lora_trains_only_the_adapters_and_resumes(tmp_path, policy):
     whole = trainer.train(small_args(tmp_path / "whole", **lora))
     checkpoint = trainer.latest_checkpoint(tmp_path / "whole")
     assert (checkpoint / "adapter_config.json").exists() and not (checkpoint / "model.safetensors").exists()
-    model, _ = trainer.load_model(checkpoint, small_args(tmp_path, **lora), "cpu", torch.float32, str(policy[0]))
+    model, _ = trainer.load_model(checkpoint, small_args(tmp_path, **lora), "cpu", torch.float32)
     trained = {name: tensor for name, tensor in model.named_parameters() if "lora_" in name}
     assert trained and any(tensor.abs().sum() > 0 for name, tensor in trained.items() if "lora_B" in name)
     merged_base = {name: tensor for name, tensor in model.get_base_model().state_dict().items() if "lora_" not in name}
@@ -386,6 +386,49 @@ def test_lora_trains_only_the_adapters_and_resumes(tmp_path, policy):
     resumed = trainer.train(small_args(killed, resume=True, **lora))
     assert resumed["iteration"] == whole["iteration"] == 4
     assert records(killed) == records(tmp_path / "whole")
+
+
+def test_lora_adapters_load_over_the_base_they_record_from_anywhere(tmp_path, policy, monkeypatch):
+    """A LoRA run's warm start (adapters only, as a study's shared start is) is a policy every
+    loader takes: an RL run goes on training those adapters, evaluation and ``HFAgent`` merge them."""
+    pytest.importorskip("peft")
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from llm_gym.baselines.hf_agent import HFAgent
+
+    shutil.copytree(policy[0], tmp_path / "base")
+    monkeypatch.chdir(tmp_path)
+    trainer.train(small_args("first", model="base", lora_rank=4, iterations=0, warm_steps=3))  # a relative base
+    warm = tmp_path / "first" / "warm"
+    assert (warm / "adapter_config.json").is_file() and not (warm / "model.safetensors").exists()
+    monkeypatch.chdir(tmp_path.parent)
+
+    lora = small_args(tmp_path / "second", model=str(warm), lora_rank=4)
+    continued, _ = trainer.load_model(warm, lora, "cpu", torch.float32)
+    saved = load_file(str(warm / "adapter_model.safetensors"))
+    trained_b = {n: t for n, t in continued.named_parameters() if "lora_B" in n}
+    assert trained_b and all(t.requires_grad for t in trained_b.values())
+    assert any(saved[k].abs().sum() > 0 for k in saved if "lora_B" in k)  # the warm start moved them
+    assert sorted(t.abs().sum().item() for t in trained_b.values()) == pytest.approx(
+        sorted(saved[k].abs().sum().item() for k in saved if "lora_B" in k)
+    )  # the saved adapters, not fresh zero ones
+    merged, _ = trainer.load_model(warm, dataclasses.replace(lora, lora_rank=0), "cpu", torch.float32)
+    assert not any("lora_" in n for n, _ in merged.named_parameters())
+    ids = torch.tensor([[1, 2, 3, 4, 5]])
+    with torch.no_grad():
+        assert torch.allclose(merged(ids).logits, continued(ids).logits, atol=1e-5)
+
+    assert trainer.train(lora)["iteration"] == 4
+    assert trainer.evaluate_policy(dataclasses.replace(lora, out_dir=str(tmp_path / "unused")))
+    agent = HFAgent(warm, max_new_tokens=8)
+    env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=2)
+    agent.play([env], [0])
+
+    shutil.move(tmp_path / "base", tmp_path / "moved")
+    with pytest.raises(ValueError, match="trained over .*not a local checkpoint directory"):
+        trainer.load_model(warm, lora, "cpu", torch.float32)
 
 
 def test_logprobs_are_computed_only_where_trained_and_match_the_full_forward_at_a_temperature(policy):
