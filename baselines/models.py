@@ -66,8 +66,7 @@ def check_model(spec: str) -> None:
     elif not any((Path(spec) / name).is_file() for name in ("config.json", "adapter_config.json")):
         raise ValueError(
             f"model {spec!r} is not a Hugging Face checkpoint directory (no config.json or adapter_config.json "
-            f"there) and not one of "
-            f"{list(PRETRAINED)}"
+            f"there) and not one of {list(PRETRAINED)}"
         )
 
 

@@ -274,7 +274,10 @@ def _load_tokenizer(path: Path):
 
 def _load_adapters(path: Path, device: str, dtype: Any, trainable: bool):
     """LoRA adapters at ``path`` over the base model they record, with the tokenizer saved beside them."""
-    from peft import PeftModel
+    try:
+        from peft import PeftModel
+    except ImportError as error:
+        raise ImportError(f'LoRA adapters {str(path)!r} need peft: pip install "llm-gym[train]"') from error
 
     base = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
     if not base or not Path(base).is_dir():

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import random
+import sys
 import time
 import types
 from pathlib import Path
@@ -428,6 +429,9 @@ def test_lora_adapters_load_over_the_base_they_record_from_anywhere(tmp_path, po
 
     shutil.move(tmp_path / "base", tmp_path / "moved")
     with pytest.raises(ValueError, match="trained over .*not a local checkpoint directory"):
+        trainer.load_model(warm, lora, "cpu", torch.float32)
+    monkeypatch.setitem(sys.modules, "peft", None)  # as if peft were not installed
+    with pytest.raises(ImportError, match="need peft: pip install"):
         trainer.load_model(warm, lora, "cpu", torch.float32)
 
 
