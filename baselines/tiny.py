@@ -243,7 +243,7 @@ def load_policy(path: str | Path, device: str = "cpu", dtype: Any = None, traina
         raise ValueError(
             f"model checkpoint {str(path)!r} is not a directory; pass a local Hugging Face checkpoint or 'tiny'"
         )
-    if (path / "adapter_config.json").is_file():
+    if is_lora_adapters(path):
         return _load_adapters(path, device, dtype, trainable)
     if not (path / "config.json").is_file():
         raise ValueError(f"model checkpoint {str(path)!r} lacks ['config.json']; not a Hugging Face checkpoint")
@@ -253,6 +253,11 @@ def load_policy(path: str | Path, device: str = "cpu", dtype: Any = None, traina
     except Exception as error:  # transformers raises many kinds; name the checkpoint in one
         raise ValueError(f"cannot load model checkpoint {str(path)!r}: {error}") from error
     return model, tokenizer
+
+
+def is_lora_adapters(path: str | Path) -> bool:
+    """Whether ``path`` holds LoRA adapters (what a ``lora_rank`` run saves), not full weights."""
+    return (Path(path) / "adapter_config.json").is_file()
 
 
 def _load_tokenizer(path: Path):

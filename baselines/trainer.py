@@ -596,10 +596,10 @@ def load_model(path: Path, args: Args, device: str, dtype):
     """A saved policy with its tokenizer, set up for ``args``: with ``lora_rank``, a directory of
     adapters goes on training them and full weights get fresh adapters; without, adapters are
     merged and every weight trains."""
-    from llm_gym.baselines.tiny import load_policy
+    from llm_gym.baselines.tiny import is_lora_adapters, load_policy
 
     model, tokenizer = load_policy(path, device, dtype, trainable=bool(args.lora_rank))
-    if args.lora_rank and not (path / "adapter_config.json").is_file():
+    if args.lora_rank and not is_lora_adapters(path):
         from peft import LoraConfig, get_peft_model
 
         config = LoraConfig(r=args.lora_rank, lora_alpha=args.lora_alpha, target_modules="all-linear")

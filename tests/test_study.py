@@ -102,7 +102,7 @@ def test_a_lora_study_trains_and_evaluates_every_run_over_the_shared_adapters(tm
     report = run_study(StudyConfig(**{**one, "trainer": trainer, "out_dir": str(tmp_path / "study")}), progress=False)
     runs = report.parent / "runs"
     base = str((report.parent / "base_model").resolve())
-    adapters = sorted(runs.glob("*/*/adapter_config.json")) + sorted(runs.glob("*/*/*/adapter_config.json"))
+    adapters = sorted(runs.glob("**/adapter_config.json"))
     assert (runs / "warm" / "warm" / "adapter_config.json") in adapters and len(adapters) > 1
     assert {json.loads(path.read_text())["base_model_name_or_path"] for path in adapters} == {base}
     assert not list(runs.glob("**/model.safetensors"))  # no run fell back to full weights

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import random
+import shutil
 import sys
 import time
 import types
@@ -279,8 +280,6 @@ def test_resume_equals_uninterrupted(tmp_path, policy):
     killed = tmp_path / "killed"
     trainer.train(small_args(killed, iterations=3, model=model))
     for leftover in ("iter_000003",):  # as if killed after iteration 3, before its checkpoint
-        import shutil
-
         shutil.rmtree(killed / "checkpoints" / leftover)
     resumed = trainer.train(small_args(killed, iterations=4, resume=True, model=model))
     assert resumed["iteration"] == whole["iteration"] == 4
@@ -393,8 +392,6 @@ def test_lora_adapters_load_over_the_base_they_record_from_anywhere(tmp_path, po
     """A LoRA run's warm start (adapters only, as a study's shared start is) is a policy every
     loader takes: an RL run goes on training those adapters, evaluation and ``HFAgent`` merge them."""
     pytest.importorskip("peft")
-    import shutil
-
     from safetensors.torch import load_file
 
     from llm_gym.baselines.hf_agent import HFAgent
@@ -424,8 +421,9 @@ def test_lora_adapters_load_over_the_base_they_record_from_anywhere(tmp_path, po
     assert trainer.train(lora)["iteration"] == 4
     assert trainer.evaluate_policy(dataclasses.replace(lora, out_dir=str(tmp_path / "unused")))
     agent = HFAgent(warm, max_new_tokens=8)
-    env = gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=2)
+    env = Recorder(gym.make("llm_gym/TextCraft-v0", difficulty=EASY, max_turns=2))
     agent.play([env], [0])
+    assert env.actions  # the merged policy played its episode
 
     shutil.move(tmp_path / "base", tmp_path / "moved")
     with pytest.raises(ValueError, match="trained over .*not a local checkpoint directory"):
@@ -604,8 +602,6 @@ def test_pass_at_k_evaluation_plays_each_seed_k_times_and_keeps_greedy_as_it_was
 
 
 def test_the_hf_agent_replays_the_trainers_greedy_episodes_token_for_token(tmp_path, policy):
-    import shutil
-
     from llm_gym.baselines.evaluation import run_episodes
     from llm_gym.baselines.hf_agent import HFAgent
 
